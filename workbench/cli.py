@@ -1,0 +1,193 @@
+"""The `workbench` command: a thin layer that parses flags, loads Settings and calls the library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(
+    name="workbench",
+    help="Quant Workbench: research sweeps, backtests and paper/live trading from one set of objects.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
+data_app = typer.Typer(help="List, show and validate bar data.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    """Turn repeated ``--set key=value`` flags into an overrides dict."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="workbench.toml to read (else $WORKBENCH_CONFIG, ./workbench.toml).")
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="research, paper or live.")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override any setting (repeatable).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="Log JSON lines instead of console text.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    from workbench.config import load_settings
+    from workbench.monitor.logs import configure_logging
+
+    overrides: dict[str, Any] = {"profile": profile, **_parse_sets(set_ or [])}
+    if verbose:
+        overrides["log_level"] = "DEBUG"
+    elif quiet:
+        overrides["log_level"] = "WARNING"
+    if json_logs:
+        overrides["log_json"] = True
+    settings = load_settings(config, overrides)
+    configure_logging(settings.log_level, json=settings.log_json)
+    ctx.obj = settings
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    """Plain left-aligned columns (no terminal-width truncation, so CI logs keep every value)."""
+    widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in [headers, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print every setting, its value (secrets masked) and where the value came from."""
+    from workbench.config import describe_settings
+
+    rows = [list(r) for r in describe_settings(ctx.obj)]
+    typer.echo(_table(["key", "value", "source"], rows))
+
+
+@data_app.command("list")
+def data_list(ctx: typer.Context) -> None:
+    """List the symbols of the configured data source with their date range and row count."""
+    from workbench.data.load import load
+
+    settings = ctx.obj
+    symbols = _source_symbols(settings)
+    rows = []
+    for symbol in symbols:
+        frame = load(symbol, source=settings.data_source, path=settings.data_path)
+        rows.append([symbol, _day(frame.index[0]), _day(frame.index[-1]), str(len(frame))])
+    typer.echo(_table(["symbol", "first", "last", "rows"], rows))
+
+
+@data_app.command("show")
+def data_show(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument(help="Symbol to show, e.g. SPY.")],
+    start: Annotated[str | None, typer.Option(help="First date (inclusive), e.g. 2020-01-01.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="Rows to print at each end.")] = 5,
+) -> None:
+    """Print the first and last bars of SYMBOL and a one-line summary."""
+    import pandas as pd
+
+    from workbench.data.load import load
+
+    settings = ctx.obj
+    frame = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    typer.echo(
+        f"{symbol.upper()}: {len(frame)} bars, {_day(frame.index[0])} .. {_day(frame.index[-1])}, "
+        f"last close {frame['close'].iloc[-1]:.4f}"
+    )
+    shown = frame if len(frame) <= 2 * rows else pd.concat([frame.head(rows), frame.tail(rows)])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        typer.echo(shown.to_string())
+
+
+@data_app.command("validate")
+def data_validate(
+    path: Annotated[Path, typer.Argument(help="A bar file (CSV/Parquet) or a folder with one file per symbol.")],
+    nan_policy: Annotated[str, typer.Option(help="raise, drop or ffill.")] = "raise",
+) -> None:
+    """Check bar files against the canonical schema; exit 1 if any file fails."""
+    from workbench.data.sources import FolderSource, read_bar_file
+    from workbench.data.validate import validate_bars
+    from workbench.errors import DataNotFoundError
+
+    if not path.exists():
+        raise DataNotFoundError(f"path {path} does not exist")
+    if path.is_dir():
+        source = FolderSource(path)
+        items = [(s, lambda s=s: source.read(s)) for s in source.symbols()]
+    else:
+        items = [(path.name.split(".")[0], lambda: read_bar_file(path))]
+    failures = 0
+    for symbol, read in items:
+        try:
+            frame = validate_bars(read(), symbol=symbol, nan_policy=nan_policy)
+        except WorkbenchError as exc:
+            failures += 1
+            typer.echo(f"FAIL {exc}")
+        else:
+            typer.echo(f"ok   {symbol}: {len(frame)} bars, {_day(frame.index[0])} .. {_day(frame.index[-1])}")
+    typer.echo(f"{len(items) - failures} passed, {failures} failed")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _source_symbols(settings) -> list[str]:
+    from workbench.data.sources import FolderSource, SampleSource
+    from workbench.errors import ConfigError
+
+    if settings.data_source == "sample":
+        return SampleSource().symbols()
+    if settings.data_source == "csv":
+        if settings.data_path is None:
+            raise ConfigError("data_source 'csv' needs data_path (set WORKBENCH_DATA_PATH or --set data_path=DIR)")
+        return FolderSource(settings.data_path).symbols()
+    raise ConfigError(f"data_source {settings.data_source!r} cannot list symbols; use 'sample' or 'csv'")
+
+
+def _day(ts) -> str:
+    return ts.strftime("%Y-%m-%d") if ts.hour == 0 and ts.minute == 0 else ts.isoformat()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: one clear line on a known error, a traceback only with --debug."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="workbench", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (WorkbenchError, ValueError, NotImplementedError) as exc:
+        if "--debug" in args:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""One validated `Settings` object, layered: defaults < workbench.toml < WORKBENCH_* env < CLI flags.
+
+`load_settings()` is the entry point used at startup: it reads each layer itself, remembers which layer
+supplied every value (`Settings.sources`, `describe_settings`) and turns any validation failure into one
+`ConfigError` naming the key, the (masked) value, where it came from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from workbench.errors import ConfigError
+
+ENV_PREFIX = "WORKBENCH_"
+CONFIG_ENV_VAR = "WORKBENCH_CONFIG"
+CONFIG_FILE_NAME = "workbench.toml"
+MASK = "**********"
+
+_init_only: ContextVar[bool] = ContextVar("workbench_config_init_only", default=False)
+
+
+@contextmanager
+def _without_env_source() -> Iterator[None]:
+    """While active, `Settings(...)` validates its keyword arguments only (load_settings merged the env)."""
+    token = _init_only.set(True)
+    try:
+        yield
+    finally:
+        _init_only.reset(token)
+
+
+def _how_to_set(field: str, value: str | bool) -> str:
+    """Hint such as `set WORKBENCH_BROKER=alpaca-live or broker = "alpaca-live" in workbench.toml`."""
+    env_value, toml_value = ("true", "true") if value is True else (value, f'"{value}"')
+    return f"set {ENV_PREFIX}{field.upper()}={env_value} or {field} = {toml_value} in {CONFIG_FILE_NAME}"
+
+
+class Settings(BaseSettings):
+    """Every workbench setting, validated and frozen.
+
+    Build it with `load_settings()` (all layers, source tracking, friendly errors); calling `Settings()`
+    directly still reads the `WORKBENCH_*` environment variables, as pydantic-settings does.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid"
+    )
+
+    profile: Literal["research", "paper", "live"] = "research"
+    home: Path = Path("~/.workbench")
+    data_source: Literal["sample", "csv", "yfinance", "alpaca"] = "sample"
+    data_path: Path | None = None
+    db_url: str | None = None
+    cache_dir: Path | None = None
+    redis_url: str | None = None
+    broker: Literal["sim", "alpaca-paper", "alpaca-live"] = "sim"
+    alpaca_api_key: SecretStr | None = None
+    alpaca_secret_key: SecretStr | None = None
+    alpaca_base_url: str | None = None
+    initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
+    fees: float = Field(0.0, ge=0, lt=0.1)
+    confirm_live: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    api_secret: SecretStr | None = None
+
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read keyword arguments and WORKBENCH_* env vars (no .env file, no secrets dir).
+
+        Inside `load_settings` only the keyword arguments: it has already merged the (injectable) env.
+        """
+        return (init_settings,) if _init_only.get() else (init_settings, env_settings)
+
+    @field_validator("home", "data_path", "cache_dir", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_profile_and_broker(self) -> Settings:
+        problems = []
+        if self.profile == "live":
+            if not self.confirm_live:
+                problems.append(
+                    f"profile 'live' needs confirm_live=true ({_how_to_set('confirm_live', True)})"
+                )
+            if self.broker != "alpaca-live":
+                problems.append(
+                    f"profile 'live' needs broker='alpaca-live', got {self.broker!r} "
+                    f"({_how_to_set('broker', 'alpaca-live')})"
+                )
+        elif self.broker == "alpaca-live":
+            problems.append(
+                f"broker 'alpaca-live' is only allowed with profile 'live', got profile {self.profile!r} "
+                f"(use broker 'alpaca-paper' or 'sim', or {_how_to_set('profile', 'live')})"
+            )
+        if self.profile == "live" or self.broker in ("alpaca-paper", "alpaca-live"):
+            needer = "profile 'live'" if self.profile == "live" else f"broker {self.broker!r}"
+            for key in ("alpaca_api_key", "alpaca_secret_key"):
+                if getattr(self, key) is None:
+                    problems.append(f"{needer} needs {key} ({_how_to_set(key, '...')})")
+        if problems:
+            raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+        return self
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL: `db_url` if set, else a SQLite file in `home`."""
+        return self.db_url or f"sqlite:///{self.home / 'workbench.db'}"
+
+    @property
+    def cache_path(self) -> Path:
+        """Folder of the on-disk cache: `cache_dir` if set, else `home/cache`."""
+        return self.cache_dir or self.home / "cache"
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Which layer supplied each field: "default", "file:<path>", "env:WORKBENCH_X" or "cli".
+
+        Only tracked by `load_settings`; on a directly constructed `Settings` an explicitly set field
+        reports "direct".
+        """
+        return {
+            name: self._sources.get(name, "direct" if name in self.model_fields_set else "default")
+            for name in type(self).model_fields
+        }
+
+
+def _config_file(config_path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """The TOML file to read: explicit path, else $WORKBENCH_CONFIG, else ./workbench.toml if present."""
+    if config_path is not None:
+        path, origin = Path(config_path), "--config"
+    elif env.get(CONFIG_ENV_VAR):
+        path, origin = Path(env[CONFIG_ENV_VAR]), CONFIG_ENV_VAR
+    else:
+        default = Path.cwd() / CONFIG_FILE_NAME
+        return default if default.is_file() else None
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"config file {path} (from {origin}) does not exist or is not a file")
+    return path
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def _describe_source(source: str, key: str) -> str:
+    """Human wording of a "file:", "env:" or "cli" source tag, for error messages."""
+    if source.startswith("file:"):
+        path = Path(source.removeprefix("file:"))
+        return f"{path.name} ({path})"
+    if source.startswith("env:"):
+        return f"environment variable {source.removeprefix('env:')}"
+    return f"command-line flag --{key.replace('_', '-')}"
+
+
+def _is_secret(key: str) -> bool:
+    annotation = Settings.model_fields[key].annotation
+    return SecretStr in (annotation, *get_args(annotation))
+
+
+def _format_errors(exc: ValidationError, values: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    lines = []
+    for err in exc.errors():
+        key = str(err["loc"][0])
+        where = _describe_source(sources[key], key)
+        if err["type"] == "extra_forbidden":
+            known = ", ".join(Settings.model_fields)
+            lines.append(f"{key}: unknown setting (from {where}); known settings: {known}")
+            continue
+        value = MASK if _is_secret(key) else repr(values[key])
+        lines.append(f"{key} = {value} (from {where}): {err['msg']}")
+    return "invalid configuration:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the validated settings from defaults < TOML file < WORKBENCH_* env vars < explicit overrides.
+
+    Parameters
+    ----------
+    config_path
+        TOML file to read (the CLI's ``--config``); else ``$WORKBENCH_CONFIG``; else ``./workbench.toml``
+        if it exists. A path given explicitly or through the variable must exist.
+    overrides
+        Values from CLI flags, keyed by field name; None means "flag not given" and is ignored.
+    env
+        Environment to read ``WORKBENCH_*`` variables from; defaults to ``os.environ`` (tests inject a dict).
+
+    Returns
+    -------
+    Settings
+        Frozen settings whose ``sources`` say which layer supplied each value.
+
+    Raises
+    ------
+    ConfigError
+        Missing or malformed file, unknown key, bad value (naming key, masked value, source and what is
+        allowed, one problem per line) or unmet profile/broker preconditions.
+
+    Examples
+    --------
+    >>> s = load_settings(overrides={"fees": 0.001}, env={"WORKBENCH_PROFILE": "paper"})
+    >>> s.profile, s.fees, s.sources["fees"]
+    ('paper', 0.001, 'cli')
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    path = _config_file(config_path, env)
+    if path is not None:
+        for key, value in _read_toml(path).items():
+            values[key], sources[key] = value, f"file:{path}"
+    for key in Settings.model_fields:
+        var = f"{ENV_PREFIX}{key.upper()}"
+        if env.get(var):
+            values[key], sources[key] = env[var], f"env:{var}"
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key], sources[key] = value, "cli"
+    try:
+        with _without_env_source():
+            settings = Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, values, sources)) from None
+    settings._sources = sources
+    return settings
+
+
+def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """Rows of (key, display value, source) for every field, e.g. for ``workbench config show``.
+
+    Secrets are always shown as ``**********`` and unset values as ``-``.
+
+    Examples
+    --------
+    >>> describe_settings(load_settings(env={"WORKBENCH_API_SECRET": "s3cret"}))[-1]
+    ('api_secret', '**********', 'env:WORKBENCH_API_SECRET')
+    """
+    rows = []
+    for key, source in settings.sources.items():
+        value = getattr(settings, key)
+        if value is None:
+            shown = "-"
+        elif isinstance(value, SecretStr):
+            shown = MASK
+        elif isinstance(value, bool):
+            shown = str(value).lower()
+        else:
+            shown = str(value)
+        rows.append((key, shown, source))
+    return rows

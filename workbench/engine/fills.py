@@ -1,0 +1,85 @@
+"""Order execution arithmetic shared by the sweep kernel, SimBroker and the risk checks.
+
+Prices and values are in account currency; ``fees`` and ``slippage`` are fractions of traded value/price.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+# Orders smaller than this many units are rejected (vectorbt's default ``min_size``), so a strategy that has
+# lost nearly all its capital stops trading instead of churning dust.
+MIN_ORDER_SIZE = 1e-8
+_REL_TOL = 1e-9
+_ABS_TOL = 1e-12
+
+
+@njit(cache=True, nogil=True)
+def is_close_nb(a, b):
+    """``math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)`` for float64."""
+    if a == b:
+        return True
+    return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
+
+
+@njit(cache=True, nogil=True)
+def is_less_nb(a, b):
+    """``a < b`` and not close to it."""
+    return a < b and not is_close_nb(a, b)
+
+
+@njit(cache=True, nogil=True)
+def fill_price_nb(price, size, slippage):
+    """Execution price of an order of ``size`` units (> 0 buy, < 0 sell): buys pay up, sells receive less."""
+    if size > 0:
+        return price * (1.0 + slippage)
+    return price * (1.0 - slippage)
+
+
+@njit(cache=True, nogil=True)
+def target_size_nb(cash, position, price, target, fees, slippage):
+    """Units to trade so that the position is ``target`` x equity after fees, at ``price`` before slippage.
+
+    ``target`` is exposure in [-1, 1]; 0 closes the position exactly. From flat, target 1 buys
+    ``cash / (1 + fees) / (price * (1 + slippage))`` units: the "all-in" order. Returns 0.0 when nothing
+    should trade (no equity, or the size is below ``MIN_ORDER_SIZE``).
+    """
+    if target == 0.0:
+        return -position
+    buy_price = price * (1.0 + slippage)
+    sell_price = price * (1.0 - slippage)
+    # Value the current position at the price it would trade at in the order's direction.
+    held_buy = position * buy_price
+    equity_buy = cash + held_buy
+    if equity_buy <= 0.0:
+        return 0.0
+    value = target * (equity_buy + fees * held_buy) / (1.0 + target * fees)
+    if value > held_buy:
+        return (value - held_buy) / buy_price
+    held_sell = position * sell_price
+    equity_sell = cash + held_sell
+    if equity_sell <= 0.0:
+        return 0.0
+    value = target * (equity_sell - fees * held_sell) / (1.0 - target * fees)
+    if value < held_sell:
+        return (value - held_sell) / sell_price
+    return 0.0
+
+
+@njit(cache=True, nogil=True)
+def order_cash_flow_nb(size, fill_price, fees):
+    """Cash change of a fill (negative for buys) and the fee paid, as ``(cash_delta, fee)``."""
+    traded = abs(size) * fill_price
+    fee = traded * fees
+    if size > 0:
+        return -(traded + fee), fee
+    return traded - fee, fee
+
+
+@njit(cache=True, nogil=True)
+def snap_zero_nb(value, scale):
+    """0.0 when ``value`` is rounding noise relative to ``scale``; keeps all-in buys from leaving dust cash."""
+    if abs(value) <= max(_REL_TOL * abs(scale), _ABS_TOL):
+        return 0.0
+    return value
+

@@ -1,0 +1,161 @@
+"""The bar-by-bar simulation of a target-exposure series: fills, cash/position ledger, trades and metrics.
+
+Semantics (pinned by tests and identical in every path):
+- ``exposure[t]`` is the target fraction of equity held after bar t's signal, in [-1, 1]; NaN keeps the
+  previous target. An order is sent only when the target changes, never to re-balance price drift.
+- ``fill_close=True`` fills at ``close[t]``; otherwise the order fills at ``open[t + 1]`` (a signal on the
+  window's last bar never fills).
+- Fees are a fraction of traded value, slippage a fraction of price against the trade.
+- Equity is marked at each bar's close; an open position at the end is marked at the last close, no exit fee.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from workbench.engine.fills import (
+    MIN_ORDER_SIZE,
+    fill_price_nb,
+    is_less_nb,
+    order_cash_flow_nb,
+    snap_zero_nb,
+    target_size_nb,
+)
+from workbench.engine.metrics import finalize_metrics_nb
+
+# Columns of the trade records written when recording.
+TRADE_FIELDS = ("entry_bar", "exit_bar", "direction", "size", "entry_price", "exit_price", "fees", "pnl", "return")
+N_TRADE_FIELDS = len(TRADE_FIELDS)
+# Slots of the per-run trade state (kept in a small array so helpers can update it).
+_T_START_EQUITY, _T_ENTRY_BAR, _T_ENTRY_PRICE, _T_SIZE, _T_FEES, _T_COUNT, _T_WINS, _T_GROSS_WIN, _T_GROSS_LOSS = range(9)
+
+
+@njit(cache=True, nogil=True)
+def _close_trade_nb(state, bar, exit_price, pnl, record, trades_out):
+    """Book the open trade as closed (or marked, when ``bar`` < 0) with ``pnl`` into the stats and records."""
+    k = int(state[_T_COUNT])
+    if pnl > 0:
+        state[_T_WINS] += 1
+        state[_T_GROSS_WIN] += pnl
+    elif pnl < 0:
+        state[_T_GROSS_LOSS] -= pnl
+    if record:
+        size = state[_T_SIZE]
+        trades_out[k, 0] = state[_T_ENTRY_BAR]
+        trades_out[k, 1] = bar
+        trades_out[k, 2] = 1.0 if size > 0 else -1.0
+        trades_out[k, 3] = abs(size)
+        trades_out[k, 4] = state[_T_ENTRY_PRICE]
+        trades_out[k, 5] = exit_price
+        trades_out[k, 6] = state[_T_FEES]
+        trades_out[k, 7] = pnl
+        trades_out[k, 8] = pnl / (abs(size) * state[_T_ENTRY_PRICE])
+    state[_T_COUNT] = k + 1
+
+
+@njit(cache=True, nogil=True)
+def _open_trade_nb(state, bar, size, price, start_equity, fee):
+    state[_T_START_EQUITY] = start_equity
+    state[_T_ENTRY_BAR] = bar
+    state[_T_ENTRY_PRICE] = price
+    state[_T_SIZE] = size
+    state[_T_FEES] = fee
+
+
+@njit(cache=True, nogil=True)
+def _execute_nb(state, bar, price, target, cash, position, fees, slippage, record, trades_out):
+    """Move ``position`` toward ``target`` exposure at ``price``; book trade boundaries. Returns (cash, position)."""
+    size = target_size_nb(cash, position, price, target, fees, slippage)
+    if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+        return cash, position
+    fill = fill_price_nb(price, size, slippage)
+    cash_delta, fee = order_cash_flow_nb(size, fill, fees)
+    equity_before = cash + position * fill
+    new_cash = snap_zero_nb(cash + cash_delta, cash)
+    new_position = position + size
+    if target == 0.0:
+        new_position = 0.0
+    closes = position != 0.0 and (new_position == 0.0 or (new_position > 0) != (position > 0))
+    if closes:
+        close_fee = fee * min(abs(position) / abs(size), 1.0)
+        state[_T_FEES] += close_fee
+        end_equity = equity_before - close_fee
+        _close_trade_nb(state, bar, fill, end_equity - state[_T_START_EQUITY], record, trades_out)
+        if new_position != 0.0:
+            _open_trade_nb(state, bar, new_position, fill, end_equity, fee - close_fee)
+    elif position == 0.0:
+        _open_trade_nb(state, bar, new_position, fill, equity_before, fee)
+    else:
+        state[_T_FEES] += fee
+        state[_T_SIZE] = new_position
+    return new_cash, new_position
+
+
+@njit(cache=True, nogil=True)
+def run_nb(
+    open_, close, exposure, start, end, cash0, fees, slippage, fill_close, periods_per_year,
+    metrics_out, record, equity_out, position_out, trades_out,
+):
+    """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
+
+    With ``record`` the equity and position after each bar go to ``equity_out``/``position_out`` (length of
+    the window) and trades to ``trades_out`` (rows of ``TRADE_FIELDS``). Returns the number of trades.
+    """
+    state = np.zeros(9)
+    cash = cash0
+    position = 0.0
+    last_target = 0.0
+    pending = np.nan
+    prev_equity = cash0
+    peak = np.nan
+    max_dd = 0.0
+    ret_mean = 0.0
+    ret_m2 = 0.0
+    down_sq = 0.0
+    exposed = 0
+    equity = cash0
+    for t in range(start, end):
+        if not np.isnan(pending):
+            cash, position = _execute_nb(
+                state, t, open_[t], pending, cash, position, fees, slippage, record, trades_out
+            )
+            pending = np.nan
+        target = exposure[t]
+        if not np.isnan(target):
+            target = min(max(target, -1.0), 1.0)
+            if target != last_target:
+                last_target = target
+                if fill_close:
+                    cash, position = _execute_nb(
+                        state, t, close[t], target, cash, position, fees, slippage, record, trades_out
+                    )
+                else:
+                    pending = target
+        equity = cash + position * close[t]
+        ret = equity / prev_equity - 1.0 if prev_equity > 0 else 0.0
+        prev_equity = equity
+        k = t - start + 1
+        delta = ret - ret_mean
+        ret_mean += delta / k
+        ret_m2 += delta * (ret - ret_mean)
+        if ret < 0:
+            down_sq += ret * ret
+        if not equity <= peak:
+            peak = equity
+        elif peak > 0:
+            dd = equity / peak - 1.0
+            if dd < max_dd:
+                max_dd = dd
+        if position != 0.0:
+            exposed += 1
+        if record:
+            equity_out[t - start] = equity
+            position_out[t - start] = position
+    if position != 0.0:
+        _close_trade_nb(state, -1, close[end - 1], equity - state[_T_START_EQUITY], record, trades_out)
+    finalize_metrics_nb(
+        metrics_out, end - start, cash0, equity, ret_mean, ret_m2, down_sq, max_dd, exposed,
+        state[_T_COUNT], state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS], periods_per_year,
+    )
+    return int(state[_T_COUNT])

@@ -1,0 +1,1 @@
+"""Monitoring: structured logging now; metrics and health checks arrive with issue #11."""
