@@ -22,6 +22,11 @@ _EXPORTS = {
     "load": "workbench.data.load",
     "Bars": "workbench.data.bars",
     "validate_bars": "workbench.data.validate",
+    "Strategy": "workbench.strategy.base",
+    "Param": "workbench.strategy.params",
+    "strategy": "workbench.strategy.registry",
+    "sweep": "workbench.engine.sweep",
+    "SweepResult": "workbench.engine.result",
     "Settings": "workbench.config",
     "load_settings": "workbench.config",
     "WorkbenchError": "workbench.errors",
@@ -37,6 +42,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.data.bars import Bars
     from workbench.data.load import load
     from workbench.data.validate import validate_bars
+    from workbench.engine.result import SweepResult
+    from workbench.engine.sweep import sweep
+    from workbench.strategy.base import Strategy
+    from workbench.strategy.params import Param
+    from workbench.strategy.registry import strategy
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
 
 

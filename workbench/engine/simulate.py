@@ -95,12 +95,15 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
 @njit(cache=True, nogil=True)
 def run_nb(
     open_, close, exposure, start, end, cash0, fees, slippage, fill_close, periods_per_year,
-    metrics_out, record, equity_out, position_out, trades_out,
+    metrics_out, block_out, record, equity_out, position_out, trades_out,
 ):
     """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
 
-    With ``record`` the equity and position after each bar go to ``equity_out``/``position_out`` (length of
-    the window) and trades to ``trades_out`` (rows of ``TRADE_FIELDS``). Returns the number of trades.
+    ``block_out`` (shape ``(S, 2)``, zeroed by the caller, S may be 0) receives the sum and the sum of squares
+    of the per-bar returns in S equal consecutive blocks of the window: mergeable moments that let
+    combinatorially symmetric cross-validation run without storing returns. With ``record`` the equity and
+    position after each bar go to ``equity_out``/``position_out`` (length of the window) and trades to
+    ``trades_out`` (rows of ``TRADE_FIELDS``). Returns the number of trades.
     """
     state = np.zeros(9)
     cash = cash0
@@ -115,6 +118,9 @@ def run_nb(
     down_sq = 0.0
     exposed = 0
     equity = cash0
+    n_blocks = block_out.shape[0]
+    block = 0
+    next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
     for t in range(start, end):
         if not np.isnan(pending):
             cash, position = _execute_nb(
@@ -141,6 +147,12 @@ def run_nb(
         ret_m2 += delta * (ret - ret_mean)
         if ret < 0:
             down_sq += ret * ret
+        if n_blocks > 0:
+            if t == next_edge:
+                block += 1
+                next_edge = start + ((block + 1) * (end - start)) // n_blocks
+            block_out[block, 0] += ret
+            block_out[block, 1] += ret * ret
         if not equity <= peak:
             peak = equity
         elif peak > 0:

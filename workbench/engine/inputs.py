@@ -1,0 +1,128 @@
+"""Validation and packing of what a sweep or walk-forward receives: strategy, bars, costs, windows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.engine.metrics import METRIC_NAMES
+from workbench.strategy.base import BAR_ARGS, Strategy
+from workbench.strategy.params import ParameterError
+
+FILLS = ("next_open", "close")
+
+
+def resolve_strategy(strategy: type[Strategy] | Strategy | str) -> tuple[type[Strategy], dict[str, Any]]:
+    """The strategy class and the parameter values an instance fixes (``{}`` for a class or a name)."""
+    if isinstance(strategy, str):
+        from workbench.strategy.registry import strategy as lookup
+
+        return lookup(strategy), {}
+    if isinstance(strategy, Strategy):
+        return type(strategy), strategy.values
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        return strategy, {}
+    raise TypeError(f"expected a Strategy subclass, instance or name, got {strategy!r}")
+
+
+def prepare_bars(bars: Any) -> tuple[dict[str, pd.DataFrame], bool]:
+    """Validated frames by symbol, and whether the caller passed several symbols (a ``Bars`` or a mapping)."""
+    from workbench.data.validate import validate_bars
+
+    if isinstance(bars, pd.DataFrame):
+        symbol = str(bars.attrs.get("symbol") or "bars")
+        return {symbol: validate_bars(bars, symbol=symbol)}, False
+    if isinstance(bars, Mapping):
+        if not bars:
+            raise ValueError("bars is empty: pass a DataFrame or a non-empty Bars/dict of DataFrames")
+        return {str(s): validate_bars(f, symbol=str(s)) for s, f in bars.items()}, True
+    raise TypeError(f"bars must be a DataFrame, a Bars or a dict of DataFrames, not {type(bars).__name__}")
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Execution settings shared by every simulated run of a sweep."""
+
+    cash: float
+    fees: float
+    slippage: float
+    fill: str
+
+    @property
+    def fill_close(self) -> bool:
+        return self.fill == "close"
+
+
+def check_costs(cash: float, fees: float, slippage: float, fill: str) -> Costs:
+    """Raise ``ValueError`` naming the argument for a negative fee, an unknown fill model, ..."""
+    for name, value, lo, hi in (("fees", fees, 0.0, 1.0), ("slippage", slippage, 0.0, 1.0)):
+        if not np.isfinite(value) or not lo <= value < hi:
+            raise ValueError(f"{name}={value!r}: must be a fraction in [0, 1)")
+    if not np.isfinite(cash) or cash <= 0:
+        raise ValueError(f"cash={cash!r}: must be a positive amount")
+    if fill not in FILLS:
+        raise ValueError(f"fill={fill!r}: must be one of {', '.join(FILLS)}")
+    return Costs(float(cash), float(fees), float(slippage), fill)
+
+
+def check_metric(metric: str) -> str:
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"metric={metric!r}: must be one of {', '.join(METRIC_NAMES)}")
+    return metric
+
+
+def periods_per_year(index: pd.Index) -> float:
+    """Bars per year used to annualize: 252 for daily (or coarser: 52 weekly, 12 monthly) bars, else observed.
+
+    Intraday bars count how many bars a year of this data holds: the bar count over the span in years.
+    """
+    if len(index) < 2 or not isinstance(index, pd.DatetimeIndex):
+        return 252.0
+    step = pd.Series(index[1:] - index[:-1]).median()
+    if step >= pd.Timedelta(days=25):
+        return 12.0
+    if step >= pd.Timedelta(days=5):
+        return 52.0
+    if step >= pd.Timedelta(hours=20):
+        return 252.0
+    span_years = (index[-1] - index[0]) / pd.Timedelta(days=365.25)
+    return float((len(index) - 1) / span_years)
+
+
+def check_windows(cls: type[Strategy], grid: pd.DataFrame, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Refuse look-back parameters that leave no bar to trade in some symbol."""
+    for name, spec in cls.params().items():
+        if not spec.window:
+            continue
+        longest = int(grid[name].max())
+        for symbol, frame in frames.items():
+            if longest >= len(frame):
+                raise ParameterError(
+                    f"{name}={longest} needs more than {longest} bars but {symbol} has {len(frame)}"
+                )
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Bars of all symbols concatenated into contiguous float64 arrays; symbol s is ``offsets[s]:offsets[s+1]``."""
+
+    arrays: tuple[np.ndarray, ...]
+    offsets: np.ndarray
+
+    def symbol_arrays(self, s: int) -> list[np.ndarray]:
+        a, b = self.offsets[s], self.offsets[s + 1]
+        return [arr[a:b] for arr in self.arrays]
+
+
+def pack(frames: Mapping[str, pd.DataFrame]) -> Packed:
+    lengths = [len(f) for f in frames.values()]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    arrays = tuple(
+        np.ascontiguousarray(np.concatenate([f[c].to_numpy(dtype=np.float64) for f in frames.values()]))
+        for c in BAR_ARGS
+    )
+    return Packed(arrays, offsets)

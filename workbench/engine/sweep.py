@@ -1,0 +1,111 @@
+"""``sweep``: every parameter combination of a strategy over one or many symbols, reduced to metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.engine.grid import build_grid
+from workbench.engine.inputs import periods_per_year as infer_periods_per_year
+from workbench.engine.inputs import (
+    check_costs,
+    check_metric,
+    check_windows,
+    pack,
+    prepare_bars,
+    resolve_strategy,
+)
+from workbench.engine.metrics import METRIC_NAMES
+from workbench.engine.result import SweepResult
+from workbench.engine.runner import run_grid
+from workbench.strategy.base import Strategy
+
+# Blocks of the return series kept per run for combinatorially symmetric cross-validation (PBO).
+CSCV_BLOCKS = 16
+
+
+def sweep(
+    strategy: type[Strategy] | Strategy | str,
+    bars: Any,
+    *,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    cash: float = 10_000.0,
+    fill: str = "next_open",
+    constraint: Callable[[pd.DataFrame], Any] | str | None = None,
+    metric: str = "sharpe",
+    periods_per_year: float | None = None,
+    progress: bool = True,
+    **param_ranges: Any,
+) -> SweepResult:
+    """Backtest every combination of ``param_ranges`` on ``bars`` and return one row of metrics per run.
+
+    Each run starts flat with ``cash`` and trades the strategy's target exposure: target 1 from flat buys
+    ``cash / (price * (1 + fees))`` units (fractional), target 0 sells everything. ``fees`` are a fraction
+    of traded value and ``slippage`` a fraction of price; ``fill="next_open"`` fills a signal of bar t at
+    bar t+1's open, ``fill="close"`` at bar t's close. Parameters left out take the strategy's defaults (or
+    the instance's values). Ratios annualize with ``periods_per_year`` (252 for daily bars by default).
+
+    With ``fill="close"``, fees and no slippage, a long-only strategy's results equal
+    ``vbt.Portfolio.from_signals(close, entries, exits, size=np.inf, fees=fees, init_cash=cash)``.
+
+    Parameters
+    ----------
+    strategy : a Strategy subclass, an instance, or a registered name such as ``"sma_cross"``.
+    bars : one validated OHLCV DataFrame, or ``Bars``/dict of them (each symbol swept separately).
+    constraint : extra filter on the grid: a pandas ``eval`` string (``"slow >= 2 * fast"``) or a function of
+        the grid DataFrame returning a boolean mask.
+    metric : the column ``best()`` and ``heatmap()`` rank by.
+    **param_ranges : per parameter a value, a ``range``, a sequence or a ``"start:stop[:step]"`` string.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> res = wb.sweep("sma_cross", wb.load("SPY"), fast=range(5, 60), slow=range(20, 250, 5), fees=0.001)
+    >>> res.best(5)  # doctest: +SKIP
+    """
+    cls, base = resolve_strategy(strategy)
+    costs = check_costs(cash, fees, slippage, fill)
+    metric = check_metric(metric)
+    grid = build_grid(cls, param_ranges, base, constraint)
+    frames, multi = prepare_bars(bars)
+    check_windows(cls, grid, frames)
+    too_short = [s for s, f in frames.items() if len(f) < 2 * CSCV_BLOCKS]
+    if too_short:
+        raise ValueError(f"{', '.join(too_short)}: a sweep needs at least {2 * CSCV_BLOCKS} bars per symbol")
+    ppy = {s: float(periods_per_year or infer_periods_per_year(f.index)) for s, f in frames.items()}
+    windows = np.array([[[0, len(f)]] for f in frames.values()], dtype=np.int64)
+    run = run_grid(
+        cls, grid, pack(frames), windows, costs, np.array(list(ppy.values())), n_blocks=CSCV_BLOCKS,
+        progress=progress,
+    )
+    metrics = metrics_frame(run.metrics[:, 0, :], grid, list(frames), multi)
+    return SweepResult(
+        strategy=cls,
+        metrics=metrics,
+        metric=metric,
+        costs=costs,
+        symbols=list(frames),
+        complete=run.done == len(grid) * len(frames),
+        blocks=run.blocks,
+        frames=frames,
+        periods_per_year=ppy,
+    )
+
+
+def metrics_frame(values: np.ndarray, grid: pd.DataFrame, symbols: list[str], with_symbol: bool) -> pd.DataFrame:
+    """Rows of kernel metrics (item order: parameter set major, symbol minor) as an indexed DataFrame."""
+    n_sym = len(symbols)
+    rows = np.arange(len(values))
+    index_frame = grid.iloc[rows // n_sym].reset_index(drop=True)
+    if with_symbol:
+        index_frame["symbol"] = [symbols[i] for i in rows % n_sym]
+    table = pd.DataFrame(values, columns=list(METRIC_NAMES))
+    table["trades"] = table["trades"].astype(np.int64)
+    table.index = pd.MultiIndex.from_frame(index_frame) if index_frame.shape[1] > 1 else pd.Index(
+        index_frame.iloc[:, 0], name=index_frame.columns[0]
+    )
+    return table

@@ -1,0 +1,68 @@
+"""Parallel sweep kernels: one work item = (symbol, parameter set); signals -> simulation -> metrics, fused.
+
+Memory is O(bars x threads): each item computes its exposure into a fresh array, reduces it to metrics in
+every requested window and drops it. Bars of all symbols are concatenated; ``offsets[s]:offsets[s+1]``
+slices symbol ``s``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+
+from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
+
+_f8 = types.float64[:]
+# The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params).
+SIGNAL_SIG = _f8(_f8, _f8, _f8, _f8, _f8, _f8)
+
+_SWEEP_SIG = types.void(
+    types.FunctionType(SIGNAL_SIG),
+    _f8, _f8, _f8, _f8, _f8,              # open, high, low, close, volume (all symbols concatenated)
+    types.int64[:],                        # offsets, length n_symbols + 1
+    types.float64[:, :],                   # params, one row per parameter set
+    types.int64[:], types.int64[:],        # item_symbol, item_combo
+    types.int64[:, :, :],                  # windows[symbol, w] = (start, end) relative to the symbol
+    types.float64, types.float64, types.float64, types.boolean,  # cash, fees, slippage, fill_close
+    types.float64[:],                      # periods_per_year per symbol
+    types.float64[:, :, :],                # metrics out[item, window, metric]
+    types.float64[:, :, :],                # blocks out[item, block, (sum, sumsq)] over window 0
+)
+
+
+@njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
+def sweep_signals_nb(
+    signal_fn, open_, high, low, close, volume, offsets, params, item_symbol, item_combo, windows,
+    cash, fees, slippage, fill_close, periods_per_year, metrics_out, blocks_out,
+):
+    """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``."""
+    empty_1d = np.empty(0)
+    empty_2d = np.empty((0, N_TRADE_FIELDS))
+    for k in prange(item_symbol.shape[0]):
+        s = item_symbol[k]
+        a = offsets[s]
+        b = offsets[s + 1]
+        exposure = signal_fn(open_[a:b], high[a:b], low[a:b], close[a:b], volume[a:b], params[item_combo[k]])
+        for w in range(windows.shape[1]):
+            run_nb(
+                open_[a:b], close[a:b], exposure, windows[s, w, 0], windows[s, w, 1], cash, fees, slippage,
+                fill_close, periods_per_year[s], metrics_out[k, w], blocks_out[k] if w == 0 else blocks_out[k, :0],
+                False, empty_1d, empty_1d, empty_2d,
+            )
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def sweep_exposures_nb(
+    open_, close, exposures, windows, cash, fees, slippage, fill_close, periods_per_year, metrics_out, blocks_out
+):
+    """Like ``sweep_signals_nb`` for one symbol whose exposures (rows) were computed outside numba."""
+    empty_1d = np.empty(0)
+    empty_2d = np.empty((0, N_TRADE_FIELDS))
+    for k in prange(exposures.shape[0]):
+        for w in range(windows.shape[0]):
+            run_nb(
+                open_, close, exposures[k], windows[w, 0], windows[w, 1], cash, fees, slippage, fill_close,
+                periods_per_year, metrics_out[k, w], blocks_out[k] if w == 0 else blocks_out[k, :0],
+                False, empty_1d, empty_1d, empty_2d,
+            )
+

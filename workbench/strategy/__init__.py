@@ -1,0 +1,1 @@
+"""Strategies: parameter specs, the Strategy base class, the signal-kernel adapter and the name registry."""

@@ -1,0 +1,166 @@
+"""The ``Strategy`` base class: declared parameters plus one signal function over bar arrays."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from workbench.strategy.params import Param, ParameterError
+
+BAR_ARGS = ("open", "high", "low", "close", "volume")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+class Strategy:
+    """A trading strategy: parameters declared as ``Param`` class attributes and a signal function.
+
+    ``signals(open, high, low, close, volume, *params)`` receives float64 bar arrays and the parameter
+    values in declaration order and returns the target exposure per bar in [-1, 1] (1 = all equity long,
+    0 = flat, NaN = keep the previous target). It may use bars up to and including t for the value at t
+    only; orders for it fill at the next bar's open (or at t's close with ``fill="close"``). Write it as a
+    numba ``@njit(cache=True, nogil=True)`` function for fast sweeps, or with plain numpy.
+    ``constraints`` are pandas ``eval`` expressions over the parameters that every valid set satisfies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from workbench import Param, Strategy
+    >>> class AboveAverage(Strategy):
+    ...     '''Long while the close is above its moving average.'''
+    ...     window = Param(int, 20, min=2, window=True)
+    ...     @staticmethod
+    ...     def signals(open, high, low, close, volume, window):
+    ...         ma = np.convolve(close, np.ones(window) / window)[: len(close)]
+    ...         out = (close > ma).astype(float)
+    ...         out[: window - 1] = 0.0
+    ...         return out
+    >>> AboveAverage(window=50)
+    AboveAverage(window=50)
+    """
+
+    name: ClassVar[str] = ""
+    constraints: ClassVar[tuple[str, ...]] = ()
+    _params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            params.update({k: v for k, v in vars(klass).items() if isinstance(v, Param)})
+        reserved = sorted(set(params) & set(vars(Strategy)))
+        if reserved:
+            raise TypeError(f"{cls.__name__}: parameter name(s) {', '.join(reserved)} are reserved by Strategy")
+        cls._params = params
+        if "name" not in vars(cls) or not cls.name:
+            cls.name = _snake(cls.__name__)
+        if isinstance(cls.constraints, str):
+            cls.constraints = (cls.constraints,)
+        fn = vars(cls).get("signals")
+        if fn is not None:
+            _check_signature(cls, inspect.unwrap(getattr(fn, "__func__", fn)))
+
+    def __init__(self, **params: Any) -> None:
+        unknown = set(params) - set(self._params)
+        if unknown:
+            raise ParameterError(
+                f"{type(self).__name__} has no parameter {', '.join(sorted(unknown))}; "
+                f"parameters: {', '.join(self._params) or 'none'}"
+            )
+        values = {}
+        for name, spec in self._params.items():
+            if name in params:
+                values[name] = spec.check(params[name])
+            elif spec.default is None:
+                raise ParameterError(f"{type(self).__name__} needs a value for {name} (no default)")
+            else:
+                values[name] = spec.default
+        self._values = values
+        failed = self.failed_constraints(pd.DataFrame([values]))
+        if failed:
+            raise ParameterError(f"{self!r} violates the constraint {failed[0]!r}")
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"{type(self).__name__}({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._values == other._values  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(self._values.items())))
+
+    @staticmethod
+    def signals(open, high, low, close, volume, *params):  # noqa: A002 - bar names are the public contract
+        """Target exposure per bar; subclasses define it (see the class docstring)."""
+        raise NotImplementedError
+
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """The declared parameters, in signal-argument order."""
+        return dict(cls._params)
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """This instance's parameter values."""
+        return dict(self._values)
+
+    @classmethod
+    def failed_constraints(cls, grid: pd.DataFrame) -> list[str]:
+        """The constraint expressions that some row of ``grid`` (one column per parameter) violates."""
+        return [expr for expr in cls.constraints if not bool(np.all(grid.eval(expr)))]
+
+    @classmethod
+    def describe(cls) -> str:
+        """The strategy's name, summary and parameters, for people.
+
+        Examples
+        --------
+        >>> import workbench as wb
+        >>> print(wb.strategy("sma_cross").describe())  # doctest: +ELLIPSIS
+        sma_cross (SmaCross): ...
+        """
+        doc = inspect.getdoc(cls) or ""
+        if doc == inspect.getdoc(Strategy):
+            doc = ""
+        summary = doc.split("\n\n")[0].replace("\n", " ")
+        lines = [f"{cls.name} ({cls.__name__}): {summary}".rstrip(": ")]
+        lines += [f"  {p.describe()}" for p in cls._params.values()]
+        lines += [f"  constraint: {c}" for c in cls.constraints]
+        return "\n".join(lines)
+
+    def exposure(self, bars: pd.DataFrame) -> pd.Series:
+        """Target exposure per bar for ``bars`` (a validated OHLCV frame), checked to lie in [-1, 1]."""
+        arrays = [np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
+        out = call_signals(type(self), arrays, tuple(self._values.values()))
+        return pd.Series(out, index=bars.index, name="exposure")
+
+
+def _check_signature(cls: type[Strategy], fn: Any) -> None:
+    """Refuse a class whose signal function's arguments do not match its declared parameters."""
+    fn = getattr(fn, "py_func", fn)
+    args = list(inspect.signature(fn).parameters)
+    expected = [*BAR_ARGS, *cls._params]
+    if len(args) != len(expected) or args[len(BAR_ARGS):] != list(cls._params):
+        raise TypeError(
+            f"{cls.__name__}.signals must take ({', '.join(expected)}); it takes ({', '.join(args)})"
+        )
+
+
+def call_signals(cls: type[Strategy], arrays: list[np.ndarray], values: tuple) -> np.ndarray:
+    """Call ``cls.signals`` and check its output: one float per bar, each in [-1, 1] or NaN."""
+    n = len(arrays[0])
+    out = np.asarray(cls.signals(*arrays, *values), dtype=np.float64)
+    if out.shape != (n,):
+        raise ValueError(f"{cls.__name__}.signals returned shape {out.shape} for {n} bars; expected ({n},)")
+    finite = out[~np.isnan(out)]
+    if finite.size and (np.any(np.abs(finite) > 1.0) or not np.all(np.isfinite(finite))):
+        bad = finite[(np.abs(finite) > 1.0) | ~np.isfinite(finite)][0]
+        raise ValueError(f"{cls.__name__}.signals returned exposure {bad!r}; values must be in [-1, 1] or NaN")
+    return out
