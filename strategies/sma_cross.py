@@ -30,4 +30,5 @@ class SmaCross(Strategy):
     fast = Param(int, 10, min=1, max=1000, window=True, doc="fast SMA length in bars")
     slow = Param(int, 50, min=2, max=5000, window=True, doc="slow SMA length in bars")
     constraints = ("fast < slow",)
+    sweep_ranges = {"fast": range(5, 60), "slow": range(20, 250, 5)}
     signals = staticmethod(sma_cross_signals_nb)

@@ -5,6 +5,10 @@ A notebook session::
     import workbench as wb
     bars = wb.load("SPY", start="2015-01-01")          # bundled real daily bars, no network
     many = wb.load(["SPY", "QQQ"])                      # several symbols -> wb.Bars
+    res = wb.sweep("sma_cross", bars, fast=range(5, 60), slow=range(20, 250, 5), fees=0.001)
+    res.best(10); res.heatmap("fast", "slow"); res.overfitting()
+    wf = wb.walk_forward("sma_cross", bars, train="3Y", test="1Y", fast=range(5, 60, 5), slow=range(20, 250, 10))
+    wb.check_lookahead("sma_cross", bars)
 
 Importing the package is light: names are resolved on first use, so no numba compilation, Panel or
 FastAPI is loaded until a feature that needs it is called.
@@ -22,11 +26,15 @@ _EXPORTS = {
     "load": "workbench.data.load",
     "Bars": "workbench.data.bars",
     "validate_bars": "workbench.data.validate",
-    "Strategy": "workbench.strategy.base",
-    "Param": "workbench.strategy.params",
-    "strategy": "workbench.strategy.registry",
+    "Strategy": "workbench.strategies.base",
+    "Param": "workbench.strategies.params",
+    "strategy": "workbench.strategies.registry",
     "sweep": "workbench.engine.sweep",
     "SweepResult": "workbench.engine.result",
+    "walk_forward": "workbench.engine.walk_forward",
+    "WalkForwardResult": "workbench.engine.walk_forward",
+    "check_lookahead": "workbench.engine.lookahead",
+    "LookaheadError": "workbench.engine.lookahead",
     "Settings": "workbench.config",
     "load_settings": "workbench.config",
     "WorkbenchError": "workbench.errors",
@@ -42,11 +50,13 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.data.bars import Bars
     from workbench.data.load import load
     from workbench.data.validate import validate_bars
+    from workbench.engine.lookahead import LookaheadError, check_lookahead
     from workbench.engine.result import SweepResult
     from workbench.engine.sweep import sweep
-    from workbench.strategy.base import Strategy
-    from workbench.strategy.params import Param
-    from workbench.strategy.registry import strategy
+    from workbench.engine.walk_forward import WalkForwardResult, walk_forward
+    from workbench.strategies.base import Strategy
+    from workbench.strategies.params import Param
+    from workbench.strategies.registry import strategy
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
 
 

@@ -20,8 +20,10 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the merged configuration.", no_args_is_help=True)
 data_app = typer.Typer(help="List, show and validate bar data.", no_args_is_help=True)
+strategies_app = typer.Typer(help="List and describe strategies.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(strategies_app, name="strategies")
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -149,6 +151,91 @@ def data_validate(
     typer.echo(f"{len(items) - failures} passed, {failures} failed")
     if failures:
         raise typer.Exit(1)
+
+
+@strategies_app.command("list")
+def strategies_list() -> None:
+    """List the strategies found in ./strategies, the bundled folder and entry points."""
+    from workbench.strategies.registry import available, strategy
+
+    rows = []
+    for name, origin in sorted(available().items()):
+        cls = strategy(name)
+        params = ", ".join(f"{p.name}={p.default!r}" for p in cls.params().values())
+        rows.append([name, cls.__name__, params, origin])
+    typer.echo(_table(["name", "class", "parameters (defaults)", "source"], rows))
+
+
+@strategies_app.command("show")
+def strategies_show(name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")]) -> None:
+    """Describe a strategy: summary, parameters with ranges, constraints and default sweep grid."""
+    from workbench.strategies.registry import strategy
+
+    cls = strategy(name)
+    typer.echo(cls.describe())
+    for param, values in cls.sweep_ranges.items():
+        typer.echo(f"  sweeps {param} over {values!r}")
+
+
+_SHOWN = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades", "win_rate", "exposure"]
+
+
+@app.command("sweep")
+def sweep_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross (see `workbench strategies list`).")],
+    symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "SPY",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="NAME=RANGE", help="e.g. fast=5:60 or slow=20:250:5 or z=1,1.5,2."),
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
+    fees: Annotated[float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")] = None,
+    slippage: Annotated[float, typer.Option(help="Slippage as a fraction of price.")] = 0.0,
+    cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
+    fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    metric: Annotated[str, typer.Option(help="Metric to rank by.")] = "sharpe",
+    top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
+    out: Annotated[Path | None, typer.Option(help="Write all rows to .parquet or .csv.")] = None,
+) -> None:
+    """Sweep a strategy's parameters over bundled (or configured) bars and print the best rows."""
+    import time
+
+    import pandas as pd
+
+    from workbench.data.load import load
+    from workbench.engine.sweep import sweep
+
+    settings = ctx.obj
+    ranges = dict(_parse_param(p) for p in param or [])
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"{out}: use a .parquet or .csv file", param_hint="--out")
+    bars = load(symbols, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    began = time.perf_counter()
+    result = sweep(
+        name, bars, fees=settings.fees if fees is None else fees, slippage=slippage,
+        cash=settings.initial_cash if cash is None else cash, fill=fill, metric=metric, **ranges,
+    )
+    elapsed = time.perf_counter() - began
+    cells = sum(len(f) for f in result.frames.values()) * len(result.metrics) / len(result.symbols)
+    typer.echo(
+        f"{name}: {len(result.metrics):,} runs over {', '.join(result.symbols)} "
+        f"({cells / 1e6:.1f} M bar-runs) in {elapsed:.2f} s; best {top} by {metric}:"
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
+        typer.echo(result.best(top)[_SHOWN].to_string())
+    if out is not None:
+        table = result.to_frame()
+        table.to_parquet(out) if out.suffix == ".parquet" else table.to_csv(out, index=False)
+        typer.echo(f"wrote {len(table)} rows to {out}")
+
+
+def _parse_param(text: str) -> tuple[str, str]:
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise typer.BadParameter(f"expected NAME=RANGE such as fast=5:60, got {text!r}", param_hint="--param")
+    return name.strip(), spec.strip()
 
 
 def _source_symbols(settings) -> list[str]:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.strategy.base import Strategy
-from workbench.strategy.params import ParameterError
+from workbench.strategies.base import Strategy
+from workbench.strategies.params import ParameterError
 
 
 def parse_range(text: str) -> list[float] | range:
@@ -20,8 +20,8 @@ def parse_range(text: str) -> list[float] | range:
     --------
     >>> parse_range("20:30:5")
     range(20, 30, 5)
-    >>> parse_range("0.5,1.5")
-    [0.5, 1.5]
+    >>> parse_range("0.5,1.5,2")
+    [0.5, 1.5, 2]
     """
     text = text.strip()
     try:
@@ -35,9 +35,14 @@ def parse_range(text: str) -> list[float] | range:
             if all(float(p).is_integer() for p in (start, stop, step)):
                 return range(int(start), int(stop), int(step))
             return list(np.arange(start, stop, step))
-        return [float(p) for p in text.split(",") if p.strip()]
+        return [_number(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise ParameterError(f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values") from None
+
+
+def _number(text: str) -> int | float:
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text else value
 
 
 def _values(name: str, spec: Any) -> list[Any]:

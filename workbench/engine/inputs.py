@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.metrics import METRIC_NAMES
-from workbench.strategy.base import BAR_ARGS, Strategy
-from workbench.strategy.params import ParameterError
+from workbench.strategies.base import BAR_ARGS, Strategy
+from workbench.strategies.params import ParameterError
 
 FILLS = ("next_open", "close")
 
@@ -19,7 +19,7 @@ FILLS = ("next_open", "close")
 def resolve_strategy(strategy: type[Strategy] | Strategy | str) -> tuple[type[Strategy], dict[str, Any]]:
     """The strategy class and the parameter values an instance fixes (``{}`` for a class or a name)."""
     if isinstance(strategy, str):
-        from workbench.strategy.registry import strategy as lookup
+        from workbench.strategies.registry import strategy as lookup
 
         return lookup(strategy), {}
     if isinstance(strategy, Strategy):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.inputs import Costs
-from workbench.strategy.base import Strategy
+from workbench.strategies.base import Strategy
 
 # Metrics where lower is better; every other metric ranks descending (max_drawdown is <= 0, so closer to 0
 # ranks first).

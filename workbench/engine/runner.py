@@ -11,8 +11,8 @@ from tqdm.auto import tqdm
 
 from workbench.engine.inputs import Costs, Packed
 from workbench.engine.metrics import N_METRICS
-from workbench.strategy.base import Strategy, call_signals
-from workbench.strategy.kernel import is_compiled, signal_kernel
+from workbench.strategies.base import Strategy, call_signals
+from workbench.strategies.kernel import is_compiled, signal_kernel
 
 # Work per kernel call (bars x parameter sets): small enough for a responsive progress bar and Ctrl-C,
 # large enough that the per-call overhead stays under a percent.

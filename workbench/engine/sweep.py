@@ -21,7 +21,7 @@ from workbench.engine.inputs import (
 from workbench.engine.metrics import METRIC_NAMES
 from workbench.engine.result import SweepResult
 from workbench.engine.runner import run_grid
-from workbench.strategy.base import Strategy
+from workbench.strategies.base import Strategy
 
 # Blocks of the return series kept per run for combinatorially symmetric cross-validation (PBO).
 CSCV_BLOCKS = 16
@@ -60,6 +60,7 @@ def sweep(
         the grid DataFrame returning a boolean mask.
     metric : the column ``best()`` and ``heatmap()`` rank by.
     **param_ranges : per parameter a value, a ``range``, a sequence or a ``"start:stop[:step]"`` string.
+        With none given, a strategy class or name sweeps its ``sweep_ranges``.
 
     Examples
     --------
@@ -68,6 +69,8 @@ def sweep(
     >>> res.best(5)  # doctest: +SKIP
     """
     cls, base = resolve_strategy(strategy)
+    if not param_ranges and not base:
+        param_ranges = dict(cls.sweep_ranges)
     costs = check_costs(cash, fees, slippage, fill)
     metric = check_metric(metric)
     grid = build_grid(cls, param_ranges, base, constraint)

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 from numba.core.registry import CPUDispatcher
 
-from workbench.strategy.base import Strategy
+from workbench.strategies.base import Strategy
 
 
 def is_compiled(cls: type[Strategy]) -> bool:

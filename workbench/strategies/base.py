@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.strategy.params import Param, ParameterError
+from workbench.strategies.params import Param, ParameterError
 
 BAR_ARGS = ("open", "high", "low", "close", "volume")
 
@@ -26,7 +26,8 @@ class Strategy:
     0 = flat, NaN = keep the previous target). It may use bars up to and including t for the value at t
     only; orders for it fill at the next bar's open (or at t's close with ``fill="close"``). Write it as a
     numba ``@njit(cache=True, nogil=True)`` function for fast sweeps, or with plain numpy.
-    ``constraints`` are pandas ``eval`` expressions over the parameters that every valid set satisfies.
+    ``constraints`` are pandas ``eval`` expressions over the parameters that every valid set satisfies;
+    ``sweep_ranges`` is the grid ``sweep`` uses when it is given no ranges (e.g. ``workbench sweep NAME``).
 
     Examples
     --------
@@ -47,6 +48,7 @@ class Strategy:
 
     name: ClassVar[str] = ""
     constraints: ClassVar[tuple[str, ...]] = ()
+    sweep_ranges: ClassVar[dict[str, Any]] = {}
     _params: ClassVar[dict[str, Param]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.strategy.base import Strategy
+from workbench.strategies.base import Strategy
 
 ENTRY_POINT_GROUP = "workbench.strategies"
 

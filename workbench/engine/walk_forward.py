@@ -1,0 +1,219 @@
+"""Walk-forward validation: choose parameters on each training window, trade them on the next test window."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.engine.grid import build_grid
+from workbench.engine.inputs import (
+    Costs,
+    check_costs,
+    check_metric,
+    check_windows,
+    pack,
+    prepare_bars,
+    resolve_strategy,
+)
+from workbench.engine.inputs import periods_per_year as infer_periods_per_year
+from workbench.engine.metrics import METRIC_NAMES, N_METRICS
+from workbench.engine.result import LOWER_IS_BETTER
+from workbench.engine.runner import row_values, run_grid
+from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
+from workbench.strategies.base import BAR_ARGS, Strategy, call_signals
+from workbench.strategies.params import ParameterError
+
+_SPAN = re.compile(r"^\s*(\d+)\s*(Y|M|W|D|H|min|T|bars?)\s*$", re.IGNORECASE)
+
+
+def parse_span(span: str | int) -> pd.DateOffset | pd.Timedelta | int:
+    """``"3Y"``, ``"6M"``, ``"8W"``, ``"90D"``, ``"12H"``, ``"30min"`` as a calendar offset; an int is a bar count.
+
+    Examples
+    --------
+    >>> parse_span("3Y")
+    <DateOffset: years=3>
+    >>> parse_span(500)
+    500
+    """
+    if isinstance(span, int | np.integer) and not isinstance(span, bool):
+        if span <= 0:
+            raise ValueError(f"span {span!r}: a bar count must be positive")
+        return int(span)
+    match = _SPAN.match(str(span))
+    if not match:
+        raise ValueError(f"span {span!r}: use a bar count or a length like '3Y', '6M', '8W', '90D', '12H', '30min'")
+    count, unit = int(match.group(1)), match.group(2).lower()
+    if count <= 0:
+        raise ValueError(f"span {span!r}: must be positive")
+    if unit.startswith("bar"):
+        return count
+    return {
+        "y": pd.DateOffset(years=count),
+        "m": pd.DateOffset(months=count),
+        "w": pd.Timedelta(weeks=count),
+        "d": pd.Timedelta(days=count),
+        "h": pd.Timedelta(hours=count),
+        "min": pd.Timedelta(minutes=count),
+        "t": pd.Timedelta(minutes=count),
+    }[unit]
+
+
+def split_windows(
+    index: pd.DatetimeIndex, train: Any, test: Any, step: Any = None, anchored: bool = False
+) -> np.ndarray:
+    """Bar positions ``[[train_start, train_end, test_end], ...]``; train is [start, end), test [end, test_end).
+
+    Window k trains from ``k * step`` (or from the first bar when ``anchored``) to ``k * step + train`` and
+    tests from there for ``test``; ``step`` defaults to ``test``, so consecutive test windows tile the data.
+    Boundaries are computed in calendar time from the first bar, then snapped to the next bar. The last test
+    window may be shorter than ``test`` when the data ends.
+    """
+    train, test = parse_span(train), parse_span(test)
+    step = test if step is None else parse_span(step)
+    if len({isinstance(s, int) for s in (train, test, step)}) > 1:
+        raise ValueError("train, test and step must all be bar counts or all be time lengths")
+    n = len(index)
+
+    def position(*offsets: Any) -> int:
+        if isinstance(train, int):
+            return int(sum(offsets))
+        moment = index[0]
+        for offset in offsets:
+            moment = moment + offset
+        return int(index.searchsorted(moment, side="left"))
+
+    out = []
+    for k in range(n):
+        a = 0 if anchored else position(step * k)
+        b = position(step * k, train)
+        if b >= n:
+            break
+        out.append((a, b, min(position(step * k, train, test), n)))
+    if not out:
+        raise ParameterError(
+            f"the data ({n} bars, {index[0]} .. {index[-1]}) is too short for train={train!r} plus test={test!r}"
+        )
+    return np.asarray(out, dtype=np.int64)
+
+
+@dataclass
+class WalkForwardResult:
+    """Walk-forward windows with the chosen parameters and in- vs out-of-sample metrics, plus stitched equity.
+
+    ``windows`` has one row per (symbol, window): bar dates, chosen parameters, ``is_*`` metrics on the
+    training window and ``oos_*`` metrics on the test window (each test run starts flat). ``equity`` is one
+    continuous out-of-sample simulation trading each window's chosen parameters in its test window.
+    ``oos_metrics`` summarizes it per symbol.
+    """
+
+    strategy: type[Strategy]
+    metric: str
+    windows: pd.DataFrame
+    equity: dict[str, pd.Series] = field(repr=False)
+    oos_metrics: pd.DataFrame = field(repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"WalkForwardResult({self.strategy.name}: {len(self.windows)} windows, "
+            f"efficiency {self.efficiency():.2f} on {self.metric})"
+        )
+
+    def efficiency(self) -> float:
+        """Mean out-of-sample over mean in-sample value of the selection metric (1 = no decay)."""
+        is_mean = self.windows[f"is_{self.metric}"].mean()
+        return float(self.windows[f"oos_{self.metric}"].mean() / is_mean) if is_mean else float("nan")
+
+    def summary(self) -> pd.DataFrame:
+        """In-sample vs out-of-sample value of the selection metric per window, with the chosen parameters."""
+        cols = ["symbol", "test_start", "test_end", *self.strategy.params(), f"is_{self.metric}", f"oos_{self.metric}"]
+        return self.windows[cols]
+
+
+def walk_forward(
+    strategy: type[Strategy] | Strategy | str,
+    bars: Any,
+    train: str | int = "3Y",
+    test: str | int = "1Y",
+    step: str | int | None = None,
+    anchored: bool = False,
+    metric: str = "sharpe",
+    *,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    cash: float = 10_000.0,
+    fill: str = "next_open",
+    constraint: Callable[[pd.DataFrame], Any] | str | None = None,
+    periods_per_year: float | None = None,
+    progress: bool = True,
+    **param_ranges: Any,
+) -> WalkForwardResult:
+    """Pick the best parameters on each training window by ``metric`` and run them out of sample.
+
+    Training and test windows never overlap: a test window starts at the bar where its training window
+    ends, so the choice for a window never sees its test bars. Indicators in a test window may warm up on
+    earlier bars (as a live session would have that history); positions and cash start fresh in each
+    window's own test run. Spans are bar counts or lengths like ``"3Y"``, ``"6M"``, ``"90D"``.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> wf = wb.walk_forward("sma_cross", wb.load("SPY"), train="4Y", test="1Y",
+    ...                      fast=range(5, 50, 5), slow=range(20, 200, 20))
+    >>> wf.summary()  # doctest: +SKIP
+    """
+    cls, base = resolve_strategy(strategy)
+    costs = check_costs(cash, fees, slippage, fill)
+    metric = check_metric(metric)
+    grid = build_grid(cls, param_ranges, base, constraint)
+    frames, _ = prepare_bars(bars)
+    rows, equities, summaries = [], {}, []
+    for symbol, frame in frames.items():
+        splits = split_windows(frame.index, train, test, step, anchored)
+        check_windows(cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]})
+        ppy = float(periods_per_year or infer_periods_per_year(frame.index))
+        windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
+        run = run_grid(cls, grid, pack({symbol: frame}), windows, costs, np.array([ppy]), progress=progress)
+        if run.done < len(grid):
+            raise KeyboardInterrupt("walk-forward interrupted")
+        w = len(splits)
+        scores = run.metrics[:, :w, METRIC_NAMES.index(metric)]
+        ranked = np.where(np.isnan(scores), np.inf if metric in LOWER_IS_BETTER else -np.inf, scores)
+        best = ranked.argmin(axis=0) if metric in LOWER_IS_BETTER else ranked.argmax(axis=0)
+        for k, (a, b, c) in enumerate(splits):
+            row = {"symbol": symbol, "train_start": frame.index[a], "train_end": frame.index[b - 1],
+                   "test_start": frame.index[b], "test_end": frame.index[c - 1]}
+            row.update(dict(zip(cls.params(), row_values(cls, grid, int(best[k])), strict=True)))
+            row.update({f"is_{m}": run.metrics[best[k], k, i] for i, m in enumerate(METRIC_NAMES)})
+            row.update({f"oos_{m}": run.metrics[best[k], w + k, i] for i, m in enumerate(METRIC_NAMES)})
+            rows.append(row)
+        equity, summary = _stitched_run(cls, grid, frame, splits, best, costs, ppy)
+        equities[symbol] = equity
+        summaries.append(pd.Series(summary, index=list(METRIC_NAMES), name=symbol))
+    return WalkForwardResult(
+        strategy=cls, metric=metric, windows=pd.DataFrame(rows), equity=equities, oos_metrics=pd.DataFrame(summaries)
+    )
+
+
+def _stitched_run(
+    cls: type[Strategy], grid: pd.DataFrame, frame: pd.DataFrame, splits: np.ndarray, best: np.ndarray,
+    costs: Costs, ppy: float,
+) -> tuple[pd.Series, np.ndarray]:
+    """One continuous simulation over all test windows, each trading its own window's chosen parameters."""
+    arrays = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
+    exposure = np.full(len(frame), np.nan)
+    for (_, b, c), choice in zip(splits, best, strict=True):
+        exposure[b:c] = call_signals(cls, arrays, row_values(cls, grid, int(choice)))[b:c]
+    start, end = int(splits[0, 1]), int(splits[-1, 2])
+    n = end - start
+    metrics, equity, position = np.empty(N_METRICS), np.empty(n), np.empty(n)
+    run_nb(
+        arrays[0], arrays[3], exposure, start, end, costs.cash, costs.fees, costs.slippage, costs.fill_close, ppy,
+        metrics, np.zeros((0, 2)), True, equity, position, np.empty((n + 1, N_TRADE_FIELDS)),
+    )
+    return pd.Series(equity, index=frame.index[start:end], name="equity"), metrics
