@@ -45,5 +45,9 @@ class ZscoreReversion(Strategy):
     entry_z = Param(float, 2.0, min=0.0, max=10.0, doc="z-score that opens a position")
     exit_z = Param(float, 0.5, min=0.0, max=10.0, doc="z-score inside which the position closes")
     constraints = ("exit_z < entry_z",)
-    sweep_ranges = {"window": range(10, 210, 10), "entry_z": [1.0, 1.5, 2.0, 2.5, 3.0], "exit_z": [0.0, 0.25, 0.5, 1.0]}
+    sweep_ranges = {
+        "window": range(10, 210, 10),
+        "entry_z": [1.0, 1.5, 2.0, 2.5, 3.0],
+        "exit_z": [0.0, 0.25, 0.5, 1.0],
+    }
     signals = staticmethod(zscore_reversion_signals_nb)

@@ -43,7 +43,27 @@ _EXPORTS = {
     "DataNotFoundError": "workbench.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "Bars",
+    "ConfigError",
+    "DataNotFoundError",
+    "DataValidationError",
+    "LookaheadError",
+    "Param",
+    "Settings",
+    "Strategy",
+    "SweepResult",
+    "WalkForwardResult",
+    "WorkbenchError",
+    "__version__",
+    "check_lookahead",
+    "load",
+    "load_settings",
+    "strategy",
+    "sweep",
+    "validate_bars",
+    "walk_forward",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.config import Settings, load_settings
@@ -54,10 +74,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.engine.result import SweepResult
     from workbench.engine.sweep import sweep
     from workbench.engine.walk_forward import WalkForwardResult, walk_forward
+    from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy
-    from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
 
 
 def __getattr__(name: str) -> Any:

@@ -82,4 +82,3 @@ def snap_zero_nb(value, scale):
     if abs(value) <= max(_REL_TOL * abs(scale), _ABS_TOL):
         return 0.0
     return value
-

@@ -37,7 +37,9 @@ def parse_range(text: str) -> list[float] | range:
             return list(np.arange(start, stop, step))
         return [_number(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise ParameterError(f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values") from None
+        raise ParameterError(
+            f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values"
+        ) from None
 
 
 def _number(text: str) -> int | float:

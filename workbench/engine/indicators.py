@@ -179,17 +179,14 @@ def crossed_below_nb(a, b):
 def hold_nb(entries, exits, direction=1.0):
     """Exposure ``direction`` from an entry bar until (excluding) the next exit bar, else 0.
 
-    An exit on the entry bar wins (stay flat); entries while holding and exits while flat are ignored,
-    like ``vbt.Portfolio.from_signals`` with ``accumulate=False``.
+    Entries while holding and exits while flat are ignored; an entry and an exit on the same bar cancel
+    (the state is kept), like ``vbt.Portfolio.from_signals`` with its defaults (``upon_long_conflict="ignore"``).
     """
     n = entries.shape[0]
     out = np.zeros(n, dtype=np.float64)
     holding = False
     for i in range(n):
-        if holding:
-            if exits[i]:
-                holding = False
-        elif entries[i] and not exits[i]:
-            holding = True
+        if entries[i] != exits[i]:
+            holding = entries[i]
         out[i] = direction if holding else 0.0
     return out

@@ -30,8 +30,20 @@ TRADES, WIN_RATE, PROFIT_FACTOR, EXPOSURE, END_VALUE = 7, 8, 9, 10, 11
 
 @njit(cache=True, nogil=True)
 def finalize_metrics_nb(
-    out, n, start_value, end_value, ret_mean, ret_m2, down_sq, max_dd, exposed, trades, wins, gross_win,
-    gross_loss, periods_per_year,
+    out,
+    n,
+    start_value,
+    end_value,
+    ret_mean,
+    ret_m2,
+    down_sq,
+    max_dd,
+    exposed,
+    trades,
+    wins,
+    gross_win,
+    gross_loss,
+    periods_per_year,
 ):
     """Fill ``out`` (length ``N_METRICS``) from the accumulators of one simulated window of ``n`` bars.
 

@@ -59,12 +59,25 @@ def run_grid(
             k = np.arange(done, min(done + chunk, n_items), dtype=np.int64)
             if compiled:
                 sweep_signals_nb(
-                    kernel, *packed.arrays, packed.offsets, params, k % n_sym, k // n_sym, windows,
-                    costs.cash, costs.fees, costs.slippage, costs.fill_close, ppy, metrics[k[0]:k[-1] + 1],
-                    blocks[k[0]:k[-1] + 1],
+                    kernel,
+                    *packed.arrays,
+                    packed.offsets,
+                    params,
+                    k % n_sym,
+                    k // n_sym,
+                    windows,
+                    costs.cash,
+                    costs.fees,
+                    costs.slippage,
+                    costs.fill_close,
+                    ppy,
+                    metrics[k[0] : k[-1] + 1],
+                    blocks[k[0] : k[-1] + 1],
                 )
             else:
-                _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb)
+                _run_numpy_chunk(
+                    cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb
+                )
             done = int(k[-1]) + 1
             bar.update(len(k))
     except KeyboardInterrupt:
@@ -92,7 +105,18 @@ def _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, items, metrics, blo
         exposures = np.stack([call_signals(cls, arrays, row_values(cls, grid, c)) for c in mine // n_sym])
         out = np.empty((len(mine), windows.shape[1], metrics.shape[2]))
         blk = np.zeros((len(mine), blocks.shape[1], 2))
-        kernel(arrays[0], arrays[3], exposures, windows[s], costs.cash, costs.fees, costs.slippage,
-               costs.fill_close, ppy[s], out, blk)
+        kernel(
+            arrays[0],
+            arrays[3],
+            exposures,
+            windows[s],
+            costs.cash,
+            costs.fees,
+            costs.slippage,
+            costs.fill_close,
+            ppy[s],
+            out,
+            blk,
+        )
         metrics[mine] = out
         blocks[mine] = blk

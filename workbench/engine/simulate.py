@@ -25,10 +25,30 @@ from workbench.engine.fills import (
 from workbench.engine.metrics import finalize_metrics_nb
 
 # Columns of the trade records written when recording.
-TRADE_FIELDS = ("entry_bar", "exit_bar", "direction", "size", "entry_price", "exit_price", "fees", "pnl", "return")
+TRADE_FIELDS = (
+    "entry_bar",
+    "exit_bar",
+    "direction",
+    "size",
+    "entry_price",
+    "exit_price",
+    "fees",
+    "pnl",
+    "return",
+)
 N_TRADE_FIELDS = len(TRADE_FIELDS)
 # Slots of the per-run trade state (kept in a small array so helpers can update it).
-_T_START_EQUITY, _T_ENTRY_BAR, _T_ENTRY_PRICE, _T_SIZE, _T_FEES, _T_COUNT, _T_WINS, _T_GROSS_WIN, _T_GROSS_LOSS = range(9)
+(
+    _T_START_EQUITY,
+    _T_ENTRY_BAR,
+    _T_ENTRY_PRICE,
+    _T_SIZE,
+    _T_FEES,
+    _T_COUNT,
+    _T_WINS,
+    _T_GROSS_WIN,
+    _T_GROSS_LOSS,
+) = range(9)
 
 
 @njit(cache=True, nogil=True)
@@ -94,8 +114,22 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
 
 @njit(cache=True, nogil=True)
 def run_nb(
-    open_, close, exposure, start, end, cash0, fees, slippage, fill_close, periods_per_year,
-    metrics_out, block_out, record, equity_out, position_out, trades_out,
+    open_,
+    close,
+    exposure,
+    start,
+    end,
+    cash0,
+    fees,
+    slippage,
+    fill_close,
+    periods_per_year,
+    metrics_out,
+    block_out,
+    record,
+    equity_out,
+    position_out,
+    trades_out,
 ):
     """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
 
@@ -167,7 +201,19 @@ def run_nb(
     if position != 0.0:
         _close_trade_nb(state, -1, close[end - 1], equity - state[_T_START_EQUITY], record, trades_out)
     finalize_metrics_nb(
-        metrics_out, end - start, cash0, equity, ret_mean, ret_m2, down_sq, max_dd, exposed,
-        state[_T_COUNT], state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS], periods_per_year,
+        metrics_out,
+        end - start,
+        cash0,
+        equity,
+        ret_mean,
+        ret_m2,
+        down_sq,
+        max_dd,
+        exposed,
+        state[_T_COUNT],
+        state[_T_WINS],
+        state[_T_GROSS_WIN],
+        state[_T_GROSS_LOSS],
+        periods_per_year,
     )
     return int(state[_T_COUNT])

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.grid import build_grid
-from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.inputs import (
     check_costs,
     check_metric,
@@ -18,6 +17,7 @@ from workbench.engine.inputs import (
     prepare_bars,
     resolve_strategy,
 )
+from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES
 from workbench.engine.result import SweepResult
 from workbench.engine.runner import run_grid
@@ -82,7 +82,13 @@ def sweep(
     ppy = {s: float(periods_per_year or infer_periods_per_year(f.index)) for s, f in frames.items()}
     windows = np.array([[[0, len(f)]] for f in frames.values()], dtype=np.int64)
     run = run_grid(
-        cls, grid, pack(frames), windows, costs, np.array(list(ppy.values())), n_blocks=CSCV_BLOCKS,
+        cls,
+        grid,
+        pack(frames),
+        windows,
+        costs,
+        np.array(list(ppy.values())),
+        n_blocks=CSCV_BLOCKS,
         progress=progress,
     )
     metrics = metrics_frame(run.metrics[:, 0, :], grid, list(frames), multi)
@@ -99,7 +105,9 @@ def sweep(
     )
 
 
-def metrics_frame(values: np.ndarray, grid: pd.DataFrame, symbols: list[str], with_symbol: bool) -> pd.DataFrame:
+def metrics_frame(
+    values: np.ndarray, grid: pd.DataFrame, symbols: list[str], with_symbol: bool
+) -> pd.DataFrame:
     """Rows of kernel metrics (item order: parameter set major, symbol minor) as an indexed DataFrame."""
     n_sym = len(symbols)
     rows = np.arange(len(values))
@@ -108,7 +116,9 @@ def metrics_frame(values: np.ndarray, grid: pd.DataFrame, symbols: list[str], wi
         index_frame["symbol"] = [symbols[i] for i in rows % n_sym]
     table = pd.DataFrame(values, columns=list(METRIC_NAMES))
     table["trades"] = table["trades"].astype(np.int64)
-    table.index = pd.MultiIndex.from_frame(index_frame) if index_frame.shape[1] > 1 else pd.Index(
-        index_frame.iloc[:, 0], name=index_frame.columns[0]
+    table.index = (
+        pd.MultiIndex.from_frame(index_frame)
+        if index_frame.shape[1] > 1
+        else pd.Index(index_frame.iloc[:, 0], name=index_frame.columns[0])
     )
     return table

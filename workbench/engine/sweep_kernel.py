@@ -18,22 +18,46 @@ SIGNAL_SIG = _f8(_f8, _f8, _f8, _f8, _f8, _f8)
 
 _SWEEP_SIG = types.void(
     types.FunctionType(SIGNAL_SIG),
-    _f8, _f8, _f8, _f8, _f8,              # open, high, low, close, volume (all symbols concatenated)
-    types.int64[:],                        # offsets, length n_symbols + 1
-    types.float64[:, :],                   # params, one row per parameter set
-    types.int64[:], types.int64[:],        # item_symbol, item_combo
-    types.int64[:, :, :],                  # windows[symbol, w] = (start, end) relative to the symbol
-    types.float64, types.float64, types.float64, types.boolean,  # cash, fees, slippage, fill_close
-    types.float64[:],                      # periods_per_year per symbol
-    types.float64[:, :, :],                # metrics out[item, window, metric]
-    types.float64[:, :, :],                # blocks out[item, block, (sum, sumsq)] over window 0
+    _f8,
+    _f8,
+    _f8,
+    _f8,
+    _f8,  # open, high, low, close, volume (all symbols concatenated)
+    types.int64[:],  # offsets, length n_symbols + 1
+    types.float64[:, :],  # params, one row per parameter set
+    types.int64[:],
+    types.int64[:],  # item_symbol, item_combo
+    types.int64[:, :, :],  # windows[symbol, w] = (start, end) relative to the symbol
+    types.float64,
+    types.float64,
+    types.float64,
+    types.boolean,  # cash, fees, slippage, fill_close
+    types.float64[:],  # periods_per_year per symbol
+    types.float64[:, :, :],  # metrics out[item, window, metric]
+    types.float64[:, :, :],  # blocks out[item, block, (sum, sumsq)] over window 0
 )
 
 
 @njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
 def sweep_signals_nb(
-    signal_fn, open_, high, low, close, volume, offsets, params, item_symbol, item_combo, windows,
-    cash, fees, slippage, fill_close, periods_per_year, metrics_out, blocks_out,
+    signal_fn,
+    open_,
+    high,
+    low,
+    close,
+    volume,
+    offsets,
+    params,
+    item_symbol,
+    item_combo,
+    windows,
+    cash,
+    fees,
+    slippage,
+    fill_close,
+    periods_per_year,
+    metrics_out,
+    blocks_out,
 ):
     """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``."""
     empty_1d = np.empty(0)
@@ -45,15 +69,38 @@ def sweep_signals_nb(
         exposure = signal_fn(open_[a:b], high[a:b], low[a:b], close[a:b], volume[a:b], params[item_combo[k]])
         for w in range(windows.shape[1]):
             run_nb(
-                open_[a:b], close[a:b], exposure, windows[s, w, 0], windows[s, w, 1], cash, fees, slippage,
-                fill_close, periods_per_year[s], metrics_out[k, w], blocks_out[k] if w == 0 else blocks_out[k, :0],
-                False, empty_1d, empty_1d, empty_2d,
+                open_[a:b],
+                close[a:b],
+                exposure,
+                windows[s, w, 0],
+                windows[s, w, 1],
+                cash,
+                fees,
+                slippage,
+                fill_close,
+                periods_per_year[s],
+                metrics_out[k, w],
+                blocks_out[k] if w == 0 else blocks_out[k, :0],
+                False,
+                empty_1d,
+                empty_1d,
+                empty_2d,
             )
 
 
 @njit(cache=True, parallel=True, nogil=True)
 def sweep_exposures_nb(
-    open_, close, exposures, windows, cash, fees, slippage, fill_close, periods_per_year, metrics_out, blocks_out
+    open_,
+    close,
+    exposures,
+    windows,
+    cash,
+    fees,
+    slippage,
+    fill_close,
+    periods_per_year,
+    metrics_out,
+    blocks_out,
 ):
     """Like ``sweep_signals_nb`` for one symbol whose exposures (rows) were computed outside numba."""
     empty_1d = np.empty(0)
@@ -61,8 +108,20 @@ def sweep_exposures_nb(
     for k in prange(exposures.shape[0]):
         for w in range(windows.shape[0]):
             run_nb(
-                open_, close, exposures[k], windows[w, 0], windows[w, 1], cash, fees, slippage, fill_close,
-                periods_per_year, metrics_out[k, w], blocks_out[k] if w == 0 else blocks_out[k, :0],
-                False, empty_1d, empty_1d, empty_2d,
+                open_,
+                close,
+                exposures[k],
+                windows[w, 0],
+                windows[w, 1],
+                cash,
+                fees,
+                slippage,
+                fill_close,
+                periods_per_year,
+                metrics_out[k, w],
+                blocks_out[k] if w == 0 else blocks_out[k, :0],
+                False,
+                empty_1d,
+                empty_1d,
+                empty_2d,
             )
-

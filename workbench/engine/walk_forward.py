@@ -21,10 +21,10 @@ from workbench.engine.inputs import (
     resolve_strategy,
 )
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
-from workbench.engine.metrics import METRIC_NAMES, N_METRICS
+from workbench.engine.metrics import METRIC_NAMES
 from workbench.engine.result import LOWER_IS_BETTER
 from workbench.engine.runner import row_values, run_grid
-from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
+from workbench.engine.single import simulate_exposure
 from workbench.strategies.base import BAR_ARGS, Strategy, call_signals
 from workbench.strategies.params import ParameterError
 
@@ -47,7 +47,9 @@ def parse_span(span: str | int) -> pd.DateOffset | pd.Timedelta | int:
         return int(span)
     match = _SPAN.match(str(span))
     if not match:
-        raise ValueError(f"span {span!r}: use a bar count or a length like '3Y', '6M', '8W', '90D', '12H', '30min'")
+        raise ValueError(
+            f"span {span!r}: use a bar count or a length like '3Y', '6M', '8W', '90D', '12H', '30min'"
+        )
     count, unit = int(match.group(1)), match.group(2).lower()
     if count <= 0:
         raise ValueError(f"span {span!r}: must be positive")
@@ -131,7 +133,14 @@ class WalkForwardResult:
 
     def summary(self) -> pd.DataFrame:
         """In-sample vs out-of-sample value of the selection metric per window, with the chosen parameters."""
-        cols = ["symbol", "test_start", "test_end", *self.strategy.params(), f"is_{self.metric}", f"oos_{self.metric}"]
+        cols = [
+            "symbol",
+            "test_start",
+            "test_end",
+            *self.strategy.params(),
+            f"is_{self.metric}",
+            f"oos_{self.metric}",
+        ]
         return self.windows[cols]
 
 
@@ -175,7 +184,9 @@ def walk_forward(
     rows, equities, summaries = [], {}, []
     for symbol, frame in frames.items():
         splits = split_windows(frame.index, train, test, step, anchored)
-        check_windows(cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]})
+        check_windows(
+            cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]}
+        )
         ppy = float(periods_per_year or infer_periods_per_year(frame.index))
         windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
         run = run_grid(cls, grid, pack({symbol: frame}), windows, costs, np.array([ppy]), progress=progress)
@@ -186,8 +197,13 @@ def walk_forward(
         ranked = np.where(np.isnan(scores), np.inf if metric in LOWER_IS_BETTER else -np.inf, scores)
         best = ranked.argmin(axis=0) if metric in LOWER_IS_BETTER else ranked.argmax(axis=0)
         for k, (a, b, c) in enumerate(splits):
-            row = {"symbol": symbol, "train_start": frame.index[a], "train_end": frame.index[b - 1],
-                   "test_start": frame.index[b], "test_end": frame.index[c - 1]}
+            row = {
+                "symbol": symbol,
+                "train_start": frame.index[a],
+                "train_end": frame.index[b - 1],
+                "test_start": frame.index[b],
+                "test_end": frame.index[c - 1],
+            }
             row.update(dict(zip(cls.params(), row_values(cls, grid, int(best[k])), strict=True)))
             row.update({f"is_{m}": run.metrics[best[k], k, i] for i, m in enumerate(METRIC_NAMES)})
             row.update({f"oos_{m}": run.metrics[best[k], w + k, i] for i, m in enumerate(METRIC_NAMES)})
@@ -196,24 +212,27 @@ def walk_forward(
         equities[symbol] = equity
         summaries.append(pd.Series(summary, index=list(METRIC_NAMES), name=symbol))
     return WalkForwardResult(
-        strategy=cls, metric=metric, windows=pd.DataFrame(rows), equity=equities, oos_metrics=pd.DataFrame(summaries)
+        strategy=cls,
+        metric=metric,
+        windows=pd.DataFrame(rows),
+        equity=equities,
+        oos_metrics=pd.DataFrame(summaries),
     )
 
 
 def _stitched_run(
-    cls: type[Strategy], grid: pd.DataFrame, frame: pd.DataFrame, splits: np.ndarray, best: np.ndarray,
-    costs: Costs, ppy: float,
+    cls: type[Strategy],
+    grid: pd.DataFrame,
+    frame: pd.DataFrame,
+    splits: np.ndarray,
+    best: np.ndarray,
+    costs: Costs,
+    ppy: float,
 ) -> tuple[pd.Series, np.ndarray]:
     """One continuous simulation over all test windows, each trading its own window's chosen parameters."""
     arrays = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
     exposure = np.full(len(frame), np.nan)
     for (_, b, c), choice in zip(splits, best, strict=True):
         exposure[b:c] = call_signals(cls, arrays, row_values(cls, grid, int(choice)))[b:c]
-    start, end = int(splits[0, 1]), int(splits[-1, 2])
-    n = end - start
-    metrics, equity, position = np.empty(N_METRICS), np.empty(n), np.empty(n)
-    run_nb(
-        arrays[0], arrays[3], exposure, start, end, costs.cash, costs.fees, costs.slippage, costs.fill_close, ppy,
-        metrics, np.zeros((0, 2)), True, equity, position, np.empty((n + 1, N_TRADE_FIELDS)),
-    )
-    return pd.Series(equity, index=frame.index[start:end], name="equity"), metrics
+    run = simulate_exposure(exposure, frame, costs, ppy, int(splits[0, 1]), int(splits[-1, 2]))
+    return run.equity, run.metrics.to_numpy()

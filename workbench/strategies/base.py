@@ -58,7 +58,9 @@ class Strategy:
             params.update({k: v for k, v in vars(klass).items() if isinstance(v, Param)})
         reserved = sorted(set(params) & set(vars(Strategy)))
         if reserved:
-            raise TypeError(f"{cls.__name__}: parameter name(s) {', '.join(reserved)} are reserved by Strategy")
+            raise TypeError(
+                f"{cls.__name__}: parameter name(s) {', '.join(reserved)} are reserved by Strategy"
+            )
         cls._params = params
         if "name" not in vars(cls) or not cls.name:
             cls.name = _snake(cls.__name__)
@@ -99,7 +101,7 @@ class Strategy:
         return hash((type(self), tuple(self._values.items())))
 
     @staticmethod
-    def signals(open, high, low, close, volume, *params):  # noqa: A002 - bar names are the public contract
+    def signals(open, high, low, close, volume, *params):
         """Target exposure per bar; subclasses define it (see the class docstring)."""
         raise NotImplementedError
 
@@ -149,7 +151,7 @@ def _check_signature(cls: type[Strategy], fn: Any) -> None:
     fn = getattr(fn, "py_func", fn)
     args = list(inspect.signature(fn).parameters)
     expected = [*BAR_ARGS, *cls._params]
-    if len(args) != len(expected) or args[len(BAR_ARGS):] != list(cls._params):
+    if len(args) != len(expected) or args[len(BAR_ARGS) :] != list(cls._params):
         raise TypeError(
             f"{cls.__name__}.signals must take ({', '.join(expected)}); it takes ({', '.join(args)})"
         )
@@ -164,5 +166,7 @@ def call_signals(cls: type[Strategy], arrays: list[np.ndarray], values: tuple) -
     finite = out[~np.isnan(out)]
     if finite.size and (np.any(np.abs(finite) > 1.0) or not np.all(np.isfinite(finite))):
         bad = finite[(np.abs(finite) > 1.0) | ~np.isfinite(finite)][0]
-        raise ValueError(f"{cls.__name__}.signals returned exposure {bad!r}; values must be in [-1, 1] or NaN")
+        raise ValueError(
+            f"{cls.__name__}.signals returned exposure {bad!r}; values must be in [-1, 1] or NaN"
+        )
     return out

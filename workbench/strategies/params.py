@@ -55,7 +55,11 @@ class Param:
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to the declared type, or raise ``ParameterError`` naming the problem."""
         label = self.name or "parameter"
-        if isinstance(value, str) or not isinstance(value, int | float | bool) and not hasattr(value, "__float__"):
+        if (
+            isinstance(value, str)
+            or (not isinstance(value, int | float | bool)
+            and not hasattr(value, "__float__"))
+        ):
             raise ParameterError(f"{label}={value!r}: expected a {self.type.__name__}")
         number = float(value)
         if not math.isfinite(number):

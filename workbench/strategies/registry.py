@@ -65,8 +65,12 @@ def _load_file(name: str, path: Path) -> type[Strategy]:
             del sys.modules[module_name]
             raise
     classes = [
-        v for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy and v.__module__ == module.__name__
+        v
+        for v in vars(module).values()
+        if isinstance(v, type)
+        and issubclass(v, Strategy)
+        and v is not Strategy
+        and v.__module__ == module.__name__
     ]
     named = [c for c in classes if c.name == name]
     if len(named) == 1 or len(classes) == 1:
