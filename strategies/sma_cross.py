@@ -3,15 +3,13 @@
 from numba import njit
 
 from workbench import Param, Strategy
-from workbench.engine.indicators import crossed_above_nb, crossed_below_nb, hold_nb, sma_nb
+from workbench.engine.indicators import crossover_exposure_nb, sma_nb
 
 
 @njit(cache=True, nogil=True)
 def sma_cross_signals_nb(open, high, low, close, volume, fast, slow):
     """1 from the bar SMA(fast) crosses above SMA(slow) until the bar it crosses below, else 0."""
-    fast_ma = sma_nb(close, fast)
-    slow_ma = sma_nb(close, slow)
-    return hold_nb(crossed_above_nb(fast_ma, slow_ma), crossed_below_nb(fast_ma, slow_ma), 1.0)
+    return crossover_exposure_nb(sma_nb(close, fast), sma_nb(close, slow), 1.0)
 
 
 class SmaCross(Strategy):

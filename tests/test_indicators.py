@@ -87,3 +87,17 @@ def test_hold_between_entries_and_exits() -> None:
 
 def test_shift() -> None:
     np.testing.assert_array_equal(ind.shift_nb(np.array([1.0, 2.0, 3.0]), 1), [np.nan, 1.0, 2.0])
+
+
+def test_fused_crossover_exposure_equals_composition() -> None:
+    rng = np.random.default_rng(9)
+    a = np.round(rng.normal(0, 1, 3000), 1)
+    b = np.round(rng.normal(0, 1, 3000), 1)
+    a[rng.integers(0, 3000, 40)] = np.nan
+    composed = ind.hold_nb(ind.crossed_above_nb(a, b), ind.crossed_below_nb(a, b), 1.0)
+    np.testing.assert_array_equal(ind.crossover_exposure_nb(a, b, 1.0), composed)
+
+
+def test_sma_window_longer_than_data_is_all_nan() -> None:
+    assert np.isnan(ind.sma_nb(np.arange(5.0), 8)).all()
+    np.testing.assert_allclose(ind.sma_nb(np.arange(5.0), 5), [np.nan] * 4 + [2.0], equal_nan=True)

@@ -13,8 +13,29 @@ from numba import njit
 def sma_nb(a, window):
     """Simple moving average; NaN until ``window`` non-NaN values fill the window.
 
-    pandas: ``pd.Series(a).rolling(window).mean()`` (computed from a running sum, like vectorbt's MA).
+    pandas: ``pd.Series(a).rolling(window).mean()``, computed as differences of one running sum (like
+    vectorbt's MA, bit for bit) in a single output array: sweeps call it millions of times.
     """
+    n = a.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    total = 0.0
+    for i in range(n):
+        if np.isnan(a[i]):
+            return _sma_with_nan_nb(a, window)
+        total = total + a[i]
+        out[i] = total
+    # out holds the running sum; walk backwards so out[i - window] is still a sum when out[i] needs it.
+    for i in range(n - 1, window - 1, -1):
+        out[i] = (out[i] - out[i - window]) / window
+    if window <= n:
+        out[window - 1] = out[window - 1] / window
+    out[: min(window - 1, n)] = np.nan
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _sma_with_nan_nb(a, window):
+    """``sma_nb`` for input with NaN: a window holding a NaN gives NaN."""
     n = a.shape[0]
     out = np.empty(n, dtype=np.float64)
     csum = np.empty(n, dtype=np.float64)
@@ -173,6 +194,32 @@ def crossed_above_nb(a, b):
 def crossed_below_nb(a, b):
     """True on the bar where ``a`` moves below ``b`` after having been above it (mirror of ``crossed_above_nb``)."""
     return crossed_above_nb(b, a)
+
+
+@njit(cache=True, nogil=True)
+def crossover_exposure_nb(a, b, direction=1.0):
+    """``hold_nb(crossed_above_nb(a, b), crossed_below_nb(a, b), direction)`` in one pass and one array."""
+    n = a.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    armed_up = armed_down = above = below = holding = False
+    for i in range(n):
+        entry = exit_ = False
+        if np.isnan(a[i]) or np.isnan(b[i]):
+            armed_up = armed_down = above = below = False
+        elif a[i] > b[i]:
+            entry = armed_up and not above
+            above = armed_down = True
+            below = False
+        elif a[i] == b[i]:
+            above = below = False
+        else:
+            exit_ = armed_down and not below
+            below = armed_up = True
+            above = False
+        if entry != exit_:
+            holding = entry
+        out[i] = direction if holding else 0.0
+    return out
 
 
 @njit(cache=True, nogil=True)

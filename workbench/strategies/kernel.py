@@ -32,7 +32,7 @@ def signal_kernel(cls: type[Strategy]) -> CPUDispatcher:
     args = ", ".join(casts[p.type].format(f"p[{i}]") for i, p in enumerate(cls.params().values()))
     source = (
         "def adapter(open_, high, low, close, volume, p):\n"
-        f"    return np.asarray(fn(open_, high, low, close, volume{', ' if args else ''}{args})).astype(np.float64)\n"
+        f"    return np.asarray(fn(open_, high, low, close, volume{', ' if args else ''}{args}), dtype=np.float64)\n"
     )
     namespace = {"np": np, "fn": cls.signals}
     exec(compile(source, f"<signal adapter of {cls.__qualname__}>", "exec"), namespace)
