@@ -6,10 +6,14 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ConfigError, WorkbenchError
+
+try:  # typer >= 0.26 vendors click; its exceptions are not the `click` package's
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import ClickException
 
 app = typer.Typer(
     name="workbench",
@@ -32,7 +36,7 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+            raise ConfigError(f"--set expects KEY=VALUE, got {pair!r}")
         out[key.strip().replace("-", "_")] = value
     return out
 
@@ -224,7 +228,7 @@ def sweep_cmd(
     settings = ctx.obj
     ranges = dict(_parse_param(p) for p in param or [])
     if out is not None and out.suffix not in (".parquet", ".csv"):
-        raise typer.BadParameter(f"{out}: use a .parquet or .csv file", param_hint="--out")
+        raise ValueError(f"--out {out}: use a .parquet or .csv file")
     bars = load(symbols, start=start, end=end, source=settings.data_source, path=settings.data_path)
     began = time.perf_counter()
     result = sweep(
@@ -256,7 +260,7 @@ def sweep_cmd(
 def _parse_param(text: str) -> tuple[str, str]:
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
-        raise typer.BadParameter(f"expected NAME=RANGE such as fast=5:60, got {text!r}", param_hint="--param")
+        raise ValueError(f"--param expects NAME=RANGE such as fast=5:60, got {text!r}")
     return name.strip(), spec.strip()
 
 
@@ -283,13 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: one clear line on a known error, a traceback only with --debug."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="workbench", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+        code = app(args=args, prog_name="workbench", standalone_mode=False)
+    except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
     except (WorkbenchError, ValueError, NotImplementedError) as exc:
@@ -297,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error: {exc}", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

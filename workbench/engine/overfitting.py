@@ -253,7 +253,7 @@ def _cscv_omega_nb(lo_idx, hi_idx, lo_s, lo_q, lo_n, hi_s, hi_q, hi_n, tot_s, to
         best_sr = -np.inf
         for i in range(n_trials):
             sr = _score_nb(lo_s[a, i] + hi_s[b, i], lo_q[a, i] + hi_q[b, i], inv_in)
-            if sr >= best_sr:
+            if sr > best_sr:
                 best_sr = sr
                 best = i
         pick = _score_nb(

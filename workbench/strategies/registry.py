@@ -50,9 +50,12 @@ def _module_files(folders: list[Path]) -> dict[str, Path]:
 
 
 def _load_file(name: str, path: Path) -> type[Strategy]:
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    module_name = f"workbench_strategies_{digest}.{name}"
+    # A stable module name: numba's on-disk cache records it, so a moved checkout must find the same name.
+    module_name = f"workbench_strategies.{name}"
     module = sys.modules.get(module_name)
+    if module is not None and Path(module.__file__ or "") != path:
+        module_name = f"workbench_strategies.{name}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+        module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
