@@ -36,6 +36,8 @@ def parse_range(text: str) -> list[float] | range:
                 return range(int(start), int(stop), int(step))
             return list(np.arange(start, stop, step))
         return [_number(p) for p in text.split(",") if p.strip()]
+    except ParameterError:
+        raise
     except ValueError:
         raise ParameterError(
             f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values"
@@ -91,7 +93,7 @@ def build_grid(
             raise ParameterError(f"{cls.name} needs a value or range for {name} (no default)")
         columns[name] = list(dict.fromkeys(spec.check(v) for v in raw))
     rows = list(itertools.product(*columns.values()))
-    grid = pd.DataFrame(rows, columns=list(columns))
+    grid = pd.DataFrame(rows, columns=list(columns), index=pd.RangeIndex(len(rows)))
     for name, spec in params.items():
         grid[name] = grid[name].astype({int: "int64", float: "float64", bool: "bool"}[spec.type])
     mask = np.ones(len(grid), dtype=bool)
@@ -101,7 +103,7 @@ def build_grid(
         extra = grid.eval(constraint) if isinstance(constraint, str) else constraint(grid)
         mask &= np.asarray(extra, dtype=bool)
     grid = grid[mask].reset_index(drop=True)
-    if grid.empty:
+    if len(grid) == 0:
         rules = [*cls.constraints, *([constraint] if isinstance(constraint, str) else [])]
         raise ParameterError(
             f"no parameter set of {cls.name} passes the constraints ({'; '.join(map(str, rules)) or 'custom'})"

@@ -69,6 +69,13 @@ def check_costs(cash: float, fees: float, slippage: float, fill: str) -> Costs:
     return Costs(float(cash), float(fees), float(slippage), fill)
 
 
+def check_periods_per_year(value: float | None) -> float | None:
+    """None (infer from the bars) or a positive, finite number of bars per year."""
+    if value is not None and (isinstance(value, bool) or not np.isfinite(value) or value <= 0):
+        raise ValueError(f"periods_per_year={value!r}: must be a positive number of bars per year (or None)")
+    return value
+
+
 def check_metric(metric: str) -> str:
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric={metric!r}: must be one of {', '.join(METRIC_NAMES)}")

@@ -19,10 +19,11 @@ class LookaheadError(WorkbenchError):
 def check_lookahead(
     strategy: type[Strategy] | Strategy | str, bars: Any, samples: int = 50, seed: int = 0
 ) -> None:
-    """Recompute signals on data truncated at ``samples`` random bars; raise ``LookaheadError`` on any difference.
+    """Recompute signals on data truncated at ``samples`` random bars (and the last three); raise on any difference.
 
-    The error names the symbol, the first bar whose signal differs and the two values. A class or a name is
-    checked at its default parameters.
+    A ``LookaheadError`` names the symbol, the earliest differing bar among the checked cuts and the two
+    values. Sampling can miss a peek confined to unchecked bars; ``samples >= len(bars)`` checks every cut.
+    A class or a name is checked at its default parameters.
 
     Examples
     --------
@@ -38,7 +39,9 @@ def check_lookahead(
         arrays = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
         full = call_signals(cls, arrays, args)
         n = len(frame)
-        cuts = np.unique(rng.choice(np.arange(n - 1), size=min(samples, n - 1), replace=False))
+        # Random cuts plus the last few bars, where a peek at t+1 (or a global normalization) shows most.
+        tail = np.arange(max(n - 4, 0), n - 1)
+        cuts = np.unique(np.concatenate([rng.choice(np.arange(n - 1), size=min(samples, n - 1), replace=False), tail]))
         first_bad: tuple[int, int] | None = None
         for cut in cuts:
             part = call_signals(cls, [a[: cut + 1].copy() for a in arrays], args)

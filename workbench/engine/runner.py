@@ -42,7 +42,7 @@ def run_grid(
     from workbench.engine.sweep_kernel import sweep_exposures_nb, sweep_signals_nb
 
     n_sym = len(packed.offsets) - 1
-    params = np.ascontiguousarray(grid.to_numpy(dtype=np.float64))
+    params = np.array(grid.to_numpy(dtype=np.float64), dtype=np.float64, order="C", copy=True)  # writable
     n_items = len(grid) * n_sym
     metrics = np.full((n_items, windows.shape[1], N_METRICS), np.nan)
     blocks = np.zeros((n_items, n_blocks, 2))
@@ -58,6 +58,7 @@ def run_grid(
         while done < n_items:
             k = np.arange(done, min(done + chunk, n_items), dtype=np.int64)
             if compiled:
+                errors = np.zeros(len(k), dtype=np.int64)
                 sweep_signals_nb(
                     kernel,
                     *packed.arrays,
@@ -73,7 +74,9 @@ def run_grid(
                     ppy,
                     metrics[k[0] : k[-1] + 1],
                     blocks[k[0] : k[-1] + 1],
+                    errors,
                 )
+                _raise_on_bad_exposure(cls, grid, packed, k, errors)
             else:
                 _run_numpy_chunk(
                     cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb
@@ -87,6 +90,22 @@ def run_grid(
     finally:
         bar.close()
     return GridRun(metrics[:done], blocks[:done], done)
+
+
+def _raise_on_bad_exposure(cls, grid, packed, items, errors) -> None:
+    """Name the first parameter set whose signals came back with the wrong length or out-of-range values."""
+    from workbench.engine.sweep_kernel import BAD_LENGTH
+
+    bad = np.flatnonzero(errors)
+    if not len(bad):
+        return
+    n_sym = len(packed.offsets) - 1
+    item = int(items[bad[0]])
+    values = dict(zip(cls.params(), row_values(cls, grid, item // n_sym), strict=True))
+    s = item % n_sym
+    n = int(packed.offsets[s + 1] - packed.offsets[s])
+    problem = f"the wrong length (expected {n})" if errors[bad[0]] == BAD_LENGTH else "values outside [-1, 1]"
+    raise ValueError(f"{cls.__name__}.signals returned {problem} for {values} ({len(bad)} runs in this chunk)")
 
 
 def row_values(cls: type[Strategy], grid: pd.DataFrame, i: int) -> tuple:

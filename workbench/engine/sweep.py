@@ -12,6 +12,7 @@ from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
     check_costs,
     check_metric,
+    check_periods_per_year,
     check_windows,
     pack,
     prepare_bars,
@@ -73,6 +74,7 @@ def sweep(
         param_ranges = dict(cls.sweep_ranges)
     costs = check_costs(cash, fees, slippage, fill)
     metric = check_metric(metric)
+    periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
     frames, multi = prepare_bars(bars)
     check_windows(cls, grid, frames)
@@ -116,9 +118,10 @@ def metrics_frame(
         index_frame["symbol"] = [symbols[i] for i in rows % n_sym]
     table = pd.DataFrame(values, columns=list(METRIC_NAMES))
     table["trades"] = table["trades"].astype(np.int64)
-    table.index = (
-        pd.MultiIndex.from_frame(index_frame)
-        if index_frame.shape[1] > 1
-        else pd.Index(index_frame.iloc[:, 0], name=index_frame.columns[0])
-    )
+    if index_frame.shape[1] > 1:
+        table.index = pd.MultiIndex.from_frame(index_frame)
+    elif index_frame.shape[1] == 1:
+        table.index = pd.Index(index_frame.iloc[:, 0], name=index_frame.columns[0])
+    else:  # a strategy without parameters: one run
+        table.index = pd.RangeIndex(len(table), name="run")
     return table

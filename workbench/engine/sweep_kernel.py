@@ -35,7 +35,21 @@ _SWEEP_SIG = types.void(
     types.float64[:],  # periods_per_year per symbol
     types.float64[:, :, :],  # metrics out[item, window, metric]
     types.float64[:, :, :],  # blocks out[item, block, (sum, sumsq)] over window 0
+    types.int64[:],  # errors out[item]: 0 ok, BAD_LENGTH or BAD_VALUE (the item is not simulated)
 )
+BAD_LENGTH, BAD_VALUE = 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _exposure_error_nb(exposure, n):
+    """0 when ``exposure`` has ``n`` values, each in [-1, 1] or NaN; else BAD_LENGTH or BAD_VALUE."""
+    if exposure.shape[0] != n:
+        return BAD_LENGTH
+    for i in range(n):
+        x = exposure[i]
+        if x > 1.0 or x < -1.0:
+            return BAD_VALUE
+    return 0
 
 
 @njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
@@ -58,8 +72,13 @@ def sweep_signals_nb(
     periods_per_year,
     metrics_out,
     blocks_out,
+    errors_out,
 ):
-    """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``."""
+    """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``.
+
+    An exposure array of the wrong length or with a value outside [-1, 1] (NaN allowed) flags the item in
+    ``errors_out`` instead of being simulated, so the caller can name the parameter set.
+    """
     empty_1d = np.empty(0)
     empty_2d = np.empty((0, N_TRADE_FIELDS))
     for k in prange(item_symbol.shape[0]):
@@ -67,6 +86,9 @@ def sweep_signals_nb(
         a = offsets[s]
         b = offsets[s + 1]
         exposure = signal_fn(open_[a:b], high[a:b], low[a:b], close[a:b], volume[a:b], params[item_combo[k]])
+        errors_out[k] = _exposure_error_nb(exposure, b - a)
+        if errors_out[k] != 0:
+            continue
         for w in range(windows.shape[1]):
             run_nb(
                 open_[a:b],

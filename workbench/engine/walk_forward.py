@@ -15,6 +15,7 @@ from workbench.engine.inputs import (
     Costs,
     check_costs,
     check_metric,
+    check_periods_per_year,
     check_windows,
     pack,
     prepare_bars,
@@ -34,10 +35,12 @@ _SPAN = re.compile(r"^\s*(\d+)\s*(Y|M|W|D|H|min|T|bars?)\s*$", re.IGNORECASE)
 def parse_span(span: str | int) -> pd.DateOffset | pd.Timedelta | int:
     """``"3Y"``, ``"6M"``, ``"8W"``, ``"90D"``, ``"12H"``, ``"30min"`` as a calendar offset; an int is a bar count.
 
+    Years and months become a month count, so sums of spans stay exact (no day-of-month clipping between).
+
     Examples
     --------
     >>> parse_span("3Y")
-    <DateOffset: years=3>
+    <DateOffset: months=36>
     >>> parse_span(500)
     500
     """
@@ -56,7 +59,7 @@ def parse_span(span: str | int) -> pd.DateOffset | pd.Timedelta | int:
     if unit.startswith("bar"):
         return count
     return {
-        "y": pd.DateOffset(years=count),
+        "y": pd.DateOffset(months=12 * count),
         "m": pd.DateOffset(months=count),
         "w": pd.Timedelta(weeks=count),
         "d": pd.Timedelta(days=count),
@@ -82,21 +85,23 @@ def split_windows(
         raise ValueError("train, test and step must all be bar counts or all be time lengths")
     n = len(index)
 
-    def position(*offsets: Any) -> int:
+    def position(k: int, *spans: Any) -> int:
+        """First bar at or after ``k`` steps plus ``spans`` from the first bar (one combined offset)."""
         if isinstance(train, int):
-            return int(sum(offsets))
-        moment = index[0]
-        for offset in offsets:
-            moment = moment + offset
+            return int(step * k + sum(spans))
+        parts = [step] * k + list(spans)
+        months = sum(p.months for p in parts if isinstance(p, pd.DateOffset))
+        delta = sum((p for p in parts if isinstance(p, pd.Timedelta)), pd.Timedelta(0))
+        moment = index[0] + pd.DateOffset(months=months) + delta
         return int(index.searchsorted(moment, side="left"))
 
     out = []
     for k in range(n):
-        a = 0 if anchored else position(step * k)
-        b = position(step * k, train)
+        a = 0 if anchored else position(k)
+        b = position(k, train)
         if b >= n:
             break
-        out.append((a, b, min(position(step * k, train, test), n)))
+        out.append((a, b, min(position(k, train, test), n)))
     if not out:
         raise ParameterError(
             f"the data ({n} bars, {index[0]} .. {index[-1]}) is too short for train={train!r} plus test={test!r}"
@@ -179,6 +184,7 @@ def walk_forward(
     cls, base = resolve_strategy(strategy)
     costs = check_costs(cash, fees, slippage, fill)
     metric = check_metric(metric)
+    periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
     frames, _ = prepare_bars(bars)
     rows, equities, summaries = [], {}, []

@@ -66,8 +66,8 @@ class Strategy:
             cls.name = _snake(cls.__name__)
         if isinstance(cls.constraints, str):
             cls.constraints = (cls.constraints,)
-        fn = vars(cls).get("signals")
-        if fn is not None:
+        fn = inspect.getattr_static(cls, "signals")
+        if fn is not vars(Strategy)["signals"]:
             _check_signature(cls, inspect.unwrap(getattr(fn, "__func__", fn)))
 
     def __init__(self, **params: Any) -> None:

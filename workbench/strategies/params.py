@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from workbench.errors import WorkbenchError
 
 
@@ -61,6 +63,8 @@ class Param:
             and not hasattr(value, "__float__"))
         ):
             raise ParameterError(f"{label}={value!r}: expected a {self.type.__name__}")
+        if isinstance(value, bool | np.bool_) and self.type is not bool:
+            raise ParameterError(f"{label}={value!r}: expected a {self.type.__name__}, not a bool")
         number = float(value)
         if not math.isfinite(number):
             raise ParameterError(f"{label}={value!r}: must be finite")
