@@ -135,7 +135,8 @@ def test_float_parameters_and_other_constraints_are_checked():
         rsi(lower=80, upper=20)
     with pytest.raises(ParameterError, match=r"upper=101: above the maximum 100"):
         rsi(upper=101)
-    with pytest.raises(ParameterError, match=r"Ordered\(zeta=1, alpha=1.0, mid=True\) violates the constraint 'zeta > alpha'"):
+    violation = r"Ordered\(zeta=1, alpha=1.0, mid=True\) violates the constraint 'zeta > alpha'"
+    with pytest.raises(ParameterError, match=violation):
         Ordered(zeta=1, alpha=1.0)
 
 
