@@ -154,6 +154,8 @@ def run_nb(
     equity = cash0
     n_blocks = block_out.shape[0]
     block = 0
+    block_sum = 0.0
+    block_sq = 0.0
     next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
     for t in range(start, end):
         if not np.isnan(pending):
@@ -181,12 +183,15 @@ def run_nb(
         ret_sq += ret * ret
         if ret < 0:
             down_sq += ret * ret
-        if n_blocks > 0:
-            if t == next_edge:
-                block += 1
-                next_edge = start + ((block + 1) * (end - start)) // n_blocks
-            block_out[block, 0] += ret
-            block_out[block, 1] += ret * ret
+        if t == next_edge:  # never true without blocks
+            block_out[block, 0] += block_sum
+            block_out[block, 1] += block_sq
+            block_sum = 0.0
+            block_sq = 0.0
+            block += 1
+            next_edge = start + ((block + 1) * (end - start)) // n_blocks
+        block_sum += ret
+        block_sq += ret * ret
         if not equity <= peak:
             peak = equity
         elif peak > 0:
@@ -198,6 +203,9 @@ def run_nb(
         if record:
             equity_out[t - start] = equity
             position_out[t - start] = position
+    if n_blocks > 0:
+        block_out[block, 0] += block_sum
+        block_out[block, 1] += block_sq
     if position != 0.0:
         _close_trade_nb(state, -1, close[end - 1], equity - state[_T_START_EQUITY], record, trades_out)
     n = end - start
