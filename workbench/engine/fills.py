@@ -67,13 +67,17 @@ def target_size_nb(cash, position, price, target, fees, slippage):
 
 
 @njit(cache=True, nogil=True)
-def order_cash_flow_nb(size, fill_price, fees):
-    """Cash change of a fill (negative for buys) and the fee paid, as ``(cash_delta, fee)``."""
+def fee_nb(size, fill_price, fees):
+    """Fee of a fill of ``size`` units at ``fill_price``: ``fees`` x traded value."""
+    return abs(size) * fill_price * fees
+
+
+@njit(cache=True, nogil=True)
+def cash_after_fill_nb(cash, size, fill_price, fee):
+    """Cash after a fill of ``size`` units (> 0 bought, < 0 sold) at ``fill_price`` paying ``fee``."""
     traded = abs(size) * fill_price
-    fee = traded * fees
-    if size > 0:
-        return -(traded + fee), fee
-    return traded - fee, fee
+    delta = -(traded + fee) if size > 0 else traded - fee
+    return snap_zero_nb(cash + delta, cash)
 
 
 @njit(cache=True, nogil=True)

@@ -29,13 +29,67 @@ TRADES, WIN_RATE, PROFIT_FACTOR, EXPOSURE, END_VALUE = 7, 8, 9, 10, 11
 
 
 @njit(cache=True, nogil=True)
+def mark_bar_nb(prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd):
+    """Fold one bar's equity into the running return sums and drawdown; returns the updated values.
+
+    Plain sums rather than Welford keep divisions off the loop-carried chain (several times faster); per-bar
+    returns are small, so the sum of squares loses nothing at 1e-12. ``peak`` starts as NaN.
+    """
+    ret = equity / prev_equity - 1.0 if prev_equity > 0 else 0.0
+    ret_sum += ret
+    ret_sq += ret * ret
+    if ret < 0:
+        down_sq += ret * ret
+    if not equity <= peak:
+        peak = equity
+    elif peak > 0:
+        dd = equity / peak - 1.0
+        if dd < max_dd:
+            max_dd = dd
+    return ret, ret_sum, ret_sq, down_sq, peak, max_dd
+
+
+@njit(cache=True, nogil=True)
+def equity_metrics_nb(equity, position, cash0, trades, wins, gross_win, gross_loss, periods_per_year, out):
+    """Metrics of a recorded equity curve (equity and position after each bar's close), as ``run_nb`` computes."""
+    prev_equity = cash0
+    ret_sum = ret_sq = down_sq = max_dd = 0.0
+    peak = np.nan
+    exposed = 0
+    for t in range(equity.shape[0]):
+        _, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
+            prev_equity, equity[t], ret_sum, ret_sq, down_sq, peak, max_dd
+        )
+        prev_equity = equity[t]
+        if position[t] != 0.0:
+            exposed += 1
+    end_value = equity[-1] if equity.shape[0] else cash0
+    finalize_metrics_nb(
+        out,
+        equity.shape[0],
+        cash0,
+        end_value,
+        ret_sum,
+        ret_sq,
+        down_sq,
+        max_dd,
+        exposed,
+        trades,
+        wins,
+        gross_win,
+        gross_loss,
+        periods_per_year,
+    )
+
+
+@njit(cache=True, nogil=True)
 def finalize_metrics_nb(
     out,
     n,
     start_value,
     end_value,
-    ret_mean,
-    ret_m2,
+    ret_sum,
+    ret_sq,
     down_sq,
     max_dd,
     exposed,
@@ -55,6 +109,8 @@ def finalize_metrics_nb(
     out[TRADES] = trades
     if n == 0:
         return
+    ret_mean = ret_sum / n
+    ret_m2 = max(ret_sq - ret_sum * ret_mean, 0.0)
     growth = end_value / start_value
     out[TOTAL_RETURN] = growth - 1.0
     out[CAGR] = growth ** (periods_per_year / n) - 1.0 if growth > 0 else -1.0

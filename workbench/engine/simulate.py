@@ -16,13 +16,13 @@ from numba import njit
 
 from workbench.engine.fills import (
     MIN_ORDER_SIZE,
+    cash_after_fill_nb,
+    fee_nb,
     fill_price_nb,
     is_less_nb,
-    order_cash_flow_nb,
-    snap_zero_nb,
     target_size_nb,
 )
-from workbench.engine.metrics import finalize_metrics_nb
+from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
 
 # Columns of the trade records written when recording.
 TRADE_FIELDS = (
@@ -90,12 +90,10 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
     if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
         return cash, position
     fill = fill_price_nb(price, size, slippage)
-    cash_delta, fee = order_cash_flow_nb(size, fill, fees)
+    fee = fee_nb(size, fill, fees)
     equity_before = cash + position * fill
-    new_cash = snap_zero_nb(cash + cash_delta, cash)
+    new_cash = cash_after_fill_nb(cash, size, fill, fee)
     new_position = position + size
-    if target == 0.0:
-        new_position = 0.0
     closes = position != 0.0 and (new_position == 0.0 or (new_position > 0) != (position > 0))
     if closes:
         close_fee = fee * min(abs(position) / abs(size), 1.0)
@@ -175,14 +173,10 @@ def run_nb(
                 else:
                     pending = target
         equity = cash + position * close[t]
-        ret = equity / prev_equity - 1.0 if prev_equity > 0 else 0.0
+        ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
+            prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd
+        )
         prev_equity = equity
-        # Plain sums, not Welford: no division on the loop-carried chain (several times faster), and
-        # returns are small enough that sum-of-squares loses nothing at 1e-12.
-        ret_sum += ret
-        ret_sq += ret * ret
-        if ret < 0:
-            down_sq += ret * ret
         if t == next_edge:  # never true without blocks
             block_out[block, 0] += block_sum
             block_out[block, 1] += block_sq
@@ -192,12 +186,6 @@ def run_nb(
             next_edge = start + ((block + 1) * (end - start)) // n_blocks
         block_sum += ret
         block_sq += ret * ret
-        if not equity <= peak:
-            peak = equity
-        elif peak > 0:
-            dd = equity / peak - 1.0
-            if dd < max_dd:
-                max_dd = dd
         if position != 0.0:
             exposed += 1
         if record:
@@ -208,16 +196,13 @@ def run_nb(
         block_out[block, 1] += block_sq
     if position != 0.0:
         _close_trade_nb(state, -1, close[end - 1], equity - state[_T_START_EQUITY], record, trades_out)
-    n = end - start
-    ret_mean = ret_sum / n if n > 0 else 0.0
-    ret_m2 = max(ret_sq - ret_sum * ret_mean, 0.0)
     finalize_metrics_nb(
         metrics_out,
-        n,
+        end - start,
         cash0,
         equity,
-        ret_mean,
-        ret_m2,
+        ret_sum,
+        ret_sq,
         down_sq,
         max_dd,
         exposed,
