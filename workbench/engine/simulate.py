@@ -49,6 +49,7 @@ N_TRADE_FIELDS = len(TRADE_FIELDS)
     _T_GROSS_WIN,
     _T_GROSS_LOSS,
 ) = range(9)
+_N_STATE = 9
 
 
 @njit(cache=True, nogil=True)
@@ -84,15 +85,13 @@ def _open_trade_nb(state, bar, size, price, start_equity, fee):
 
 
 @njit(cache=True, nogil=True)
-def _execute_nb(state, bar, price, target, cash, position, fees, slippage, record, trades_out):
-    """Move ``position`` toward ``target`` exposure at ``price``; book trade boundaries. Returns (cash, position)."""
-    size = target_size_nb(cash, position, price, target, fees, slippage)
-    if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
-        return cash, position
-    fill = fill_price_nb(price, size, slippage)
-    fee = fee_nb(size, fill, fees)
-    equity_before = cash + position * fill
-    new_cash = cash_after_fill_nb(cash, size, fill, fee)
+def book_fill_nb(state, bar, position, size, fill, fee, cash_before, record, trades_out):
+    """Book a fill of ``size`` units at ``fill`` into the trade state: open, scale, close or reverse a trade.
+
+    A trade runs from a flat (or reversed) position to the next flat or reversal; its P&L is the change of
+    equity over its life, with a reversal's fee split pro rata between the closing and the opening part.
+    """
+    equity_before = cash_before + position * fill
     new_position = position + size
     closes = position != 0.0 and (new_position == 0.0 or (new_position > 0) != (position > 0))
     if closes:
@@ -107,7 +106,35 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
     else:
         state[_T_FEES] += fee
         state[_T_SIZE] = new_position
-    return new_cash, new_position
+
+
+@njit(cache=True, nogil=True)
+def close_open_trade_nb(state, position, last_close, equity, record, trades_out):
+    """Mark a trade still open at the end to the last close (no exit fee), like vectorbt's open trades."""
+    if position != 0.0:
+        _close_trade_nb(state, -1, last_close, equity - state[_T_START_EQUITY], record, trades_out)
+
+
+def new_trade_state() -> np.ndarray:
+    """A zeroed trade state for ``book_fill_nb`` (entry, counts and win/loss sums of the current run)."""
+    return np.zeros(_N_STATE)
+
+
+def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
+    """(trades, wins, gross win, gross loss) of a trade state, as ``equity_metrics_nb`` takes them."""
+    return int(state[_T_COUNT]), state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS]
+
+
+@njit(cache=True, nogil=True)
+def _execute_nb(state, bar, price, target, cash, position, fees, slippage, record, trades_out):
+    """Move ``position`` toward ``target`` exposure at ``price``; book the fill. Returns (cash, position)."""
+    size = target_size_nb(cash, position, price, target, fees, slippage)
+    if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+        return cash, position
+    fill = fill_price_nb(price, size, slippage)
+    fee = fee_nb(size, fill, fees)
+    book_fill_nb(state, bar, position, size, fill, fee, cash, record, trades_out)
+    return cash_after_fill_nb(cash, size, fill, fee), position + size
 
 
 @njit(cache=True, nogil=True)
@@ -137,7 +164,7 @@ def run_nb(
     position after each bar go to ``equity_out``/``position_out`` (length of the window) and trades to
     ``trades_out`` (rows of ``TRADE_FIELDS``). Returns the number of trades.
     """
-    state = np.zeros(9)
+    state = np.zeros(_N_STATE)
     cash = cash0
     position = 0.0
     last_target = 0.0
@@ -194,8 +221,7 @@ def run_nb(
     if n_blocks > 0:
         block_out[block, 0] += block_sum
         block_out[block, 1] += block_sq
-    if position != 0.0:
-        _close_trade_nb(state, -1, close[end - 1], equity - state[_T_START_EQUITY], record, trades_out)
+    close_open_trade_nb(state, position, close[end - 1], equity, record, trades_out)
     finalize_metrics_nb(
         metrics_out,
         end - start,
