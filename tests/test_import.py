@@ -21,6 +21,8 @@ PUBLIC = {
     "Param": "workbench.strategies.params",
     "strategy": "workbench.strategies.registry",
     "sweep": "workbench.engine.sweep",
+    "backtest": "workbench.runner.backtest",
+    "BacktestResult": "workbench.runner.backtest",
     "SweepResult": "workbench.engine.result",
     "walk_forward": "workbench.engine.walk_forward",
     "WalkForwardResult": "workbench.engine.walk_forward",

@@ -9,6 +9,7 @@ A notebook session::
     res.best(10); res.heatmap("fast", "slow"); res.overfitting()
     wf = wb.walk_forward("sma_cross", bars, train="3Y", test="1Y", fast=range(5, 60, 5), slow=range(20, 250, 10))
     wb.check_lookahead("sma_cross", bars)
+    bt = wb.backtest(wb.strategy("sma_cross")(fast=12, slow=80), bars, fees=0.001)   # through OrderManager
 
 Importing the package is light: names are resolved on first use, so no numba compilation, Panel or
 FastAPI is loaded until a feature that needs it is called.
@@ -30,6 +31,8 @@ _EXPORTS = {
     "Param": "workbench.strategies.params",
     "strategy": "workbench.strategies.registry",
     "sweep": "workbench.engine.sweep",
+    "backtest": "workbench.runner.backtest",
+    "BacktestResult": "workbench.runner.backtest",
     "SweepResult": "workbench.engine.result",
     "walk_forward": "workbench.engine.walk_forward",
     "WalkForwardResult": "workbench.engine.walk_forward",
@@ -44,6 +47,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "BacktestResult",
     "Bars",
     "ConfigError",
     "DataNotFoundError",
@@ -56,6 +60,7 @@ __all__ = [
     "WalkForwardResult",
     "WorkbenchError",
     "__version__",
+    "backtest",
     "check_lookahead",
     "load",
     "load_settings",
@@ -75,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.engine.sweep import sweep
     from workbench.engine.walk_forward import WalkForwardResult, walk_forward
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
+    from workbench.runner.backtest import BacktestResult, backtest
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy

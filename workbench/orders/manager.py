@@ -1,0 +1,143 @@
+"""``OrderManager``: the one path orders take (router), what became of them (tracker), positions and P&L
+(position updater) and the event stream the rest of the system subscribes to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from workbench.brokers import BrokerError
+from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
+from workbench.engine.ledger import position_after_fill_nb
+from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderType, Side
+from workbench.ports import Broker, Clock
+
+
+@dataclass
+class PositionState:
+    """Average-cost position of one symbol, with realized P&L net of all fees paid on it."""
+
+    symbol: str
+    qty: float = 0.0
+    avg_price: float = 0.0
+    realized_pnl: float = 0.0
+    fees: float = 0.0
+
+    def unrealized_pnl(self, price: float) -> float:
+        """P&L of the open quantity marked at ``price``."""
+        return self.qty * (price - self.avg_price)
+
+
+class OrderManager:
+    """Routes orders to the broker and keeps orders, fills and positions up to date from its events.
+
+    ``fees`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
+    as the sweep); transient broker errors are retried ``retries`` times with exponential backoff, and an
+    order whose ``client_order_id`` was already sent is refused rather than sent twice.
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> from workbench.brokers.sim import SimBroker
+    >>> from workbench.testing import FrozenClock
+    >>> clock = FrozenClock(datetime(2024, 1, 2, tzinfo=timezone.utc))
+    >>> broker = SimBroker(clock, cash=10_000)
+    >>> om = OrderManager(broker, clock)
+    >>> broker.quote("SPY", 500.0)
+    >>> om.target("SPY", 0.5, price=500.0).qty
+    10.0
+    >>> om.positions["SPY"].qty, om.positions["SPY"].avg_price
+    (10.0, 500.0)
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        clock: Clock,
+        *,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        retries: int = 3,
+        strategy: str | None = None,
+    ) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.fees = fees
+        self.slippage = slippage
+        self.strategy = strategy
+        self.orders: dict[str, Order] = {}
+        self.fills: list[Fill] = []
+        self.events: list[OrderEvent] = []
+        self.positions: dict[str, PositionState] = {}
+        self._sent: set[str] = set()
+        self._handlers: list[Callable[[OrderEvent], None]] = []
+        self._retrying = Retrying(
+            retry=retry_if_exception(lambda e: isinstance(e, BrokerError) and e.transient),
+            stop=stop_after_attempt(retries),
+            wait=wait_exponential(multiplier=0.05, max=2.0),
+            reraise=True,
+        )
+        broker.subscribe(self._on_event)
+
+    def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
+        """Call ``handler`` with every order event, after positions are updated."""
+        self._handlers.append(handler)
+
+    def submit(self, order: Order) -> Order:
+        """Send ``order`` to the broker (retrying transient errors); refuse a ``client_order_id`` sent before."""
+        if order.client_order_id in self._sent:
+            raise OrderError(
+                f"client_order_id {order.client_order_id!r} was already sent; an order is sent once",
+                field="client_order_id",
+                value=order.client_order_id,
+                expected="a new client_order_id",
+            )
+        self.orders[order.id] = order
+        sent = self._retrying(self.broker.submit, order)
+        self._sent.add(order.client_order_id)
+        return sent
+
+    def target(self, symbol: str, exposure: float, price: float) -> Order | None:
+        """Trade ``symbol`` to ``exposure`` x equity at ``price`` with a market order; None when nothing to do.
+
+        Sized by the sweep's ``target_size_nb`` from the broker's cash and position, so a backtest through
+        this path reproduces the sweep's orders exactly.
+        """
+        account = self.broker.account()
+        position = self.broker.positions().get(symbol.upper(), 0.0)
+        size = float(target_size_nb(account.cash, position, price, exposure, self.fees, self.slippage))
+        if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+            return None
+        order = Order(
+            symbol=symbol,
+            side=Side.BUY if size > 0 else Side.SELL,
+            qty=abs(size),
+            type=OrderType.MARKET,
+            created_at=self.clock.now(),
+            strategy=self.strategy,
+        )
+        return self.submit(order)
+
+    def realized_pnl(self) -> float:
+        """Realized P&L net of fees over all symbols."""
+        return sum(p.realized_pnl for p in self.positions.values())
+
+    def unrealized_pnl(self, prices: dict[str, float]) -> float:
+        """Unrealized P&L over all open positions marked at ``prices``."""
+        return sum(p.unrealized_pnl(prices[s]) for s, p in self.positions.items() if p.qty != 0.0)
+
+    def _on_event(self, event: OrderEvent) -> None:
+        self.events.append(event)
+        if event.fill is not None:
+            fill = event.fill
+            self.fills.append(fill)
+            pos = self.positions.setdefault(fill.symbol, PositionState(fill.symbol))
+            pos.qty, pos.avg_price, pos.realized_pnl = position_after_fill_nb(
+                pos.qty, pos.avg_price, pos.realized_pnl, fill.qty * fill.side.sign, fill.price, fill.fee
+            )
+            pos.fees += fill.fee
+        for handler in self._handlers:
+            handler(event)

@@ -1,0 +1,154 @@
+"""``backtest``: one strategy driven bar by bar through OrderManager and SimBroker, the objects that trade live.
+
+Python runs only where something happens: signals come from the strategy's vectorized signal function (the
+sweep's), orders are sized, risk-checked and filled at the bars where the target exposure changes, and the
+equity between fills is marked with the sweep's arithmetic. So a backtest equals the sweep's row for the
+same parameters, fill model and costs — trades, fill prices and equity — and is fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.brokers.sim import SimBroker
+from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
+from workbench.engine.inputs import periods_per_year as infer_periods_per_year
+from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
+from workbench.engine.simulate import (
+    N_TRADE_FIELDS,
+    TRADE_FIELDS,
+    book_fill_nb,
+    close_open_trade_nb,
+    new_trade_state,
+    trade_stats,
+)
+from workbench.orders.manager import OrderManager
+from workbench.orders.model import OrderEvent
+from workbench.strategies.base import Strategy
+from workbench.testing.clock import FrozenClock
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest did: orders, fills, round-trip trades, equity and position per bar, metrics."""
+
+    strategy: Strategy
+    symbol: str
+    equity: pd.Series
+    position: pd.Series
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: pd.Series
+    events: list[OrderEvent] = field(repr=False)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"BacktestResult({self.strategy!r} on {self.symbol}: {len(self.fills)} fills, {int(m['trades'])} trades, "
+            f"total return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.2%})"
+        )
+
+
+def backtest(
+    strategy: Strategy | type[Strategy] | str,
+    bars: Any,
+    *,
+    cash: float = 10_000.0,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    fill: str = "next_open",
+    periods_per_year: float | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` on one symbol's ``bars`` through OrderManager -> SimBroker, one decision at a time.
+
+    Fill semantics, costs and metrics are the sweep's (see ``workbench.sweep``): a signal of bar t trades at
+    bar t+1's open (``fill="next_open"``) or bar t's close (``fill="close"``) with a market order sized to
+    the target exposure. A class or name runs at its default parameters.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> bt = wb.backtest(wb.strategy("sma_cross")(fast=12, slow=80), wb.load("SPY"), fees=0.001)
+    >>> bt.metrics["trades"] > 0
+    True
+    """
+    cls, values = resolve_strategy(strategy)
+    instance = strategy if isinstance(strategy, Strategy) else cls(**values)
+    costs = check_costs(cash, fees, slippage, fill)
+    periods_per_year = check_periods_per_year(periods_per_year)
+    frames, multi = prepare_bars(bars)
+    if multi and len(frames) > 1:
+        raise NotImplementedError("backtest runs one symbol for now; multi-symbol portfolios are on the way")
+    symbol, frame = next(iter(frames.items()))
+    ppy = float(periods_per_year or infer_periods_per_year(frame.index))
+    exposure = instance.exposure(frame).to_numpy()
+    opens, closes = frame["open"].to_numpy(dtype=np.float64), frame["close"].to_numpy(dtype=np.float64)
+    n = len(frame)
+
+    clock = FrozenClock(frame.index[0].to_pydatetime())
+    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
+    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name)
+    state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
+    fill_bars, cash_after, position_after = [], [], []
+    for signal_bar, target in _target_changes(exposure):
+        bar = signal_bar if costs.fill_close else signal_bar + 1
+        if bar >= n:
+            break
+        price = closes[bar] if costs.fill_close else opens[bar]
+        clock.set(frame.index[bar].to_pydatetime())
+        broker.quote(symbol, price)
+        cash_before, position_before = broker.account().cash, broker.positions().get(symbol, 0.0)
+        order = om.target(symbol, target, price)
+        if order is None or order.filled_qty == 0.0:
+            continue
+        size = order.filled_qty * order.side.sign
+        book_fill_nb(state, bar, position_before, size, order.avg_fill_price, order.fees, cash_before, True, trades_out)
+        fill_bars.append(bar)
+        cash_after.append(broker.account().cash)
+        position_after.append(broker.positions().get(symbol, 0.0))
+
+    cash_path, position_path = _step_paths(n, costs.cash, fill_bars, cash_after, position_after)
+    equity = cash_path + position_path * closes
+    close_open_trade_nb(state, position_path[-1], closes[-1], equity[-1], True, trades_out)
+    metrics = np.empty(N_METRICS)
+    equity_metrics_nb(equity, position_path, costs.cash, *trade_stats(state), ppy, metrics)
+    trades = pd.DataFrame(trades_out[: trade_stats(state)[0]], columns=list(TRADE_FIELDS))
+    for col in ("entry_bar", "exit_bar"):
+        trades[col] = trades[col].astype(np.int64)
+    return BacktestResult(
+        strategy=instance,
+        symbol=symbol,
+        equity=pd.Series(equity, index=frame.index, name="equity"),
+        position=pd.Series(position_path, index=frame.index, name="position"),
+        orders=pd.DataFrame([o.to_dict() for o in om.orders.values()]),
+        fills=pd.DataFrame([f.to_dict() for f in om.fills]),
+        trades=trades,
+        metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
+        events=om.events,
+    )
+
+
+def _target_changes(exposure: np.ndarray) -> list[tuple[int, float]]:
+    """(bar, target) where the effective target changes; NaN keeps the previous target, which starts at 0."""
+    effective = pd.Series(exposure).ffill().fillna(0.0).to_numpy()
+    previous = np.concatenate([[0.0], effective[:-1]])
+    bars = np.flatnonzero(effective != previous)
+    return [(int(b), float(effective[b])) for b in bars]
+
+
+def _step_paths(
+    n: int, cash0: float, fill_bars: list[int], cash_after: list[float], position_after: list[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cash and position after each bar's close, constant between fills."""
+    cash = np.full(n, cash0)
+    position = np.zeros(n)
+    edges = [*fill_bars, n]
+    for k, bar in enumerate(fill_bars):
+        cash[bar : edges[k + 1]] = cash_after[k]
+        position[bar : edges[k + 1]] = position_after[k]
+    return cash, position

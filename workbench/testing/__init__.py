@@ -1,0 +1,5 @@
+"""Test doubles that ship with the package, so users can test their own strategies and integrations."""
+
+from workbench.testing.clock import FrozenClock
+
+__all__ = ["FrozenClock"]
