@@ -113,18 +113,20 @@ class SimBroker:
 
     def _execute(self, order: Order, price: float) -> None:
         """Fill the rest of ``order`` at ``price`` (plus slippage for market and stop orders, which take
-        liquidity; a limit never fills beyond its price), paying fees; refuse buys beyond the cash."""
+        liquidity; a limit never fills beyond its price), paying fees. A buy that would leave a long position
+        paid with negative cash is rejected; buying to cover a short is always allowed (it reduces risk)."""
         size = order.remaining_qty * order.side.sign
         slippage = self.slippage if order.type in (OrderType.MARKET, OrderType.STOP) else 0.0
         fill_price = fill_price_nb(price, size, slippage)
         fee = fee_nb(size, fill_price, self.fees)
         cash = cash_after_fill_nb(self._cash, size, fill_price, fee)
-        if size > 0 and cash < -_CASH_TOL * max(self._cash, 1.0):
+        position = self._positions.get(order.symbol, 0.0) + size
+        if size > 0 and position > 0 and cash < -_CASH_TOL * max(self._cash, 1.0):
             self._emit(order.transition(OrderStatus.REJECTED, self.clock.now(), reason="insufficient cash"))
             return
         fill = Fill.for_order(order, qty=order.remaining_qty, price=fill_price, timestamp=self.clock.now(), fee=fee)
         self._cash = cash
-        self._positions[order.symbol] = self._positions.get(order.symbol, 0.0) + size
+        self._positions[order.symbol] = position
         self._emit(order.apply_fill(fill))
 
     def _emit(self, event: OrderEvent) -> None:

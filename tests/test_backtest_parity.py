@@ -1,0 +1,71 @@
+"""The event-driven backtest (OrderManager -> SimBroker) equals the sweep: same trades, fill prices, equity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.engine.inputs import check_costs
+from workbench.engine.single import simulate
+
+SYMBOLS = ["SPY", "AAPL", "XOM", "META"]
+STRATEGIES = ["sma_cross", "rsi_reversion", "donchian_breakout", "zscore_reversion"]
+N_SETS = 20
+
+
+def random_params(name: str, rng: np.random.Generator) -> list[dict]:
+    """N_SETS random parameter sets from the strategy's default sweep grid (constraints respected)."""
+    cls = wb.strategy(name)
+    out = []
+    while len(out) < N_SETS:
+        values = {k: rng.choice(np.asarray(list(v))).item() for k, v in cls.sweep_ranges.items()}
+        if not cls.failed_constraints(pd.DataFrame([values])):
+            out.append(values)
+    return out
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_backtest_equals_sweep(name: str, fill: str) -> None:
+    rng = np.random.default_rng(len(name) + len(fill))
+    costs = dict(cash=10_000.0, fees=0.001, slippage=0.0002, fill=fill)
+    for symbol in SYMBOLS:
+        bars = wb.load(symbol, start="2008-01-01")
+        for params in random_params(name, rng)[: N_SETS // len(SYMBOLS) + 1]:
+            strategy = wb.strategy(name)(**params)
+            bt = wb.backtest(strategy, bars, **costs)
+            row = wb.sweep(name, bars, progress=False, **costs, **{k: [v] for k, v in params.items()}).metrics.iloc[0]
+            assert int(bt.metrics["trades"]) == int(row["trades"]), (symbol, params)
+            np.testing.assert_allclose(bt.metrics["end_value"], row["end_value"], rtol=1e-9)
+            np.testing.assert_allclose(bt.metrics.to_numpy(), row.to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
+            # fill prices and trade P&L equal the kernel's own trade records
+            run = simulate(strategy, bars, check_costs(**costs), 252.0)
+            np.testing.assert_allclose(bt.trades["entry_price"], run.trades["entry_price"], rtol=1e-12)
+            np.testing.assert_allclose(bt.trades["pnl"], run.trades["pnl"], rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(bt.equity.to_numpy(), run.equity.to_numpy(), rtol=1e-12)
+
+
+def test_orders_fills_and_events_are_recorded() -> None:
+    bars = wb.load("SPY", start="2015-01-01", end="2019-12-31")
+    bt = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.001, fill="close")
+    assert len(bt.orders) == len(bt.fills) > 0
+    assert set(bt.orders["status"]) == {"filled"} and set(bt.orders["type"]) == {"market"}
+    assert bt.orders["strategy"].eq("sma_cross").all()
+    kinds = [e.kind.value for e in bt.events]
+    assert kinds.count("accepted") == len(bt.orders) and kinds.count("fill") == len(bt.fills)
+    # fills alternate buy/sell for a long-only strategy, and fees are fees x traded value
+    assert list(bt.fills["side"]) == ["buy", "sell"] * (len(bt.fills) // 2) + ["buy"] * (len(bt.fills) % 2)
+    np.testing.assert_allclose(bt.fills["fee"], bt.fills["qty"] * bt.fills["price"] * 0.001, rtol=1e-12)
+    assert repr(bt).startswith("BacktestResult(SmaCross(fast=10, slow=50) on SPY:")
+
+
+def test_backtest_bad_input_is_refused_before_running() -> None:
+    bars = wb.load("SPY", start="2020-01-01")
+    with pytest.raises(ValueError, match=r"fees=-0\.1"):
+        wb.backtest("sma_cross", bars, fees=-0.1)
+    with pytest.raises(ValueError, match="fill='noon'"):
+        wb.backtest("sma_cross", bars, fill="noon")
+    with pytest.raises(NotImplementedError, match="one symbol"):
+        wb.backtest("sma_cross", wb.load(["SPY", "QQQ"], start="2020-01-01"))
