@@ -257,6 +257,50 @@ def sweep_cmd(
         typer.echo(f"wrote {len(table)} rows to {out}")
 
 
+@app.command("backtest")
+def backtest_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
+    symbol: Annotated[str, typer.Option("--symbol", "--symbols", help="One symbol.")] = "SPY",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
+    ] = None,
+    start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
+    fees: Annotated[float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")] = None,
+    slippage: Annotated[float, typer.Option(help="Slippage as a fraction of price.")] = 0.0,
+    cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
+    fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
+) -> None:
+    """Backtest one parameter set through the order manager and simulated broker; print metrics and trades."""
+    import pandas as pd
+
+    from workbench.data.load import load
+    from workbench.engine.grid import parse_range
+    from workbench.runner.backtest import backtest
+    from workbench.strategies.registry import strategy
+
+    settings = ctx.obj
+    values = {}
+    for key, spec in (_parse_param(p) for p in param or []):
+        parsed = parse_range(spec)
+        if len(parsed) != 1:
+            raise ValueError(f"--param {key}={spec}: a backtest takes one value per parameter")
+        values[key] = parsed[0]
+    bars = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    result = backtest(
+        strategy(name)(**values), bars, fees=settings.fees if fees is None else fees, slippage=slippage,
+        cash=settings.initial_cash if cash is None else cash, fill=fill,
+    )
+    typer.echo(repr(result))
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
+        typer.echo(result.metrics.to_string())
+        if trades and len(result.trades):
+            typer.echo(f"last {min(trades, len(result.trades))} of {len(result.trades)} trades:")
+            typer.echo(result.trades.tail(trades).to_string())
+
+
 def _parse_param(text: str) -> tuple[str, str]:
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():

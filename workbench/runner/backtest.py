@@ -120,6 +120,8 @@ def backtest(
     trades = pd.DataFrame(trades_out[: trade_stats(state)[0]], columns=list(TRADE_FIELDS))
     for col in ("entry_bar", "exit_bar"):
         trades[col] = trades[col].astype(np.int64)
+    trades.insert(0, "entry_time", frame.index[trades["entry_bar"]])
+    trades.insert(1, "exit_time", frame.index[trades["exit_bar"]].where(trades["exit_bar"] >= 0))
     return BacktestResult(
         strategy=instance,
         symbol=symbol,
