@@ -55,9 +55,7 @@ def _root(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")] = False,
-    json_logs: Annotated[
-        bool, typer.Option("--json-logs", help="Log JSON lines instead of console text.")
-    ] = False,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="Log JSON lines instead of console text.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
     from workbench.config import load_settings
@@ -78,9 +76,7 @@ def _root(
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     """Plain left-aligned columns (no terminal-width truncation, so CI logs keep every value)."""
     widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows, strict=False)]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in [headers, *rows]
-    ]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -134,9 +130,7 @@ def data_show(
 
 @data_app.command("validate")
 def data_validate(
-    path: Annotated[
-        Path, typer.Argument(help="A bar file (CSV/Parquet) or a folder with one file per symbol.")
-    ],
+    path: Annotated[Path, typer.Argument(help="A bar file (CSV/Parquet) or a folder with one file per symbol.")],
     nan_policy: Annotated[str, typer.Option(help="raise, drop or ffill.")] = "raise",
 ) -> None:
     """Check bar files against the canonical schema; exit 1 if any file fails."""
@@ -195,15 +189,11 @@ _SHOWN = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades",
 @app.command("sweep")
 def sweep_cmd(
     ctx: typer.Context,
-    name: Annotated[
-        str, typer.Argument(help="Strategy name, e.g. sma_cross (see `workbench strategies list`).")
-    ],
+    name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross (see `workbench strategies list`).")],
     symbols: Annotated[str, typer.Option(help="Comma-separated symbols.")] = "SPY",
     param: Annotated[
         list[str] | None,
-        typer.Option(
-            "--param", "-p", metavar="NAME=RANGE", help="e.g. fast=5:60 or slow=20:250:5 or z=1,1.5,2."
-        ),
+        typer.Option("--param", "-p", metavar="NAME=RANGE", help="e.g. fast=5:60 or slow=20:250:5 or z=1,1.5,2."),
     ] = None,
     start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
@@ -247,9 +237,7 @@ def sweep_cmd(
         f"{name}: {len(result.metrics):,} runs over {', '.join(result.symbols)} "
         f"({cells / 1e6:.1f} M bar-runs) in {elapsed:.2f} s; best {top} by {metric}:"
     )
-    with pd.option_context(
-        "display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format
-    ):
+    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         typer.echo(result.best(top)[_SHOWN].to_string())
     if out is not None:
         table = result.to_frame()
@@ -267,7 +255,9 @@ def backtest_cmd(
     ] = None,
     start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
     end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
-    fees: Annotated[float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")] = None,
+    fees: Annotated[
+        float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")
+    ] = None,
     slippage: Annotated[float, typer.Option(help="Slippage as a fraction of price.")] = 0.0,
     cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
     fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
@@ -290,8 +280,12 @@ def backtest_cmd(
         values[key] = parsed[0]
     bars = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
     result = backtest(
-        strategy(name)(**values), bars, fees=settings.fees if fees is None else fees, slippage=slippage,
-        cash=settings.initial_cash if cash is None else cash, fill=fill,
+        strategy(name)(**values),
+        bars,
+        fees=settings.fees if fees is None else fees,
+        slippage=slippage,
+        cash=settings.initial_cash if cash is None else cash,
+        fill=fill,
     )
     typer.echo(repr(result))
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
@@ -316,9 +310,7 @@ def _source_symbols(settings) -> list[str]:
         return SampleSource().symbols()
     if settings.data_source == "csv":
         if settings.data_path is None:
-            raise ConfigError(
-                "data_source 'csv' needs data_path (set WORKBENCH_DATA_PATH or --set data_path=DIR)"
-            )
+            raise ConfigError("data_source 'csv' needs data_path (set WORKBENCH_DATA_PATH or --set data_path=DIR)")
         return FolderSource(settings.data_path).symbols()
     raise ConfigError(f"data_source {settings.data_source!r} cannot list symbols; use 'sample' or 'csv'")
 
