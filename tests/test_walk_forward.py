@@ -9,6 +9,7 @@ import pytest
 import workbench as wb
 import workbench.engine.walk_forward as wf_module
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
+from workbench.engine.risk_rules import risk_array
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.walk_forward import split_windows
 from workbench.strategies.base import BAR_ARGS
@@ -57,6 +58,7 @@ def _run(frame, exposure, start, end, fees=FEES, cash=CASH, fill_close=False, pp
         0.0,
         fill_close,
         ppy,
+        risk_array(),
         out,
         np.zeros((0, 2)),
         False,

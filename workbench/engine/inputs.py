@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.engine.metrics import METRIC_NAMES
+from workbench.engine.risk_rules import RISK_FIELDS, risk_array
 from workbench.strategies.base import BAR_ARGS, Strategy
 from workbench.strategies.params import ParameterError
 
@@ -45,20 +46,26 @@ def prepare_bars(bars: Any) -> tuple[dict[str, pd.DataFrame], bool]:
 
 @dataclass(frozen=True)
 class Costs:
-    """Execution settings shared by every simulated run of a sweep."""
+    """Execution settings shared by every simulated run of a sweep: costs, fill model and risk rules."""
 
     cash: float
     fees: float
     slippage: float
     fill: str
+    risk: np.ndarray = field(default_factory=lambda: risk_array(), compare=False)
 
     @property
     def fill_close(self) -> bool:
         return self.fill == "close"
 
 
-def check_costs(cash: float, fees: float, slippage: float, fill: str) -> Costs:
-    """Raise ``ValueError`` naming the argument for a negative fee, an unknown fill model, ..."""
+def check_costs(
+    cash: float, fees: float, slippage: float, fill: str, risk: Mapping[str, float | None] | None = None
+) -> Costs:
+    """Raise ``ValueError`` naming the argument for a negative fee, an unknown fill model, a bad risk rule, ...
+
+    ``risk`` maps rule names of ``risk_rules.RISK_FIELDS`` to thresholds (fractions).
+    """
     for name, value, lo, hi in (("fees", fees, 0.0, 1.0), ("slippage", slippage, 0.0, 1.0)):
         if not np.isfinite(value) or not lo <= value < hi:
             raise ValueError(f"{name}={value!r}: must be a fraction in [0, 1)")
@@ -66,7 +73,11 @@ def check_costs(cash: float, fees: float, slippage: float, fill: str) -> Costs:
         raise ValueError(f"cash={cash!r}: must be a positive amount")
     if fill not in FILLS:
         raise ValueError(f"fill={fill!r}: must be one of {', '.join(FILLS)}")
-    return Costs(float(cash), float(fees), float(slippage), fill)
+    risk = dict(risk or {})
+    unknown = sorted(set(risk) - set(RISK_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {', '.join(RISK_FIELDS)}")
+    return Costs(float(cash), float(fees), float(slippage), fill, risk_array(**risk))
 
 
 def check_periods_per_year(value: float | None) -> float | None:

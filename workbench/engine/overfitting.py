@@ -512,23 +512,12 @@ def trial_returns(result: SweepResult, params: dict[str, Any], symbol: str) -> n
     >>> res = wb.sweep("sma_cross", wb.load("SPY"), fast=[10, 20], slow=[50], progress=False)
     >>> r = trial_returns(res, {"fast": 10, "slow": 50}, res.symbols[0])  # doctest: +SKIP
     """
-    from workbench.engine.metrics import N_METRICS
-    from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
+    from workbench.engine.single import simulate
 
     frame = result.frames[symbol]
-    n = len(frame)
-    exposure = np.ascontiguousarray(result.strategy(**params).exposure(frame).to_numpy(dtype=np.float64))
-    open_ = np.ascontiguousarray(frame["open"].to_numpy(dtype=np.float64))
-    close = np.ascontiguousarray(frame["close"].to_numpy(dtype=np.float64))
-    equity = np.empty(n)
-    position = np.empty(n)
-    costs = result.costs
-    run_nb(
-        open_, close, exposure, 0, n, float(costs.cash), float(costs.fees), float(costs.slippage),
-        bool(costs.fill_close), float(result.periods_per_year[symbol]), np.empty(N_METRICS), np.zeros((0, 2)),
-        True, equity, position, np.empty((n + 1, N_TRADE_FIELDS)),
-    )
-    prev = np.concatenate([[float(costs.cash)], equity[:-1]])
+    run = simulate(result.strategy(**params), frame, result.costs, float(result.periods_per_year[symbol]))
+    equity = run.equity.to_numpy()
+    prev = np.concatenate([[float(result.costs.cash)], equity[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(prev > 0, equity / prev - 1.0, 0.0)
 

@@ -72,6 +72,7 @@ def run_grid(
                     costs.slippage,
                     costs.fill_close,
                     ppy,
+                    costs.risk,
                     metrics[k[0] : k[-1] + 1],
                     blocks[k[0] : k[-1] + 1],
                     errors,
@@ -134,6 +135,7 @@ def _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, items, metrics, blo
             costs.slippage,
             costs.fill_close,
             ppy[s],
+            costs.risk,
             out,
             blk,
         )

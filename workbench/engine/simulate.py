@@ -7,6 +7,11 @@ Semantics (pinned by tests and identical in every path):
   window's last bar never fills).
 - Fees are a fraction of traded value, slippage a fraction of price against the trade.
 - Equity is marked at each bar's close; an open position at the end is marked at the last close, no exit fee.
+- Risk rules (``engine.risk_rules``; NaN = off): the target is clamped to ``max_exposure``; after each close,
+  stop-loss / take-profit / trailing-stop (against the entry fill and the best close since) exit the
+  position like a signal would (at that close, or the next open), and the strategy re-enters only when its
+  target changes; breaching ``max_drawdown`` flattens and halts trading for the rest of the run. With
+  next-open fills a risk exit yields to an order already pending for that open.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ from workbench.engine.fills import (
     target_size_nb,
 )
 from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
+from workbench.engine.risk_rules import (
+    EXIT_MAX_DRAWDOWN,
+    MAX_EXPOSURE,
+    NO_EXIT,
+    clamp_exposure_nb,
+    exit_reason_nb,
+    update_extreme_nb,
+)
 
 # Columns of the trade records written when recording.
 TRADE_FIELDS = (
@@ -138,6 +151,14 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
 
 
 @njit(cache=True, nogil=True)
+def _entry_extreme_nb(before, after, extreme, state):
+    """The trailing-stop reference after a fill: the entry price when a new trade opened, else unchanged."""
+    if after != 0.0 and (before == 0.0 or (before > 0) != (after > 0)):
+        return state[_T_ENTRY_PRICE]
+    return extreme
+
+
+@njit(cache=True, nogil=True)
 def run_nb(
     open_,
     close,
@@ -149,6 +170,7 @@ def run_nb(
     slippage,
     fill_close,
     periods_per_year,
+    risk,
     metrics_out,
     block_out,
     record,
@@ -157,6 +179,8 @@ def run_nb(
     trades_out,
 ):
     """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
+
+    ``risk`` is a ``risk_rules.risk_array`` (all NaN: no rules).
 
     ``block_out`` (shape ``(S, 2)``, zeroed by the caller, S may be 0) receives the sum and the sum of squares
     of the per-bar returns in S equal consecutive blocks of the window: mergeable moments that let
@@ -182,23 +206,42 @@ def run_nb(
     block_sum = 0.0
     block_sq = 0.0
     next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
+    halted = False
+    extreme = np.nan
     for t in range(start, end):
         if not np.isnan(pending):
+            before = position
             cash, position = _execute_nb(
                 state, t, open_[t], pending, cash, position, fees, slippage, record, trades_out
             )
+            extreme = _entry_extreme_nb(before, position, extreme, state)
             pending = np.nan
         target = exposure[t]
-        if not np.isnan(target):
-            target = min(max(target, -1.0), 1.0)
+        if not halted and not np.isnan(target):
+            target = clamp_exposure_nb(min(max(target, -1.0), 1.0), risk[MAX_EXPOSURE])
             if target != last_target:
                 last_target = target
                 if fill_close:
+                    before = position
                     cash, position = _execute_nb(
                         state, t, close[t], target, cash, position, fees, slippage, record, trades_out
                     )
+                    extreme = _entry_extreme_nb(before, position, extreme, state)
                 else:
                     pending = target
+        if not halted:
+            extreme = update_extreme_nb(position, extreme, close[t])
+            reason = exit_reason_nb(
+                position, state[_T_ENTRY_PRICE], extreme, close[t], cash + position * close[t], peak, risk
+            )
+            if reason != NO_EXIT:
+                halted = reason == EXIT_MAX_DRAWDOWN
+                if fill_close:
+                    cash, position = _execute_nb(
+                        state, t, close[t], 0.0, cash, position, fees, slippage, record, trades_out
+                    )
+                elif halted or np.isnan(pending):
+                    pending = 0.0
         equity = cash + position * close[t]
         ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
             prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd

@@ -79,6 +79,7 @@ def simulate_exposure(
         costs.slippage,
         costs.fill_close,
         periods_per_year,
+        costs.risk,
         metrics,
         np.zeros((0, 2)),
         True,

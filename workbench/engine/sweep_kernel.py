@@ -33,6 +33,7 @@ _SWEEP_SIG = types.void(
     types.float64,
     types.boolean,  # cash, fees, slippage, fill_close
     types.float64[:],  # periods_per_year per symbol
+    types.float64[:],  # risk rules (risk_rules.risk_array)
     types.float64[:, :, :],  # metrics out[item, window, metric]
     types.float64[:, :, :],  # blocks out[item, block, (sum, sumsq)] over window 0
     types.int64[:],  # errors out[item]: 0 ok, BAD_LENGTH or BAD_VALUE (the item is not simulated)
@@ -70,6 +71,7 @@ def sweep_signals_nb(
     slippage,
     fill_close,
     periods_per_year,
+    risk,
     metrics_out,
     blocks_out,
     errors_out,
@@ -101,6 +103,7 @@ def sweep_signals_nb(
                 slippage,
                 fill_close,
                 periods_per_year[s],
+                risk,
                 metrics_out[k, w],
                 blocks_out[k] if w == 0 else blocks_out[k, :0],
                 False,
@@ -121,6 +124,7 @@ def sweep_exposures_nb(
     slippage,
     fill_close,
     periods_per_year,
+    risk,
     metrics_out,
     blocks_out,
 ):
@@ -140,6 +144,7 @@ def sweep_exposures_nb(
                 slippage,
                 fill_close,
                 periods_per_year,
+                risk,
                 metrics_out[k, w],
                 blocks_out[k] if w == 0 else blocks_out[k, :0],
                 False,

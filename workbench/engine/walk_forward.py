@@ -164,6 +164,7 @@ def walk_forward(
     fill: str = "next_open",
     constraint: Callable[[pd.DataFrame], Any] | str | None = None,
     periods_per_year: float | None = None,
+    risk: dict[str, float | None] | None = None,
     progress: bool = True,
     **param_ranges: Any,
 ) -> WalkForwardResult:
@@ -182,7 +183,7 @@ def walk_forward(
     >>> wf.summary()  # doctest: +SKIP
     """
     cls, base = resolve_strategy(strategy)
-    costs = check_costs(cash, fees, slippage, fill)
+    costs = check_costs(cash, fees, slippage, fill, risk)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
