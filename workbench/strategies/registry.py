@@ -49,11 +49,21 @@ def _module_files(folders: list[Path]) -> dict[str, Path]:
     return found
 
 
+def _module_name(name: str, path: Path) -> str:
+    """The name a plain import of ``path`` would give the module, so numba's on-disk cache (which records it)
+    serves both ``wb.strategy(name)`` and ``from strategies.NAME import ...`` in any order or process."""
+    inside = Path(str(resources.files("workbench"))) / "bundled_strategies"
+    if path.parent == inside:
+        return f"workbench.bundled_strategies.{name}"
+    if path.parent.name == "strategies":
+        return f"strategies.{name}"
+    return f"workbench_strategies.{name}"
+
+
 def _load_file(name: str, path: Path) -> type[Strategy]:
-    # A stable module name: numba's on-disk cache records it, so a moved checkout must find the same name.
-    module_name = f"workbench_strategies.{name}"
+    module_name = _module_name(name, path)
     module = sys.modules.get(module_name)
-    if module is not None and Path(module.__file__ or "") != path:
+    if module is not None and Path(module.__file__ or "").resolve() != path.resolve():
         module_name = f"workbench_strategies.{name}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
         module = sys.modules.get(module_name)
     if module is None:
