@@ -34,7 +34,8 @@ def test_moved_checkout_reuses_its_numba_cache(tmp_path: Path) -> None:
 
 DIRECT = (
     "from strategies.sma_cross import SmaCross; import workbench as wb; "
-    "print(SmaCross.signals(*[wb.load('SPY')[c].to_numpy() for c in ('open', 'high', 'low', 'close', 'volume')], 5, 30).sum())"
+    "bars = wb.load('SPY'); arrays = [bars[c].to_numpy() for c in ('open', 'high', 'low', 'close', 'volume')]; "
+    "print(SmaCross.signals(*arrays, 5, 30).sum())"
 )
 
 
