@@ -44,6 +44,7 @@ class SimBroker:
         self._orders: dict[str, Order] = {}
         self._client_ids: set[str] = set()
         self._handlers: list[Callable[[OrderEvent], None]] = []
+        self._triggered: set[str] = set()  # stop-limit orders whose stop fired: they rest as limit orders
 
     # --- Broker port -----------------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -61,7 +62,7 @@ class SimBroker:
             self._execute(order, self._prices[order.symbol])
         elif order.time_in_force is TimeInForce.IOC:
             price = self._prices[order.symbol]
-            trigger = _touch_price(order, price, price, price)
+            trigger = self._touch_price(order, price, price, price)
             if trigger is None:
                 self._emit(order.transition(OrderStatus.CANCELED, now, reason="ioc: not marketable"))
             else:
@@ -102,11 +103,12 @@ class SimBroker:
     def process_bar(self, bar: Bar) -> None:
         """Expire stale day orders, then fill resting orders that ``bar``'s range reaches; quote its close."""
         now = self.clock.now()
-        for order in [o for o in self._orders.values() if o.is_open and o.symbol == bar.symbol]:
+        symbol = bar.symbol.upper()
+        for order in [o for o in self._orders.values() if o.is_open and o.symbol == symbol]:
             if order.time_in_force is TimeInForce.DAY and bar.timestamp.date() > order.created_at.date():
                 self._emit(order.transition(OrderStatus.EXPIRED, now, reason="day order not filled"))
                 continue
-            trigger = _touch_price(order, bar.open, bar.high, bar.low)
+            trigger = self._touch_price(order, bar.open, bar.high, bar.low)
             if trigger is not None:
                 self._execute(order, trigger)
         self.quote(bar.symbol, bar.close)
@@ -129,30 +131,33 @@ class SimBroker:
         self._positions[order.symbol] = position
         self._emit(order.apply_fill(fill))
 
-    def _emit(self, event: OrderEvent) -> None:
-        for handler in self._handlers:
-            handler(event)
+    def _touch_price(self, order: Order, open_: float, high: float, low: float) -> float | None:
+        """The price a resting order fills at within a bar (the open when the bar gaps through it), else None.
 
-
-def _touch_price(order: Order, open_: float, high: float, low: float) -> float | None:
-    """The price a resting order fills at within a bar (the open when the bar gaps through it), else None."""
-    buy = order.side is Side.BUY
-    if order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
-        stop = order.stop_price
-        triggered = high >= stop if buy else low <= stop
-        if not triggered:
-            return None
-        trigger = max(open_, stop) if buy else min(open_, stop)
-        if order.type is OrderType.STOP:
-            return trigger
-        limit = order.limit_price
-        if (buy and trigger > limit) or (not buy and trigger < limit):
-            return None
-        return trigger
-    if order.type is OrderType.LIMIT:
+        A stop-limit whose stop fires becomes a resting limit order (for this bar's remaining range and later
+        bars), as real brokers treat it.
+        """
+        buy = order.side is Side.BUY
+        if order.type is OrderType.STOP or (order.type is OrderType.STOP_LIMIT and order.id not in self._triggered):
+            stop = order.stop_price
+            if not (high >= stop if buy else low <= stop):
+                return None
+            trigger = max(open_, stop) if buy else min(open_, stop)
+            if order.type is OrderType.STOP:
+                return trigger
+            self._triggered.add(order.id)
+            limit = order.limit_price
+            if (buy and trigger <= limit) or (not buy and trigger >= limit):
+                return trigger
+            # the stop fired above (below) the limit: later in the bar the limit may still be reached
+            return limit if (buy and low <= limit) or (not buy and high >= limit) else None
         limit = order.limit_price
         if buy and low <= limit:
             return min(open_, limit)
         if not buy and high >= limit:
             return max(open_, limit)
-    return None
+        return None
+
+    def _emit(self, event: OrderEvent) -> None:
+        for handler in self._handlers:
+            handler(event)

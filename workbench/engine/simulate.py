@@ -151,7 +151,7 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, recor
 
 
 @njit(cache=True, nogil=True)
-def _entry_extreme_nb(before, after, extreme, state):
+def entry_extreme_nb(before, after, extreme, state):
     """The trailing-stop reference after a fill: the entry price when a new trade opened, else unchanged."""
     if after != 0.0 and (before == 0.0 or (before > 0) != (after > 0)):
         return state[_T_ENTRY_PRICE]
@@ -214,7 +214,7 @@ def run_nb(
             cash, position = _execute_nb(
                 state, t, open_[t], pending, cash, position, fees, slippage, record, trades_out
             )
-            extreme = _entry_extreme_nb(before, position, extreme, state)
+            extreme = entry_extreme_nb(before, position, extreme, state)
             pending = np.nan
         target = exposure[t]
         if not halted and not np.isnan(target):
@@ -226,7 +226,7 @@ def run_nb(
                     cash, position = _execute_nb(
                         state, t, close[t], target, cash, position, fees, slippage, record, trades_out
                     )
-                    extreme = _entry_extreme_nb(before, position, extreme, state)
+                    extreme = entry_extreme_nb(before, position, extreme, state)
                 else:
                     pending = target
         if not halted:

@@ -35,8 +35,9 @@ class OrderManager:
     """Routes orders to the broker and keeps orders, fills and positions up to date from its events.
 
     ``fees`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
-    as the sweep); transient broker errors are retried ``retries`` times with exponential backoff, and an
-    order whose ``client_order_id`` was already sent is refused rather than sent twice.
+    as the sweep); a submission is tried up to ``retries`` times in all while the broker's errors are
+    transient (exponential backoff between tries), and an order whose ``client_order_id`` was already sent
+    is refused rather than sent twice.
 
     Examples
     --------
@@ -95,8 +96,12 @@ class OrderManager:
                 value=order.client_order_id,
                 expected="a new client_order_id",
             )
-        self.orders[order.id] = order
-        sent = self._retrying(self.broker.submit, order)
+        self.orders[order.id] = order  # tracked before sending: the broker's events arrive during submit
+        try:
+            sent = self._retrying(self.broker.submit, order)
+        except Exception:
+            del self.orders[order.id]
+            raise
         self._sent.add(order.client_order_id)
         return sent
 

@@ -292,7 +292,10 @@ class Order:
                            f"ordered, {self.filled_qty!r} filled)", context)
         event = OrderEvent(order_id=self.id, client_order_id=self.client_order_id, kind=_EVENT_OF[target],
                            timestamp=fill.timestamp, fill=fill)
-        self.avg_fill_price = ((self.avg_fill_price or 0.0) * self.filled_qty + fill.price * fill.qty) / total
+        if self.filled_qty == 0.0:  # exact for a single fill (no round trip through p * q / q)
+            self.avg_fill_price = fill.price
+        else:
+            self.avg_fill_price = (self.avg_fill_price * self.filled_qty + fill.price * fill.qty) / total
         self.filled_qty = self.qty if target is OrderStatus.FILLED else total
         self.fees += fill.fee
         self.status, self.updated_at = target, fill.timestamp
