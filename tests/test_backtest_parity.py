@@ -69,3 +69,48 @@ def test_backtest_bad_input_is_refused_before_running() -> None:
         wb.backtest("sma_cross", bars, fill="noon")
     with pytest.raises(NotImplementedError, match="one symbol"):
         wb.backtest("sma_cross", wb.load(["SPY", "QQQ"], start="2020-01-01"))
+
+
+RULE_SETS = [
+    {"stop_loss": 0.03},
+    {"take_profit": 0.08, "trailing_stop": 0.04},
+    {"max_exposure": 0.6, "stop_loss": 0.05},
+    {"max_drawdown": 0.15},
+    {"max_exposure": 0.8, "stop_loss": 0.04, "take_profit": 0.2, "trailing_stop": 0.06, "max_drawdown": 0.3},
+]
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_backtest_equals_sweep_with_risk_rules(name: str, fill: str) -> None:
+    """The same rule kernels decide in the sweep's loop and in the backtest's RiskManager path."""
+    rng = np.random.default_rng(7 + len(name))
+    bars = wb.load("QQQ", start="2006-01-01")
+    for rules, params in zip(RULE_SETS, random_params(name, rng), strict=False):
+        costs = dict(cash=10_000.0, fees=0.001, slippage=0.0002, fill=fill)
+        bt = wb.backtest(wb.strategy(name)(**params), bars, risk=rules, **costs)
+        row = wb.sweep(name, bars, progress=False, risk=rules, **costs, **{k: [v] for k, v in params.items()})
+        np.testing.assert_allclose(
+            bt.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True
+        )
+
+
+def test_risk_events_name_the_rule_and_the_numbers() -> None:
+    bars = wb.load("SPY", start="2007-01-01", end="2009-12-31")
+    bt = wb.backtest(
+        wb.strategy("sma_cross")(fast=5, slow=20),
+        bars,
+        fill="close",
+        risk={"max_exposure": 0.5, "stop_loss": 0.02, "max_drawdown": 0.1},
+    )
+    decisions = {e.decision for e in bt.risk_events}
+    assert decisions == {"resize", "exit", "halt"}
+    resize = next(e for e in bt.risk_events if e.decision == "resize")
+    assert resize.rule == "max_exposure" and resize.details == {"wanted": 1.0, "allowed": 0.5, "limit": 0.5}
+    exit_ = next(e for e in bt.risk_events if e.decision == "exit")
+    assert exit_.rule == "stop_loss" and exit_.details["limit"] == 0.02 and exit_.details["position"] > 0
+    halt = [e for e in bt.risk_events if e.decision == "halt"]
+    assert len(halt) == 1 and halt[0].rule == "max_drawdown"
+    # after the halt nothing trades
+    assert bt.position[bt.position.index > pd.Timestamp(halt[0].timestamp)].eq(0).all()
+    assert (bt.equity / bt.equity.cummax() - 1).min() > -0.1 - 0.05  # flattened soon after the breach

@@ -133,6 +133,11 @@ def new_trade_state() -> np.ndarray:
     return np.zeros(_N_STATE)
 
 
+def trade_entry_price(state: np.ndarray) -> float:
+    """Entry fill price of the trade a trade state is in (the risk rules' reference)."""
+    return float(state[_T_ENTRY_PRICE])
+
+
 def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
     """(trades, wins, gross win, gross loss) of a trade state, as ``equity_metrics_nb`` takes them."""
     return int(state[_T_COUNT]), state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS]

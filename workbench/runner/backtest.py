@@ -18,16 +18,20 @@ from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
+from workbench.engine.schedule import MARK, RISK, SIGNAL, next_event_nb
 from workbench.engine.simulate import (
     N_TRADE_FIELDS,
     TRADE_FIELDS,
     book_fill_nb,
     close_open_trade_nb,
+    entry_extreme_nb,
     new_trade_state,
+    trade_entry_price,
     trade_stats,
 )
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
+from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -45,6 +49,7 @@ class BacktestResult:
     trades: pd.DataFrame
     metrics: pd.Series
     events: list[OrderEvent] = field(repr=False)
+    risk_events: list[RiskEvent] = field(repr=False)
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -63,12 +68,15 @@ def backtest(
     slippage: float = 0.0,
     fill: str = "next_open",
     periods_per_year: float | None = None,
+    risk: RiskRules | dict[str, float | None] | None = None,
 ) -> BacktestResult:
     """Run ``strategy`` on one symbol's ``bars`` through OrderManager -> SimBroker, one decision at a time.
 
     Fill semantics, costs and metrics are the sweep's (see ``workbench.sweep``): a signal of bar t trades at
     bar t+1's open (``fill="next_open"``) or bar t's close (``fill="close"``) with a market order sized to
-    the target exposure. A class or name runs at its default parameters.
+    the target exposure. A class or name runs at its default parameters. ``risk`` rules (a ``RiskRules`` or
+    a dict such as ``{"stop_loss": 0.05}``) act as in ``sweep(risk=...)``, through the RiskManager, whose
+    decisions are in ``result.risk_events``.
 
     Examples
     --------
@@ -79,7 +87,8 @@ def backtest(
     """
     cls, values = resolve_strategy(strategy)
     instance = strategy if isinstance(strategy, Strategy) else cls(**values)
-    costs = check_costs(cash, fees, slippage, fill)
+    rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
+    costs = check_costs(cash, fees, slippage, fill, rules.active())
     periods_per_year = check_periods_per_year(periods_per_year)
     frames, multi = prepare_bars(bars)
     if multi and len(frames) > 1:
@@ -93,24 +102,54 @@ def backtest(
     clock = FrozenClock(frame.index[0].to_pydatetime())
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
     om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name)
+    risk_manager = RiskManager(rules)
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
-    for signal_bar, target in _target_changes(exposure):
-        bar = signal_bar if costs.fill_close else signal_bar + 1
+    t, phase, last_target, extreme, peak, halted = 0, SIGNAL, 0.0, np.nan, np.nan, False
+    while True:
+        cash_now, position = broker.account().cash, broker.positions().get(symbol, 0.0)
+        bar, phase, target, reason, last_target, extreme, peak, halted = next_event_nb(
+            t,
+            phase,
+            n,
+            exposure,
+            closes,
+            costs.fill_close,
+            last_target,
+            cash_now,
+            position,
+            trade_entry_price(state),
+            extreme,
+            peak,
+            halted,
+            costs.risk,
+        )
         if bar >= n:
             break
-        price = closes[bar] if costs.fill_close else opens[bar]
-        clock.set(frame.index[bar].to_pydatetime())
+        fill_bar = bar if costs.fill_close else bar + 1
+        when = frame.index[bar].to_pydatetime()
+        if reason:
+            risk_manager.exited(when, symbol, int(reason), {"close": float(closes[bar]), "position": position})
+        elif target != exposure[bar]:
+            risk_manager.resized(when, symbol, float(exposure[bar]), float(target))
+        if fill_bar >= n:
+            break
+        price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
+        clock.set(frame.index[fill_bar].to_pydatetime())
         broker.quote(symbol, price)
-        cash_before, position_before = broker.account().cash, broker.positions().get(symbol, 0.0)
         order = om.target(symbol, target, price)
-        if order is None or order.filled_qty == 0.0:
-            continue
-        size = order.filled_qty * order.side.sign
-        book_fill_nb(state, bar, position_before, size, order.avg_fill_price, order.fees, cash_before, True, trades_out)
-        fill_bars.append(bar)
-        cash_after.append(broker.account().cash)
-        position_after.append(broker.positions().get(symbol, 0.0))
+        if order is not None and order.filled_qty > 0.0:
+            size = order.filled_qty * order.side.sign
+            book_fill_nb(state, fill_bar, position, size, order.avg_fill_price, order.fees, cash_now, True, trades_out)
+            new_position = broker.positions().get(symbol, 0.0)
+            extreme = entry_extreme_nb(position, new_position, extreme, state)
+            fill_bars.append(fill_bar)
+            cash_after.append(broker.account().cash)
+            position_after.append(new_position)
+        if costs.fill_close:
+            t, phase = bar, (RISK if phase == SIGNAL else MARK)
+        else:
+            t, phase = bar + 1, SIGNAL
 
     cash_path, position_path = _step_paths(n, costs.cash, fill_bars, cash_after, position_after)
     equity = cash_path + position_path * closes
@@ -132,15 +171,8 @@ def backtest(
         trades=trades,
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
+        risk_events=risk_manager.events,
     )
-
-
-def _target_changes(exposure: np.ndarray) -> list[tuple[int, float]]:
-    """(bar, target) where the effective target changes; NaN keeps the previous target, which starts at 0."""
-    effective = pd.Series(exposure).ffill().fillna(0.0).to_numpy()
-    previous = np.concatenate([[0.0], effective[:-1]])
-    bars = np.flatnonzero(effective != previous)
-    return [(int(b), float(effective[b])) for b in bars]
 
 
 def _step_paths(

@@ -1,0 +1,113 @@
+"""``RiskRules`` (validated rule settings) and ``RiskManager``: every decision as an event with its numbers."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.engine.risk_rules import EXIT_MAX_DRAWDOWN, EXIT_REASONS, RISK_FIELDS, risk_array
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """Thresholds of the risk rules (fractions; None = off), applied identically by sweeps and backtests.
+
+    Examples
+    --------
+    >>> RiskRules(stop_loss=0.05, max_drawdown=0.2).active()
+    {'stop_loss': 0.05, 'max_drawdown': 0.2}
+    """
+
+    max_exposure: float | None = None
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    max_drawdown: float | None = None
+
+    def __post_init__(self) -> None:
+        risk_array(**asdict(self))  # raises ValueError naming a bad threshold
+
+    @property
+    def array(self) -> np.ndarray:
+        """The rule array the kernels take."""
+        return risk_array(**asdict(self))
+
+    def active(self) -> dict[str, float]:
+        """The rules that are switched on."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any] | None) -> RiskRules:
+        """Rules from a dict such as ``{"stop_loss": 0.05}``; unknown names are refused."""
+        values = dict(values or {})
+        unknown = sorted(set(values) - set(RISK_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {', '.join(RISK_FIELDS)}")
+        return cls(**values)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> RiskRules:
+        """Rules from a TOML file of ``rule = threshold`` lines (the CLI's ``--risk``)."""
+        path = Path(path)
+        try:
+            return cls.from_mapping(tomllib.loads(path.read_text()))
+        except FileNotFoundError:
+            raise ValueError(f"risk file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"risk file {path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RiskEvent:
+    """One risk decision: ``resize`` (a target clamped), ``exit`` (a rule closed a position) or ``halt``."""
+
+    timestamp: datetime
+    symbol: str
+    decision: str
+    rule: str
+    details: dict[str, float] = field(default_factory=dict)
+
+
+class RiskManager:
+    """Applies ``RiskRules`` and records each decision as a ``RiskEvent`` (subscribers are called with it).
+
+    The rule arithmetic lives in ``engine.risk_rules`` kernels, the ones the sweep runs bar by bar.
+    """
+
+    def __init__(self, rules: RiskRules | None = None) -> None:
+        self.rules = rules or RiskRules()
+        self.events: list[RiskEvent] = []
+        self.halted = False
+        self._handlers: list = []
+
+    def subscribe(self, handler) -> None:
+        self._handlers.append(handler)
+
+    def resized(self, now: datetime, symbol: str, wanted: float, allowed: float) -> None:
+        """Record that ``max_exposure`` cut a target from ``wanted`` to ``allowed``."""
+        self._emit(
+            RiskEvent(
+                now,
+                symbol,
+                "resize",
+                "max_exposure",
+                {"wanted": wanted, "allowed": allowed, "limit": self.rules.max_exposure},
+            )
+        )
+
+    def exited(self, now: datetime, symbol: str, reason: int, details: dict[str, float]) -> None:
+        """Record an exit ordered by rule ``reason`` (an ``EXIT_*`` code); a drawdown breach flattens and halts."""
+        rule = EXIT_REASONS[reason]
+        decision = "halt" if reason == EXIT_MAX_DRAWDOWN else "exit"
+        self.halted = self.halted or decision == "halt"
+        self._emit(RiskEvent(now, symbol, decision, rule, {**details, "limit": getattr(self.rules, rule)}))
+
+    def _emit(self, event: RiskEvent) -> None:
+        self.events.append(event)
+        for handler in self._handlers:
+            handler(event)
