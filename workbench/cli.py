@@ -205,6 +205,7 @@ def sweep_cmd(
     fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
     metric: Annotated[str, typer.Option(help="Metric to rank by.")] = "sharpe",
     top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
+    risk: Annotated[Path | None, typer.Option(help="TOML file of risk rules, e.g. stop_loss = 0.05.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write all rows to .parquet or .csv.")] = None,
 ) -> None:
     """Sweep a strategy's parameters over bundled (or configured) bars and print the best rows."""
@@ -229,6 +230,7 @@ def sweep_cmd(
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
         metric=metric,
+        risk=_risk_rules(risk).active(),
         **ranges,
     )
     elapsed = time.perf_counter() - began
@@ -262,6 +264,7 @@ def backtest_cmd(
     cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
     fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
     trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
+    risk: Annotated[Path | None, typer.Option(help="TOML file of risk rules, e.g. stop_loss = 0.05.")] = None,
 ) -> None:
     """Backtest one parameter set through the order manager and simulated broker; print metrics and trades."""
     import pandas as pd
@@ -286,13 +289,22 @@ def backtest_cmd(
         slippage=slippage,
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
+        risk=_risk_rules(risk),
     )
     typer.echo(repr(result))
+    for event in result.risk_events:
+        typer.echo(f"risk {event.decision} {event.rule} at {event.timestamp:%Y-%m-%d %H:%M}: {event.details}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         typer.echo(result.metrics.to_string())
         if trades and len(result.trades):
             typer.echo(f"last {min(trades, len(result.trades))} of {len(result.trades)} trades:")
             typer.echo(result.trades.tail(trades).to_string())
+
+
+def _risk_rules(path: Path | None):
+    from workbench.risk.manager import RiskRules
+
+    return RiskRules() if path is None else RiskRules.from_toml(path)
 
 
 def _parse_param(text: str) -> tuple[str, str]:

@@ -50,6 +50,49 @@ class BacktestResult:
     metrics: pd.Series
     events: list[OrderEvent] = field(repr=False)
     risk_events: list[RiskEvent] = field(repr=False)
+    bars: pd.DataFrame = field(repr=False)
+    cash: float = 10_000.0
+    fees: float = 0.0
+
+    def plot(self):
+        """Equity, drawdown and price with entries (^) and exits (v): a holoviews layout for notebooks."""
+        import holoviews as hv
+        import hvplot.pandas  # noqa: F401 - registers .hvplot
+
+        drawdown = (self.equity / self.equity.cummax() - 1.0).rename("drawdown")
+        price = self.bars["close"].hvplot.line(label="close", height=260, responsive=True, title=self.symbol)
+        marks = []
+        for column, marker, color in (("entry_time", "triangle", "green"), ("exit_time", "inverted_triangle", "red")):
+            times = self.trades[column].dropna()
+            if len(times):
+                points = self.bars.loc[times, ["close"]].reset_index()
+                marks.append(points.hvplot.scatter(x="timestamp", y="close", marker=marker, color=color, size=60))
+        equity = self.equity.hvplot.line(height=220, responsive=True, title="equity")
+        under = drawdown.hvplot.area(height=160, responsive=True, title="drawdown", color="firebrick", alpha=0.5)
+        return hv.Layout([hv.Overlay([price, *marks]), equity, under]).cols(1)
+
+    def to_vectorbt(self):
+        """The same fills as a ``vbt.Portfolio.from_orders`` portfolio (amounts and prices per bar, same fees).
+
+        Its value equals ``equity`` bar by bar, so vectorbt's analytics apply to any backtest.
+        """
+        import vectorbt as vbt
+
+        bar_of = {ts: i for i, ts in enumerate(self.bars.index)}
+        size = np.full(len(self.bars), np.nan)
+        price = np.full(len(self.bars), np.nan)
+        for fill in self.fills.itertuples():
+            i = bar_of[pd.Timestamp(fill.timestamp)]
+            size[i] = (0.0 if np.isnan(size[i]) else size[i]) + fill.qty * (1.0 if fill.side == "buy" else -1.0)
+            price[i] = fill.price
+        return vbt.Portfolio.from_orders(
+            self.bars["close"],
+            size,
+            price=price,
+            fees=self.fees,
+            init_cash=self.cash,
+            freq=pd.infer_freq(self.bars.index[:10]) or "1D",
+        )
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -172,6 +215,9 @@ def backtest(
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
         risk_events=risk_manager.events,
+        bars=frame,
+        cash=costs.cash,
+        fees=costs.fees,
     )
 
 

@@ -1,0 +1,47 @@
+"""BacktestResult extras: vectorbt round trip, plot, and the CLI's --risk file."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.cli import main
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_to_vectorbt_reproduces_equity_and_trades(fill: str) -> None:
+    bars = wb.load("SPY", start="2012-01-01")
+    bt = wb.backtest(wb.strategy("zscore_reversion")(), bars, fees=0.001, slippage=0.0005, fill=fill)
+    pf = bt.to_vectorbt()
+    np.testing.assert_allclose(pf.value().to_numpy(), bt.equity.to_numpy(), rtol=1e-12)
+    assert pf.trades.count() == int(bt.metrics["trades"])
+    np.testing.assert_allclose(pf.total_return(), bt.metrics["total_return"], rtol=1e-9)
+
+
+def test_plot_has_price_with_trades_equity_and_drawdown() -> None:
+    bt = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), wb.load("SPY", start="2018-01-01"))
+    layout = bt.plot()
+    titles = [str(getattr(item, "label", "")) + str(item.opts.get().kwargs.get("title", "")) for item in layout]
+    assert len(layout) == 3
+    assert any("equity" in t for t in titles) and any("drawdown" in t for t in titles)
+    overlay = layout[0]
+    assert len(overlay) == 3  # price, entries, exits
+
+
+def test_cli_risk_file(tmp_path, monkeypatch, capsys) -> None:
+    for key in [k for k in os.environ if k.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    rules = tmp_path / "risk.toml"
+    rules.write_text("stop_loss = 0.03\nmax_drawdown = 0.2\n")
+    assert main(["backtest", "sma_cross", "-p", "fast=10", "-p", "slow=50", "--risk", str(rules), "--trades", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "risk exit stop_loss at 2000-04-14" in out and "'limit': 0.03" in out
+    rules.write_text("stop_los = 0.03\n")
+    assert main(["backtest", "sma_cross", "--risk", str(rules)]) == 1
+    assert "unknown risk rule stop_los" in capsys.readouterr().err
+    assert main(["sweep", "sma_cross", "--risk", str(tmp_path / "missing.toml")]) == 1
+    assert "risk file" in capsys.readouterr().err
