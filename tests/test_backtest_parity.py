@@ -114,3 +114,24 @@ def test_risk_events_name_the_rule_and_the_numbers() -> None:
     # after the halt nothing trades
     assert bt.position[bt.position.index > pd.Timestamp(halt[0].timestamp)].eq(0).all()
     assert (bt.equity / bt.equity.cummax() - 1).min() > -0.1 - 0.05  # flattened soon after the breach
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_size_caps_act_identically(fill: str) -> None:
+    bars = wb.load("AAPL", start="2010-01-01")
+    for rules in ({"max_shares": 40.0}, {"max_order_value": 3_000.0}, {"max_shares": 25.0, "max_order_value": 2_000.0}):
+        for name, params in (("sma_cross", {"fast": 10, "slow": 60}), ("zscore_reversion", {})):
+            costs = dict(cash=10_000.0, fees=0.001, fill=fill)
+            bt = wb.backtest(wb.strategy(name)(**params), bars, risk=rules, **costs)
+            values = params or wb.strategy(name)().values
+            row = wb.sweep(name, bars, progress=False, risk=rules, **costs, **{k: [v] for k, v in values.items()})
+            np.testing.assert_allclose(
+                bt.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True
+            )
+            held = bt.position.abs().max()
+            if "max_shares" in rules:
+                assert held <= rules["max_shares"] * (1 + 1e-12)
+            if "max_order_value" in rules and name == "sma_cross":  # its buys open; exits are never capped
+                buys = bt.fills[bt.fills["side"] == "buy"]
+                assert (buys["qty"] * buys["price"]).max() <= rules["max_order_value"] * (1 + 1e-9)
+            assert any(e.decision == "resize" for e in bt.risk_events)

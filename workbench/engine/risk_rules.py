@@ -1,7 +1,8 @@
 """Risk rules as scalar kernels: the sweep applies them bar by bar, the RiskManager event by event.
 
 Rules are configured by a float64 array indexed by the slots below; NaN switches a rule off. Thresholds
-are fractions: ``stop_loss=0.05`` exits a long once the close is 5 % below the entry fill price.
+are fractions: ``stop_loss=0.05`` exits a long once the close is 5 % below the entry fill price; the size
+caps are amounts: ``max_shares`` units held, ``max_order_value`` currency per order.
 """
 
 from __future__ import annotations
@@ -9,9 +10,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-RISK_FIELDS = ("max_exposure", "stop_loss", "take_profit", "trailing_stop", "max_drawdown")
+RISK_FIELDS = (
+    "max_exposure",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_drawdown",
+    "max_shares",
+    "max_order_value",
+)
 N_RISK = len(RISK_FIELDS)
-MAX_EXPOSURE, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, MAX_DRAWDOWN = range(N_RISK)
+MAX_EXPOSURE, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, MAX_DRAWDOWN, MAX_SHARES, MAX_ORDER_VALUE = range(N_RISK)
+# Upper bound of each threshold (the size caps are amounts without a bound).
+_UPPER = (1.0, 1.0, 10.0, 1.0, 1.0, np.inf, np.inf)
 # What ended a position (0 = nothing); MAX_DRAWDOWN also halts trading for the rest of the run.
 EXIT_REASONS = ("", "stop_loss", "take_profit", "trailing_stop", "max_drawdown")
 NO_EXIT, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_TRAILING_STOP, EXIT_MAX_DRAWDOWN = range(5)
@@ -23,24 +34,46 @@ def risk_array(
     take_profit: float | None = None,
     trailing_stop: float | None = None,
     max_drawdown: float | None = None,
+    max_shares: float | None = None,
+    max_order_value: float | None = None,
 ) -> np.ndarray:
-    """The rule array the kernels take; each threshold a fraction in (0, 1] (``max_exposure`` in (0, 1]).
+    """The rule array the kernels take: fractions in (0, 1] (``take_profit`` up to 10), caps any positive amount.
 
     Examples
     --------
-    >>> risk_array(stop_loss=0.05)
-    array([ nan, 0.05,  nan,  nan,  nan])
+    >>> risk_array(stop_loss=0.05)[:3]
+    array([ nan, 0.05,  nan])
     """
-    values = dict(zip(RISK_FIELDS, (max_exposure, stop_loss, take_profit, trailing_stop, max_drawdown), strict=True))
+    values = (max_exposure, stop_loss, take_profit, trailing_stop, max_drawdown, max_shares, max_order_value)
     out = np.full(N_RISK, np.nan)
-    for i, (name, value) in enumerate(values.items()):
+    for i, (name, value) in enumerate(zip(RISK_FIELDS, values, strict=True)):
         if value is None:
             continue
-        if isinstance(value, bool) or not np.isfinite(value) or not 0.0 < value <= (10.0 if i == TAKE_PROFIT else 1.0):
-            limit = "10" if i == TAKE_PROFIT else "1"
-            raise ValueError(f"{name}={value!r}: must be a fraction in (0, {limit}] (or None to switch it off)")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= _UPPER[i]:
+            what = "a positive amount" if _UPPER[i] == np.inf else f"a fraction in (0, {_UPPER[i]:g}]"
+            raise ValueError(f"{name}={value!r}: must be {what} (or None to switch it off)")
         out[i] = float(value)
     return out
+
+
+@njit(cache=True, nogil=True)
+def cap_order_size_nb(size, position, price, risk):
+    """``size`` cut so the position stays within ``max_shares`` and the order within ``max_order_value``.
+
+    The cut keeps the order's direction; a position already beyond the cap may only shrink.
+    """
+    if size == 0.0:
+        return size
+    cap = risk[MAX_SHARES]
+    if not np.isnan(cap):
+        new = min(max(position + size, -cap), cap)
+        if (size > 0) != (new - position > 0):  # the cap would reverse the order: do nothing
+            return 0.0
+        size = new - position
+    cap = risk[MAX_ORDER_VALUE]
+    if not np.isnan(cap) and abs(size) * price > cap:
+        size = (cap / price) if size > 0 else -(cap / price)
+    return size
 
 
 @njit(cache=True, nogil=True)

@@ -7,7 +7,8 @@ Semantics (pinned by tests and identical in every path):
   window's last bar never fills).
 - Fees are a fraction of traded value, slippage a fraction of price against the trade.
 - Equity is marked at each bar's close; an open position at the end is marked at the last close, no exit fee.
-- Risk rules (``engine.risk_rules``; NaN = off): the target is clamped to ``max_exposure``; after each close,
+- Risk rules (``engine.risk_rules``; NaN = off): the target is clamped to ``max_exposure`` and each order
+  (but an exit) cut to ``max_shares`` held and ``max_order_value``; after each close,
   stop-loss / take-profit / trailing-stop (against the entry fill and the best close since) exit the
   position like a signal would (at that close, or the next open), and the strategy re-enters only when its
   target changes; breaching ``max_drawdown`` flattens and halts trading for the rest of the run. With
@@ -32,6 +33,7 @@ from workbench.engine.risk_rules import (
     EXIT_MAX_DRAWDOWN,
     MAX_EXPOSURE,
     NO_EXIT,
+    cap_order_size_nb,
     clamp_exposure_nb,
     exit_reason_nb,
     update_extreme_nb,
@@ -144,9 +146,14 @@ def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
 
 
 @njit(cache=True, nogil=True)
-def _execute_nb(state, bar, price, target, cash, position, fees, slippage, record, trades_out):
-    """Move ``position`` toward ``target`` exposure at ``price``; book the fill. Returns (cash, position)."""
+def _execute_nb(state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out):
+    """Move ``position`` toward ``target`` exposure at ``price`` within the size caps; book the fill.
+
+    Returns (cash, position). An exit (target 0) is never capped: closing is always allowed.
+    """
     size = target_size_nb(cash, position, price, target, fees, slippage)
+    if target != 0.0:
+        size = cap_order_size_nb(size, position, price, risk)
     if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
         return cash, position
     fill = fill_price_nb(price, size, slippage)
@@ -217,7 +224,7 @@ def run_nb(
         if not np.isnan(pending):
             before = position
             cash, position = _execute_nb(
-                state, t, open_[t], pending, cash, position, fees, slippage, record, trades_out
+                state, t, open_[t], pending, cash, position, fees, slippage, risk, record, trades_out
             )
             extreme = entry_extreme_nb(before, position, extreme, state)
             pending = np.nan
@@ -229,7 +236,7 @@ def run_nb(
                 if fill_close:
                     before = position
                     cash, position = _execute_nb(
-                        state, t, close[t], target, cash, position, fees, slippage, record, trades_out
+                        state, t, close[t], target, cash, position, fees, slippage, risk, record, trades_out
                     )
                     extreme = entry_extreme_nb(before, position, extreme, state)
                 else:
@@ -243,7 +250,7 @@ def run_nb(
                 halted = reason == EXIT_MAX_DRAWDOWN
                 if fill_close:
                     cash, position = _execute_nb(
-                        state, t, close[t], 0.0, cash, position, fees, slippage, record, trades_out
+                        state, t, close[t], 0.0, cash, position, fees, slippage, risk, record, trades_out
                     )
                 elif halted or np.isnan(pending):
                     pending = 0.0

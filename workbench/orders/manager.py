@@ -14,6 +14,7 @@ from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderType, Side
 from workbench.ports import Broker, Clock
+from workbench.risk.manager import RiskManager
 
 
 @dataclass
@@ -33,6 +34,9 @@ class PositionState:
 
 class OrderManager:
     """Routes orders to the broker and keeps orders, fills and positions up to date from its events.
+
+    Orders take the fixed path OrderManager -> RiskManager (when given: size caps, with resize events) ->
+    broker.
 
     ``fees`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
     as the sweep); a submission is tried up to ``retries`` times in all while the broker's errors are
@@ -63,12 +67,14 @@ class OrderManager:
         slippage: float = 0.0,
         retries: int = 3,
         strategy: str | None = None,
+        risk: RiskManager | None = None,
     ) -> None:
         self.broker = broker
         self.clock = clock
         self.fees = fees
         self.slippage = slippage
         self.strategy = strategy
+        self.risk = risk
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
         self.events: list[OrderEvent] = []
@@ -114,6 +120,8 @@ class OrderManager:
         account = self.broker.account()
         position = self.broker.positions().get(symbol.upper(), 0.0)
         size = float(target_size_nb(account.cash, position, price, exposure, self.fees, self.slippage))
+        if self.risk is not None and exposure != 0.0:  # exits are never capped
+            size = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
         if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
             return None
         order = Order(

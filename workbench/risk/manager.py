@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.engine.risk_rules import EXIT_MAX_DRAWDOWN, EXIT_REASONS, RISK_FIELDS, risk_array
+from workbench.engine.risk_rules import EXIT_MAX_DRAWDOWN, EXIT_REASONS, RISK_FIELDS, cap_order_size_nb, risk_array
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class RiskRules:
     take_profit: float | None = None
     trailing_stop: float | None = None
     max_drawdown: float | None = None
+    max_shares: float | None = None
+    max_order_value: float | None = None
 
     def __post_init__(self) -> None:
         risk_array(**asdict(self))  # raises ValueError naming a bad threshold
@@ -81,12 +83,25 @@ class RiskManager:
 
     def __init__(self, rules: RiskRules | None = None) -> None:
         self.rules = rules or RiskRules()
+        self._array = self.rules.array
         self.events: list[RiskEvent] = []
         self.halted = False
         self._handlers: list = []
 
     def subscribe(self, handler) -> None:
         self._handlers.append(handler)
+
+    def cap_size(self, now: datetime, symbol: str, size: float, position: float, price: float) -> float:
+        """``size`` within ``max_shares`` and ``max_order_value`` (the sweep's kernel); a cut is a resize event."""
+        capped = float(cap_order_size_nb(size, position, price, self._array))
+        if capped != size:
+            rule = (
+                "max_shares"
+                if abs(position + capped) != abs(position + size) and self.rules.max_shares
+                else "max_order_value"
+            )
+            self._emit(RiskEvent(now, symbol, "resize", rule, {"wanted": size, "allowed": capped, "price": price}))
+        return capped
 
     def resized(self, now: datetime, symbol: str, wanted: float, allowed: float) -> None:
         """Record that ``max_exposure`` cut a target from ``wanted`` to ``allowed``."""

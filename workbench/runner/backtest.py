@@ -144,8 +144,10 @@ def backtest(
 
     clock = FrozenClock(frame.index[0].to_pydatetime())
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
-    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name)
     risk_manager = RiskManager(rules)
+    om = OrderManager(
+        broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager
+    )
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
     t, phase, last_target, extreme, peak, halted = 0, SIGNAL, 0.0, np.nan, np.nan, False
