@@ -95,11 +95,9 @@ class RiskManager:
         """``size`` within ``max_shares`` and ``max_order_value`` (the sweep's kernel); a cut is a resize event."""
         capped = float(cap_order_size_nb(size, position, price, self._array))
         if capped != size:
-            rule = (
-                "max_shares"
-                if abs(position + capped) != abs(position + size) and self.rules.max_shares
-                else "max_order_value"
-            )
+            value_cap = self.rules.max_order_value
+            at_value_cap = value_cap is not None and np.isclose(abs(capped) * price, value_cap, rtol=1e-12)
+            rule = "max_order_value" if at_value_cap else "max_shares"
             self._emit(RiskEvent(now, symbol, "resize", rule, {"wanted": size, "allowed": capped, "price": price}))
         return capped
 
