@@ -134,4 +134,5 @@ def test_size_caps_act_identically(fill: str) -> None:
             if "max_order_value" in rules and name == "sma_cross":  # its buys open; exits are never capped
                 buys = bt.fills[bt.fills["side"] == "buy"]
                 assert (buys["qty"] * buys["price"]).max() <= rules["max_order_value"] * (1 + 1e-9)
-            assert any(e.decision == "resize" for e in bt.risk_events)
+            resizes = [e for e in bt.risk_events if e.decision == "resize"]
+            assert resizes and {e.rule for e in resizes} <= set(rules)
