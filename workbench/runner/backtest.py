@@ -32,6 +32,7 @@ from workbench.engine.simulate import (
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
+from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -112,7 +113,8 @@ def backtest(
     fill: str = "next_open",
     periods_per_year: float | None = None,
     risk: RiskRules | dict[str, float | None] | None = None,
-) -> BacktestResult:
+    weights: dict[str, float] | None = None,
+) -> BacktestResult | PortfolioResult:
     """Run ``strategy`` on one symbol's ``bars`` through OrderManager -> SimBroker, one decision at a time.
 
     Fill semantics, costs and metrics are the sweep's (see ``workbench.sweep``): a signal of bar t trades at
@@ -120,6 +122,10 @@ def backtest(
     the target exposure. A class or name runs at its default parameters. ``risk`` rules (a ``RiskRules`` or
     a dict such as ``{"stop_loss": 0.05}``) act as in ``sweep(risk=...)``, through the RiskManager, whose
     decisions are in ``result.risk_events``.
+
+    Several symbols (a ``Bars`` or dict) make a portfolio with one cash account: each symbol is traded to
+    ``weights[symbol] x its exposure`` of total equity (equal weights by default) and a ``PortfolioResult``
+    is returned (see ``runner.portfolio``; risk rules are single-symbol for now).
 
     Examples
     --------
@@ -135,7 +141,10 @@ def backtest(
     periods_per_year = check_periods_per_year(periods_per_year)
     frames, multi = prepare_bars(bars)
     if multi and len(frames) > 1:
-        raise NotImplementedError("backtest runs one symbol for now; multi-symbol portfolios are on the way")
+        if rules.active():
+            raise NotImplementedError("risk rules apply to single-symbol backtests for now")
+        ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
+        return run_portfolio(instance, frames, costs, check_weights(weights, list(frames)), ppy)
     symbol, frame = next(iter(frames.items()))
     ppy = float(periods_per_year or infer_periods_per_year(frame.index))
     exposure = instance.exposure(frame).to_numpy()
@@ -145,9 +154,7 @@ def backtest(
     clock = FrozenClock(frame.index[0].to_pydatetime())
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
-    om = OrderManager(
-        broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager
-    )
+    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager)
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
     t, phase, last_target, extreme, peak, halted = 0, SIGNAL, 0.0, np.nan, np.nan, False

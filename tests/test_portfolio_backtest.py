@@ -1,0 +1,59 @@
+"""Multi-symbol backtests: one account, target weights, the single-symbol arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.engine.inputs import check_costs
+from workbench.runner.portfolio import PortfolioResult, run_portfolio
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return wb.load(["SPY", "QQQ", "META"], start="2010-01-01")
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_one_symbol_at_full_weight_equals_the_single_backtest(fill: str) -> None:
+    spy = wb.load("SPY", start="2010-01-01")
+    strategy = wb.strategy("zscore_reversion")()
+    single = wb.backtest(strategy, spy, fees=0.001, slippage=0.0005, fill=fill)
+    costs = check_costs(10_000.0, 0.001, 0.0005, fill)
+    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0)
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(portfolio.metrics["total_return"], single.metrics["total_return"], rtol=1e-12)
+    assert int(portfolio.metrics["trades"]) == int(single.metrics["trades"])
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_portfolio_accounting(bars, fill: str) -> None:
+    res = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.001, fill=fill)
+    assert isinstance(res, PortfolioResult) and res.weights == pytest.approx(
+        {"SPY": 1 / 3, "QQQ": 1 / 3, "META": 1 / 3}
+    )
+    closes = bars.close.reindex(res.equity.index).ffill().fillna(0.0)
+    cash = res.equity - (res.positions * closes).sum(axis=1)
+    assert (cash > -1e-6).all(), "long-only weights summing to 1 never borrow"
+    assert (res.positions >= 0).all().all()
+    assert res.positions.loc[res.positions.index < "2012-05-18", "META"].eq(0).all()  # META lists in 2012
+    # every trade's P&L (the open ones marked at the last close) adds up to the total gain
+    assert res.trades["pnl"].sum() == pytest.approx(res.equity.iloc[-1] - 10_000.0, rel=1e-9)
+    # right after each buy the symbol holds about its weight of equity
+    fills = res.fills[res.fills["side"] == "buy"]
+    for fill_row in fills.head(20).itertuples():
+        ts = fill_row.timestamp
+        value = res.positions.at[ts, fill_row.symbol] * fill_row.price
+        assert value / res.equity.at[ts] == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_custom_weights_and_bad_weights(bars) -> None:
+    res = wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.3, "META": 0.0}, fill="close")
+    assert res.positions["META"].eq(0).all() and res.fills["symbol"].isin(["SPY", "QQQ"]).all()
+    with pytest.raises(ValueError, match="together at most 1"):
+        wb.backtest("sma_cross", bars, weights={"SPY": 0.7, "QQQ": 0.7, "META": 0.0})
+    with pytest.raises(ValueError, match=r"missing \['META'\]"):
+        wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.5})
+    with pytest.raises(NotImplementedError, match="single-symbol"):
+        wb.backtest("sma_cross", bars, risk={"stop_loss": 0.05})

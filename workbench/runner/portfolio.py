@@ -1,0 +1,200 @@
+"""Multi-symbol backtests: one cash account, each symbol traded to ``weight x exposure`` of total equity.
+
+Each symbol's signals come from its own bars (the sweep's signal function); orders go through the same
+OrderManager and SimBroker as a single-symbol backtest and are sized with the sweep's ``target_size_nb``
+against the whole account (cash plus the other holdings), sells before buys within a bar so cash is
+freed first. Equity is marked at each bar's close with the last known price of every holding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from workbench.brokers.sim import SimBroker
+from workbench.engine.inputs import Costs
+from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
+from workbench.orders.manager import OrderManager
+from workbench.orders.model import OrderEvent
+from workbench.strategies.base import Strategy
+from workbench.testing.clock import FrozenClock
+
+
+@dataclass
+class PortfolioResult:
+    """A multi-symbol backtest: equity, positions per symbol, orders, fills, round trips, metrics."""
+
+    strategy: Strategy
+    weights: dict[str, float]
+    equity: pd.Series
+    positions: pd.DataFrame
+    orders: pd.DataFrame
+    fills: pd.DataFrame
+    trades: pd.DataFrame
+    metrics: pd.Series
+    events: list[OrderEvent] = field(repr=False)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"PortfolioResult({self.strategy!r} on {', '.join(self.weights)}: {len(self.fills)} fills, "
+            f"total return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.2%})"
+        )
+
+
+def check_weights(weights: dict[str, float] | None, symbols: list[str]) -> dict[str, float]:
+    """Equal weights by default; given weights must name every symbol, be >= 0 and sum to at most 1."""
+    if weights is None:
+        return {s: 1.0 / len(symbols) for s in symbols}
+    weights = {str(k).upper(): float(v) for k, v in weights.items()}
+    missing, extra = sorted(set(symbols) - set(weights)), sorted(set(weights) - set(symbols))
+    if missing or extra:
+        raise ValueError(f"weights must name exactly the symbols {symbols}; missing {missing}, unknown {extra}")
+    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) > 1 + 1e-12:
+        raise ValueError(f"weights {weights}: each must be >= 0 and together at most 1")
+    return {s: weights[s] for s in symbols}
+
+
+def run_portfolio(
+    instance: Strategy, frames: dict[str, pd.DataFrame], costs: Costs, weights: dict[str, float], ppy: float
+) -> PortfolioResult:
+    """The multi-symbol backtest loop; see the module docstring for its semantics."""
+    symbols = list(frames)
+    timeline = frames[symbols[0]].index
+    for frame in list(frames.values())[1:]:
+        timeline = timeline.union(frame.index)
+    closes = pd.DataFrame({s: f["close"] for s, f in frames.items()}).reindex(timeline)
+    opens = pd.DataFrame({s: f["open"] for s, f in frames.items()}).reindex(timeline)
+    targets = pd.DataFrame({s: instance.exposure(f) for s, f in frames.items()}).reindex(timeline)
+    effective = targets.ffill().fillna(0.0)
+    changes = effective.ne(effective.shift(1).fillna(0.0)) & targets.notna()
+
+    clock = FrozenClock(timeline[0].to_pydatetime())
+    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
+    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=type(instance).name)
+    n = len(timeline)
+    positions = np.zeros((n, len(symbols)))
+    cash = np.full(n, costs.cash)
+    close_values, open_values = closes.to_numpy(), opens.to_numpy()
+    last_price = np.full(len(symbols), np.nan)
+    due: dict[int, list[tuple[int, float]]] = {}  # bar -> [(symbol index, target weight)]
+    for t in range(n):
+        if costs.fill_close:
+            due.setdefault(t, []).extend(
+                (j, weights[s] * effective.iat[t, j]) for j, s in enumerate(symbols) if changes.iat[t, j]
+            )
+        orders = due.pop(t, [])
+        prices = close_values[t] if costs.fill_close else open_values[t]
+        if orders:
+            clock.set(timeline[t].to_pydatetime())
+            marks = np.where(np.isnan(prices), last_price, prices)
+            orders = _sells_first(orders, broker, symbols, marks)
+            for j, weight in orders:
+                symbol, price = symbols[j], prices[j]
+                if np.isnan(price):  # no bar for this symbol now: wait for its next bar
+                    due.setdefault(t + 1, []).append((j, weight))
+                    continue
+                broker.quote(symbol, price)
+                others = sum(q * last_price[symbols.index(s)] for s, q in broker.positions().items() if s != symbol)
+                _target(om, broker, symbol, weight, price, others)
+        if not costs.fill_close:
+            for j, s in enumerate(symbols):
+                if changes.iat[t, j]:
+                    due.setdefault(t + 1, []).append((j, weights[s] * effective.iat[t, j]))
+        last_price = np.where(np.isnan(close_values[t]), last_price, close_values[t])
+        for j, s in enumerate(symbols):
+            if not np.isnan(close_values[t, j]):
+                broker.quote(s, close_values[t, j])
+        held = broker.positions()
+        positions[t] = [held.get(s, 0.0) for s in symbols]
+        cash[t] = broker.account().cash
+    values = np.nan_to_num(positions * pd.DataFrame(close_values).ffill().to_numpy())
+    equity = cash + values.sum(axis=1)
+    trades = _round_trips(om, symbols, dict(zip(symbols, last_price, strict=True)))
+    pnl = trades["pnl"].to_numpy() if len(trades) else np.zeros(0)
+    metrics = np.empty(N_METRICS)
+    equity_metrics_nb(
+        equity,
+        np.abs(positions).sum(axis=1),
+        costs.cash,
+        len(pnl),
+        float((pnl > 0).sum()),
+        float(pnl[pnl > 0].sum()),
+        float(-pnl[pnl < 0].sum()),
+        ppy,
+        metrics,
+    )
+    return PortfolioResult(
+        strategy=instance,
+        weights=weights,
+        equity=pd.Series(equity, index=timeline, name="equity"),
+        positions=pd.DataFrame(positions, index=timeline, columns=symbols),
+        orders=pd.DataFrame([o.to_dict() for o in om.orders.values()]),
+        fills=pd.DataFrame([f.to_dict() for f in om.fills]),
+        trades=trades,
+        metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
+        events=om.events,
+    )
+
+
+def _sells_first(
+    orders: list[tuple[int, float]], broker: SimBroker, symbols: list[str], marks: np.ndarray
+) -> list[tuple[int, float]]:
+    """Orders sorted by how much they cut a holding's weight: the reductions free the cash the buys need."""
+    held = broker.positions()
+    total = broker.account().cash + sum(q * marks[symbols.index(s)] for s, q in held.items())
+
+    def weight_change(order: tuple[int, float]) -> float:
+        j, weight = order
+        return weight - held.get(symbols[j], 0.0) * np.nan_to_num(marks[j]) / total
+
+    return sorted(orders, key=weight_change)
+
+
+def _target(om: OrderManager, broker: SimBroker, symbol: str, weight: float, price: float, others: float) -> None:
+    """Trade ``symbol`` to ``weight`` of the whole account: other holdings count as cash for sizing."""
+    from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
+    from workbench.orders.model import Order, OrderType, Side
+
+    position = broker.positions().get(symbol, 0.0)
+    size = float(target_size_nb(broker.account().cash + others, position, price, weight, om.fees, om.slippage))
+    if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+        return
+    side = Side.BUY if size > 0 else Side.SELL
+    om.submit(
+        Order(
+            symbol=symbol,
+            side=side,
+            qty=abs(size),
+            type=OrderType.MARKET,
+            created_at=om.clock.now(),
+            strategy=om.strategy,
+        )
+    )
+
+
+def _round_trips(om: OrderManager, symbols: list[str], last: dict[str, float]) -> pd.DataFrame:
+    """Round trips per symbol from the fills: flat to flat, P&L by average cost net of fees; one still open
+    is marked at the last close without an exit fee (as single-symbol backtests and vectorbt do)."""
+    from workbench.engine.ledger import position_after_fill_nb
+
+    rows = []
+    for symbol in symbols:
+        qty = avg = realized = 0.0
+        start = None
+        for fill in (f for f in om.fills if f.symbol == symbol):
+            before = realized
+            if qty == 0.0:
+                start = (fill.timestamp, fill.price, before)
+            qty, avg, realized = position_after_fill_nb(
+                qty, avg, realized, fill.qty * fill.side.sign, fill.price, fill.fee
+            )
+            if qty == 0.0 and start is not None:
+                rows.append((symbol, start[0], fill.timestamp, start[1], fill.price, realized - start[2]))
+                start = None
+        if start is not None:
+            marked = realized - start[2] + qty * (last[symbol] - avg)
+            rows.append((symbol, start[0], None, start[1], last[symbol], marked))
+    return pd.DataFrame(rows, columns=["symbol", "entry_time", "exit_time", "entry_price", "exit_price", "pnl"])
