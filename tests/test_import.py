@@ -23,6 +23,7 @@ PUBLIC = {
     "sweep": "workbench.engine.sweep",
     "backtest": "workbench.runner.backtest",
     "BacktestResult": "workbench.runner.backtest",
+    "PortfolioResult": "workbench.runner.portfolio",
     "SweepResult": "workbench.engine.result",
     "walk_forward": "workbench.engine.walk_forward",
     "WalkForwardResult": "workbench.engine.walk_forward",

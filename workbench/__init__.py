@@ -33,6 +33,7 @@ _EXPORTS = {
     "sweep": "workbench.engine.sweep",
     "backtest": "workbench.runner.backtest",
     "BacktestResult": "workbench.runner.backtest",
+    "PortfolioResult": "workbench.runner.portfolio",
     "SweepResult": "workbench.engine.result",
     "walk_forward": "workbench.engine.walk_forward",
     "WalkForwardResult": "workbench.engine.walk_forward",
@@ -54,6 +55,7 @@ __all__ = [
     "DataValidationError",
     "LookaheadError",
     "Param",
+    "PortfolioResult",
     "Settings",
     "Strategy",
     "SweepResult",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.engine.walk_forward import WalkForwardResult, walk_forward
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
     from workbench.runner.backtest import BacktestResult, backtest
+    from workbench.runner.portfolio import PortfolioResult
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy
