@@ -104,7 +104,7 @@ def test_risk_events_name_the_rule_and_the_numbers() -> None:
         risk={"max_exposure": 0.5, "stop_loss": 0.02, "max_drawdown": 0.1},
     )
     decisions = {e.decision for e in bt.risk_events}
-    assert decisions == {"resize", "exit", "halt"}
+    assert decisions == {"approve", "resize", "exit", "halt"}
     resize = next(e for e in bt.risk_events if e.decision == "resize")
     assert resize.rule == "max_exposure" and resize.details == {"wanted": 1.0, "allowed": 0.5, "limit": 0.5}
     exit_ = next(e for e in bt.risk_events if e.decision == "exit")

@@ -66,7 +66,8 @@ class RiskRules:
 
 @dataclass(frozen=True)
 class RiskEvent:
-    """One risk decision: ``resize`` (a target clamped), ``exit`` (a rule closed a position) or ``halt``."""
+    """One risk decision: ``approve`` (an order passed), ``resize`` (a target or order cut), ``exit`` (a rule
+    closed a position) or ``halt`` (the drawdown kill switch flattened and stopped trading)."""
 
     timestamp: datetime
     symbol: str
@@ -92,13 +93,16 @@ class RiskManager:
         self._handlers.append(handler)
 
     def cap_size(self, now: datetime, symbol: str, size: float, position: float, price: float) -> float:
-        """``size`` within ``max_shares`` and ``max_order_value`` (the sweep's kernel); a cut is a resize event."""
+        """``size`` within ``max_shares`` and ``max_order_value`` (the sweep's kernel): an ``approve`` event, or
+        a ``resize`` event naming the binding cap."""
         capped = float(cap_order_size_nb(size, position, price, self._array))
-        if capped != size:
-            value_cap = self.rules.max_order_value
-            at_value_cap = value_cap is not None and np.isclose(abs(capped) * price, value_cap, rtol=1e-12)
-            rule = "max_order_value" if at_value_cap else "max_shares"
-            self._emit(RiskEvent(now, symbol, "resize", rule, {"wanted": size, "allowed": capped, "price": price}))
+        details = {"wanted": size, "allowed": capped, "price": price}
+        if capped == size:
+            self._emit(RiskEvent(now, symbol, "approve", "", details))
+            return capped
+        value_cap = self.rules.max_order_value
+        at_value_cap = value_cap is not None and np.isclose(abs(capped) * price, value_cap, rtol=1e-12)
+        self._emit(RiskEvent(now, symbol, "resize", "max_order_value" if at_value_cap else "max_shares", details))
         return capped
 
     def resized(self, now: datetime, symbol: str, wanted: float, allowed: float) -> None:
