@@ -439,3 +439,323 @@ def test_resting_order_fill_event_carries_the_bar_time():
     event = rig.events[-1]
     assert event.order_id == order.id and event.timestamp == later
     assert (event.fill.qty, event.fill.price, event.fill.side.value) == (2.0, 101.0, "sell")
+
+
+# --- bracket orders: OCO legs ----------------------------------------------------------------------------------
+
+
+def _legs(rig: Rig, parent: Order) -> tuple[Order, Order]:
+    """The take-profit and stop-loss legs SimBroker made for ``parent`` (looked up by their parent_id)."""
+    legs = [o for o in rig.broker.list_orders() if o.parent_id == parent.id]
+    assert len(legs) == 2
+    take, stop = legs
+    return take, stop
+
+
+def _reasons(rig: Rig, start: int) -> list[tuple[str, str, str | None]]:
+    """(order id, event kind, reason) of the events from index ``start`` on."""
+    return [(e.order_id, e.kind.value, e.reason) for e in rig.events[start:]]
+
+
+@pytest.mark.parametrize("stop_loss_limit, stop_type", [(None, "stop"), (94.0, "stop_limit")])
+def test_filled_bracket_entry_submits_two_accepted_gtc_legs_sharing_an_oco_group(stop_loss_limit, stop_type):
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0, stop_loss_limit=stop_loss_limit)
+    assert parent.status is S.FILLED
+    take, stop = _legs(rig, parent)
+    assert rig.broker.list_orders() == [parent, take, stop]
+    assert [(e.order_id, e.kind.value) for e in rig.events] == [
+        (parent.id, "accepted"),
+        (parent.id, "fill"),
+        (take.id, "accepted"),
+        (stop.id, "accepted"),
+    ]
+    assert (take.type.value, take.side.value, take.qty, take.limit_price, take.stop_price) == (
+        "limit",
+        "sell",
+        10.0,
+        110.0,
+        None,
+    )
+    assert (stop.type.value, stop.side.value, stop.qty, stop.stop_price, stop.limit_price) == (
+        stop_type,
+        "sell",
+        10.0,
+        95.0,
+        stop_loss_limit,
+    )
+    for leg in (take, stop):
+        assert leg.status is S.ACCEPTED and leg.time_in_force.value == "gtc"
+        assert leg.parent_id == parent.id and leg.oco_group == parent.id
+        assert leg.created_at == DAY1
+    assert [take.id, stop.id] == [leg.id for leg in parent.bracket_legs(DAY1)]  # the model's own legs
+    assert rig.broker.positions() == {"SPY": 10.0}
+
+
+def test_take_profit_fill_cancels_the_stop_loss():
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0)  # cash 9000
+    take, stop = _legs(rig, parent)
+    rig.bar(101.0, 109.0, 96.0, 108.0)  # reaches neither leg
+    assert take.status is S.ACCEPTED and stop.status is S.ACCEPTED
+    start = len(rig.events)
+    rig.bar(105.0, 111.0, 104.0, 110.0)  # high reaches the take-profit: max(open 105, limit 110) = 110
+    assert _reasons(rig, start) == [(take.id, "fill", None), (stop.id, "canceled", "oco: take_profit filled")]
+    assert take.status is S.FILLED and take.avg_fill_price == 110.0
+    assert stop.status is S.CANCELED and stop.filled_qty == 0.0
+    assert rig.broker.positions() == {}
+    assert rig.broker.account().cash == pytest.approx(9_000.0 + 10 * 110.0, rel=1e-12)
+    rig.bar(90.0, 91.0, 80.0, 85.0)  # the canceled stop stays canceled
+    assert stop.status is S.CANCELED and rig.broker.positions() == {}
+
+
+def test_gap_below_the_stop_loss_fills_it_at_the_open_and_cancels_the_take_profit():
+    rig = Rig(slippage=0.01)
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0)  # at 101: cash 10000 - 1010 = 8990
+    take, stop = _legs(rig, parent)
+    start = len(rig.events)
+    rig.bar(90.0, 92.0, 88.0, 91.0)  # opens below the stop: min(open 90, stop 95) = 90, less 1% slippage
+    assert _reasons(rig, start) == [(stop.id, "fill", None), (take.id, "canceled", "oco: stop_loss filled")]
+    assert stop.status is S.FILLED and stop.avg_fill_price == pytest.approx(89.1, rel=1e-12)
+    assert take.status is S.CANCELED
+    assert rig.broker.positions() == {}
+    assert rig.broker.account().cash == pytest.approx(8_990.0 + 10 * 89.1, rel=1e-12)  # 9881
+
+
+def test_a_bar_reaching_both_legs_fills_the_stop_loss_only():
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0)
+    take, stop = _legs(rig, parent)  # the take-profit was registered first
+    start = len(rig.events)
+    rig.bar(100.0, 111.0, 94.0, 100.0)  # high 111 >= 110 and low 94 <= 95: assume the worse came first
+    assert _reasons(rig, start) == [(stop.id, "fill", None), (take.id, "canceled", "oco: stop_loss filled")]
+    assert stop.avg_fill_price == 95.0 and take.filled_qty == 0.0
+    assert rig.broker.positions() == {}
+    assert rig.broker.account().cash == pytest.approx(9_000.0 + 950.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("leg_name", ["take_profit", "stop_loss"])
+def test_canceling_one_leg_cancels_the_other(leg_name):
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0)
+    take, stop = _legs(rig, parent)
+    mine, other = (take, stop) if leg_name == "take_profit" else (stop, take)
+    start = len(rig.events)
+    assert rig.broker.cancel(mine.id) is mine
+    assert _reasons(rig, start) == [
+        (mine.id, "canceled", "canceled by request"),
+        (other.id, "canceled", f"oco: {leg_name} canceled"),
+    ]
+    assert rig.broker.list_orders(open_only=True) == []
+    rig.bar(100.0, 120.0, 80.0, 100.0)  # would reach both: nothing is left to fill
+    assert rig.broker.positions() == {"SPY": 10.0} and len(rig.events) == start + 2
+
+
+def test_canceling_an_unfilled_bracket_entry_creates_no_legs():
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit(
+        "buy", 10, type="limit", limit_price=95.0, take_profit=110.0, stop_loss=90.0, time_in_force="gtc"
+    )
+    rig.broker.cancel(parent.id)
+    assert rig.broker.list_orders() == [parent]
+    assert rig.kinds(parent) == ["accepted", "canceled"] and len(rig.events) == 2
+    rig.bar(96.0, 120.0, 80.0, 100.0)
+    assert rig.broker.list_orders() == [parent] and rig.broker.positions() == {}
+
+
+def test_legs_of_an_entry_filled_on_a_bar_work_from_the_next_bar():
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit(
+        "buy", 10, type="limit", limit_price=95.0, take_profit=110.0, stop_loss=90.0, time_in_force="gtc"
+    )
+    rig.bar(96.0, 112.0, 94.0, 100.0)  # the entry fills at 95; the bar's high 112 came at an unknown time
+    assert parent.status is S.FILLED and parent.avg_fill_price == 95.0
+    take, stop = _legs(rig, parent)
+    assert take.status is S.ACCEPTED and stop.status is S.ACCEPTED and take.created_at == rig.clock.now()
+    rig.bar(100.0, 112.0, 99.0, 111.0)
+    assert take.status is S.FILLED and take.avg_fill_price == 110.0 and stop.status is S.CANCELED
+
+
+def test_sell_bracket_mirrors_the_buy_bracket():
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0)
+    parent = rig.submit("sell", 10, take_profit=90.0, stop_loss=105.0)  # short 10: cash 11000
+    take, stop = _legs(rig, parent)
+    assert (take.type.value, take.side.value, take.limit_price, take.qty) == ("limit", "buy", 90.0, 10.0)
+    assert (stop.type.value, stop.side.value, stop.stop_price, stop.qty) == ("stop", "buy", 105.0, 10.0)
+    start = len(rig.events)
+    rig.bar(95.0, 96.0, 89.0, 90.0)  # low reaches the take-profit: min(open 95, limit 90) = 90
+    assert _reasons(rig, start) == [(take.id, "fill", None), (stop.id, "canceled", "oco: take_profit filled")]
+    assert rig.broker.positions() == {}
+    assert rig.broker.account().cash == pytest.approx(11_000.0 - 900.0, rel=1e-12)
+
+    parent = rig.submit("sell", 10, take_profit=90.0, stop_loss=105.0)  # at the close 90: cash 10100 + 900
+    take, stop = _legs(rig, parent)
+    start = len(rig.events)
+    rig.bar(107.0, 108.0, 85.0, 100.0)  # gaps above the stop and also reaches the take-profit: stop at the open
+    assert _reasons(rig, start) == [(stop.id, "fill", None), (take.id, "canceled", "oco: stop_loss filled")]
+    assert stop.avg_fill_price == 107.0
+    assert rig.broker.positions() == {}
+    assert rig.broker.account().cash == pytest.approx(11_000.0 - 1_070.0, rel=1e-12)
+
+
+# --- partial fills: volume-participation cap -------------------------------------------------------------------
+
+
+class CappedRig(Rig):
+    """A Rig whose SimBroker fills at most ``cap`` x volume per order and bar; its bars carry a volume."""
+
+    def __init__(self, cap: float, cash: float = 10_000.0, fees: float = 0.0, slippage: float = 0.0) -> None:
+        super().__init__(cash, fees, slippage)
+        self.broker = SimBroker(self.clock, cash=cash, fees=fees, slippage=slippage, max_participation=cap)
+        self.broker.subscribe(self.events.append)
+
+    def vbar(self, o: float, h: float, low: float, c: float, volume: float, at: datetime | None = None) -> None:
+        at = at if at is not None else self.clock.now() + timedelta(minutes=1)
+        self.clock.set(at)
+        self.broker.process_bar(Bar("SPY", at, o, h, low, c, volume))
+
+    def fills(self, order: Order) -> list[tuple[float, float, float]]:
+        """(qty, price, fee) of each fill of ``order``."""
+        return [(e.fill.qty, e.fill.price, e.fill.fee) for e in self.events if e.order_id == order.id and e.fill]
+
+
+def test_capped_market_order_fills_150_now_then_150_per_bar_at_each_open():
+    rig = CappedRig(0.5, cash=200_000.0, fees=0.001)
+    rig.broker.quote("SPY", 100.0, volume=300)
+    order = rig.submit("buy", 1_000)
+    assert order.status is S.PARTIALLY_FILLED and order.filled_qty == 150.0 and order.remaining_qty == 850.0
+    assert rig.broker.positions() == {"SPY": 150.0}
+    for open_ in (101.0, 102.0, 103.0, 104.0, 105.0, 106.0):
+        rig.vbar(open_, open_ + 3.0, open_ - 2.0, open_ + 1.0, volume=300)  # close and range differ from the open
+    fills = rig.fills(order)
+    assert [(q, p) for q, p, _ in fills] == [
+        (150.0, 100.0),
+        (150.0, 101.0),
+        (150.0, 102.0),
+        (150.0, 103.0),
+        (150.0, 104.0),
+        (150.0, 105.0),
+        (100.0, 106.0),  # the last fill takes what is left
+    ]
+    assert [f for _, _, f in fills] == pytest.approx([15.0, 15.15, 15.3, 15.45, 15.6, 15.75, 10.6], rel=1e-12)
+    assert sum(q for q, _, _ in rig.fills(order)) == 1_000.0
+    assert rig.kinds(order) == ["accepted"] + ["partial_fill"] * 6 + ["fill"]
+    assert order.status is S.FILLED and order.filled_qty == 1_000.0
+    # notional 150 x (100 + ... + 105) + 100 x 106 = 92250 + 10600 = 102850; fees 0.1% of it = 102.85
+    assert order.avg_fill_price == pytest.approx(102.85, rel=1e-12)
+    assert order.fees == pytest.approx(102.85, rel=1e-12)
+    assert rig.broker.account().cash == pytest.approx(200_000.0 - 102_850.0 - 102.85, rel=1e-12)
+    assert rig.broker.positions() == {"SPY": 1_000.0}
+    rig.vbar(107.0, 108.0, 106.0, 107.0, volume=300)
+    assert len(rig.fills(order)) == 7  # nothing more
+
+
+def test_resting_order_fills_at_most_the_cap_of_each_bars_volume():
+    rig = CappedRig(0.1)
+    rig.broker.quote("SPY", 100.0, volume=1_000_000)
+    order = rig.submit("buy", 100, type="limit", limit_price=95.0, time_in_force="gtc")
+    rig.vbar(96.0, 97.0, 94.0, 95.0, volume=300)  # 30 at the limit
+    rig.vbar(94.0, 95.0, 93.0, 94.0, volume=500)  # 50 at the open, below the limit
+    rig.vbar(99.0, 100.0, 98.0, 99.0, volume=10_000)  # limit not reached: nothing
+    rig.vbar(96.0, 96.0, 95.0, 95.5, volume=1_000)  # cap 100, only 20 left
+    assert rig.fills(order) == [(30.0, 95.0, 0.0), (50.0, 94.0, 0.0), (20.0, 95.0, 0.0)]
+    assert rig.kinds(order) == ["accepted", "partial_fill", "partial_fill", "fill"]
+    assert rig.broker.account().cash == pytest.approx(10_000.0 - 30 * 95.0 - 50 * 94.0 - 20 * 95.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("cap", [0.0, -0.5, 1.5, float("nan"), True, "0.5"])
+def test_max_participation_outside_zero_to_one_is_refused(cap):
+    with pytest.raises(ValueError, match=r"max_participation=.* expected a fraction .* in \(0, 1\]"):
+        SimBroker(FrozenClock(DAY1), max_participation=cap)
+
+
+def test_max_participation_of_one_and_none_are_accepted_and_none_ignores_volume():
+    assert SimBroker(FrozenClock(DAY1), max_participation=1).max_participation == 1
+    rig = Rig()
+    rig.broker.quote("SPY", 100.0, volume=1)
+    assert rig.submit("buy", 10).status is S.FILLED
+
+
+@pytest.mark.parametrize("volume", [-1.0, float("nan"), "300"])
+def test_quote_volume_must_be_a_non_negative_number(volume):
+    with pytest.raises(ValueError, match="volume="):
+        SimBroker(FrozenClock(DAY1), max_participation=0.5).quote("SPY", 100.0, volume=volume)
+
+
+def test_capped_day_order_keeps_filling_that_day_and_its_remainder_expires_the_next():
+    rig = CappedRig(0.5)
+    rig.broker.quote("SPY", 100.0, volume=8)
+    order = rig.submit("buy", 10)  # DAY: 4 now
+    rig.vbar(101.0, 102.0, 100.0, 101.0, volume=4)  # same day: 2 more at the open
+    assert order.filled_qty == 6.0 and order.status is S.PARTIALLY_FILLED
+    rig.vbar(102.0, 103.0, 101.0, 102.0, volume=1_000, at=DAY2)
+    assert order.status is S.EXPIRED and order.filled_qty == 6.0
+    assert rig.kinds(order) == ["accepted", "partial_fill", "partial_fill", "expired"]
+    assert rig.events[-1].reason == "day order not filled"
+    assert rig.broker.positions() == {"SPY": 6.0}
+    assert rig.broker.account().cash == pytest.approx(10_000.0 - 4 * 100.0 - 2 * 101.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{}, {"type": "limit", "limit_price": 101.0}])
+def test_capped_ioc_order_remainder_is_canceled_at_once(kw):
+    rig = CappedRig(0.5)
+    rig.broker.quote("SPY", 100.0, volume=8)
+    order = rig.submit("buy", 10, time_in_force="ioc", **kw)
+    assert order.status is S.CANCELED and order.filled_qty == 4.0 and order.avg_fill_price == 100.0
+    assert rig.kinds(order) == ["accepted", "partial_fill", "canceled"]
+    assert rig.events[-1].reason == "ioc: unfilled remainder canceled"
+    rig.vbar(99.0, 100.0, 98.0, 99.0, volume=1_000)
+    assert order.filled_qty == 4.0 and rig.broker.positions() == {"SPY": 4.0}
+
+
+def test_a_remainder_that_cash_cannot_pay_is_canceled_keeping_its_fills():
+    rig = CappedRig(0.5, cash=1_000.0)
+    rig.broker.quote("SPY", 100.0, volume=10)
+    order = rig.submit("buy", 9, time_in_force="gtc")  # 5 at 100: cash 500
+    rig.vbar(130.0, 131.0, 129.0, 130.0, volume=10)  # 4 x 130 = 520 > 500
+    assert order.status is S.CANCELED and order.filled_qty == 5.0
+    assert rig.kinds(order) == ["accepted", "partial_fill", "canceled"]
+    assert rig.events[-1].reason == "insufficient cash"
+    assert rig.broker.positions() == {"SPY": 5.0} and rig.broker.account().cash == 500.0
+
+
+def test_bracket_legs_follow_a_capped_entry_and_cover_only_what_filled():
+    rig = CappedRig(0.5)
+    rig.broker.quote("SPY", 100.0, volume=8)
+    whole = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0, time_in_force="gtc")  # 4 now
+    assert [o.parent_id for o in rig.broker.list_orders()] == [None]  # no legs while it is still filling
+    rig.vbar(100.0, 101.0, 99.0, 100.0, volume=12)  # the other 6: done, legs for 10
+    take, stop = _legs(rig, whole)
+    assert whole.status is S.FILLED and take.qty == stop.qty == 10.0
+
+    # the bar quoted its close 100 and volume 12: 6 now
+    part = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0, time_in_force="gtc")
+    assert part.filled_qty == 6.0 and rig.broker.list_orders()[-1] is part
+    rig.broker.cancel(part.id)  # entry canceled part-filled: its legs protect the 6 it bought
+    take, stop = _legs(rig, part)
+    assert take.qty == stop.qty == 6.0 and take.status is S.ACCEPTED and stop.status is S.ACCEPTED
+    assert rig.broker.list_orders()[-2:] == [take, stop]
+
+
+def test_a_capped_leg_that_trades_first_cancels_its_sibling_and_keeps_filling():
+    rig = CappedRig(0.5)
+    rig.broker.quote("SPY", 100.0, volume=20)
+    parent = rig.submit("buy", 10, take_profit=110.0, stop_loss=95.0)
+    take, stop = _legs(rig, parent)
+    start = len(rig.events)
+    rig.vbar(94.0, 111.0, 93.0, 100.0, volume=8)  # stop first: 4 at the open 94; the take-profit is canceled
+    assert _reasons(rig, start) == [
+        (stop.id, "partial_fill", None),
+        (take.id, "canceled", "oco: stop_loss partially_filled"),
+    ]
+    rig.vbar(96.0, 97.0, 90.0, 92.0, volume=100)  # the rest: 6 at the stop 95
+    assert rig.fills(stop) == [(4.0, 94.0, 0.0), (6.0, 95.0, 0.0)]
+    assert stop.status is S.FILLED and rig.broker.positions() == {}

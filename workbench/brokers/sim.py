@@ -4,11 +4,23 @@ Market orders execute at once at the symbol's current price (set by ``quote``: t
 open for next-open fills, its close for close fills). Limit, stop and stop-limit orders rest and are checked
 against each new bar's range (``process_bar``); a bar that opens through the price fills at the open (a gap).
 Day orders expire when a bar of a later date arrives, IOC orders that cannot fill at once are canceled.
+
+Participation cap (``max_participation``): an order fills at most that fraction of a bar's volume per bar, at
+the quote (the volume given to ``quote``) and on each bar (``bar.volume``). What is left stays open, partially
+filled, and keeps filling on the following bars passed to ``process_bar``: a market order at each bar's open, a
+resting order by its limit/stop rules, each bar capped again. A DAY remainder expires at the date change, an
+IOC remainder is canceled at once.
+
+Brackets: once an entry with ``take_profit``/``stop_loss`` is done (filled, or canceled/expired with part of
+it filled) its two legs (`Order.bracket_legs`, for the filled qty, GTC) are submitted and rest from the next
+bar. They are one-cancels-other: the first leg to trade cancels the other ("oco: <leg> filled"), and so does a
+leg that is canceled. When one bar reaches both, the stop-loss fills and the take-profit is canceled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Real
 
 from workbench.brokers import BrokerError
 from workbench.engine.fills import cash_after_fill_nb, fee_nb, fill_price_nb
@@ -22,6 +34,9 @@ _CASH_TOL = 1e-9
 class SimBroker:
     """A broker simulated on bars: the backtest's and the local paper session's ``Broker``.
 
+    ``max_participation`` caps each order's fill per bar at that fraction (in (0, 1]) of the bar's volume;
+    None (the default) fills every order in full.
+
     Examples
     --------
     >>> from datetime import datetime, timezone
@@ -34,17 +49,37 @@ class SimBroker:
     ('filled', 5295.3)
     """
 
-    def __init__(self, clock: Clock, *, cash: float = 10_000.0, fees: float = 0.0, slippage: float = 0.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        cash: float = 10_000.0,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        max_participation: float | None = None,
+    ) -> None:
+        if max_participation is not None and not (
+            isinstance(max_participation, Real)
+            and not isinstance(max_participation, bool)
+            and 0.0 < max_participation <= 1.0
+        ):
+            raise ValueError(
+                f"max_participation={max_participation!r} is invalid: expected a fraction of the "
+                "bar's volume in (0, 1], or None for no cap"
+            )
         self.clock = clock
         self.fees = fees
         self.slippage = slippage
+        self.max_participation = max_participation
         self._cash = float(cash)
         self._positions: dict[str, float] = {}
         self._prices: dict[str, float] = {}
+        self._volumes: dict[str, float | None] = {}
         self._orders: dict[str, Order] = {}
         self._client_ids: set[str] = set()
         self._handlers: list[Callable[[OrderEvent], None]] = []
         self._triggered: set[str] = set()  # stop-limit orders whose stop fired: they rest as limit orders
+        self._oco: dict[str, tuple[str, Order]] = {}  # working bracket leg id -> (its name, the other leg)
 
     # --- Broker port -----------------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -55,25 +90,28 @@ class SimBroker:
         self._orders[order.id] = order
         now = self.clock.now()
         if order.symbol not in self._prices:
-            self._emit(order.transition(OrderStatus.REJECTED, now, reason=f"no price for {order.symbol}"))
+            self._close(order, OrderStatus.REJECTED, f"no price for {order.symbol}")
             return order
         self._emit(order.transition(OrderStatus.ACCEPTED, now))
+        price, volume = self._prices[order.symbol], self._volumes[order.symbol]
         if order.type is OrderType.MARKET:
-            self._execute(order, self._prices[order.symbol])
+            self._execute(order, price, volume)
         elif order.time_in_force is TimeInForce.IOC:
-            price = self._prices[order.symbol]
             trigger = self._touch_price(order, price, price, price)
             if trigger is None:
-                self._emit(order.transition(OrderStatus.CANCELED, now, reason="ioc: not marketable"))
-            else:
-                self._execute(order, trigger)
+                self._close(order, OrderStatus.CANCELED, "ioc: not marketable")
+                return order
+            self._execute(order, trigger, volume)
+        if order.time_in_force is TimeInForce.IOC and order.is_open:
+            self._close(order, OrderStatus.CANCELED, "ioc: unfilled remainder canceled")
         return order
 
     def cancel(self, order_id: str) -> Order:
+        """Cancel an open order; canceling one bracket leg cancels the other too."""
         order = self.get_order(order_id)
         if not order.is_open:
             raise BrokerError(f"order {order_id} is {order.status.value} and cannot be canceled")
-        self._emit(order.transition(OrderStatus.CANCELED, self.clock.now(), reason="canceled by request"))
+        self._close(order, OrderStatus.CANCELED, "canceled by request")
         return order
 
     def get_order(self, order_id: str) -> Order:
@@ -96,40 +134,85 @@ class SimBroker:
         self._handlers.append(handler)
 
     # --- market simulation -----------------------------------------------------------------------------------
-    def quote(self, symbol: str, price: float) -> None:
-        """Set ``symbol``'s current price: market orders execute here, ``account()`` marks positions here."""
-        self._prices[symbol.upper()] = float(price)
+    def quote(self, symbol: str, price: float, volume: float | None = None) -> None:
+        """Set ``symbol``'s current price and the volume tradable there (None: unlimited): market orders
+        execute here (capped by ``max_participation`` x ``volume``), ``account()`` marks positions here."""
+        if volume is not None and not (isinstance(volume, Real) and not isinstance(volume, bool) and volume >= 0):
+            raise ValueError(f"volume={volume!r} is invalid: expected a number >= 0, or None for unlimited")
+        symbol = symbol.upper()
+        self._prices[symbol] = float(price)
+        self._volumes[symbol] = None if volume is None else float(volume)
 
     def process_bar(self, bar: Bar) -> None:
-        """Expire stale day orders, then fill resting orders that ``bar``'s range reaches; quote its close."""
-        now = self.clock.now()
-        symbol = bar.symbol.upper()
-        for order in [o for o in self._orders.values() if o.is_open and o.symbol == symbol]:
-            if order.time_in_force is TimeInForce.DAY and bar.timestamp.date() > order.created_at.date():
-                self._emit(order.transition(OrderStatus.EXPIRED, now, reason="day order not filled"))
-                continue
-            trigger = self._touch_price(order, bar.open, bar.high, bar.low)
-            if trigger is not None:
-                self._execute(order, trigger)
-        self.quote(bar.symbol, bar.close)
+        """Expire stale day orders, then fill open orders on ``bar``; quote its close and volume.
 
-    def _execute(self, order: Order, price: float) -> None:
-        """Fill the rest of ``order`` at ``price`` (plus slippage for market and stop orders, which take
-        liquidity; a limit never fills beyond its price), paying fees. A buy that would leave a long position
-        paid with negative cash is rejected; buying to cover a short is always allowed (it reduces risk)."""
-        size = order.remaining_qty * order.side.sign
+        Market order remainders fill at the open, resting orders where the bar's range reaches them, each at
+        most ``max_participation`` x ``bar.volume``; so pass only bars after the quote a market order executed
+        at. Take-profit legs go last, so a bar reaching both legs of a bracket fills the stop-loss (the
+        conservative assumption) and cancels the take-profit. Bracket legs made during this bar work from the
+        next one.
+        """
+        symbol = bar.symbol.upper()
+        working = [o for o in self._orders.values() if o.is_open and o.symbol == symbol]
+        working.sort(key=lambda o: o.id in self._oco and o.type is OrderType.LIMIT)  # take-profit legs last
+        for order in working:
+            if not order.is_open:  # canceled by its OCO sibling in this bar
+                continue
+            if order.time_in_force is TimeInForce.DAY and bar.timestamp.date() > order.created_at.date():
+                self._close(order, OrderStatus.EXPIRED, "day order not filled")
+                continue
+            if order.type is OrderType.MARKET:
+                trigger: float | None = bar.open
+            else:
+                trigger = self._touch_price(order, bar.open, bar.high, bar.low)
+            if trigger is not None:
+                self._execute(order, trigger, bar.volume)
+        self.quote(bar.symbol, bar.close, bar.volume)
+
+    def _execute(self, order: Order, price: float, volume: float | None) -> None:
+        """Fill the rest of ``order`` at ``price``, or ``max_participation`` x ``volume`` of it when capped
+        (nothing when that is 0), plus slippage for market and stop orders, which take liquidity (a limit never
+        fills beyond its price), paying fees. A buy that would leave a long position paid with negative cash is
+        refused: rejected, or canceled if part of it already filled; buying to cover a short is always allowed
+        (it reduces risk)."""
+        qty = order.remaining_qty
+        if self.max_participation is not None and volume is not None:
+            qty = min(qty, self.max_participation * volume)
+            if qty <= 0.0:
+                return
+        size = qty * order.side.sign
         slippage = self.slippage if order.type in (OrderType.MARKET, OrderType.STOP) else 0.0
         fill_price = fill_price_nb(price, size, slippage)
         fee = fee_nb(size, fill_price, self.fees)
         cash = cash_after_fill_nb(self._cash, size, fill_price, fee)
         position = self._positions.get(order.symbol, 0.0) + size
         if size > 0 and position > 0 and cash < -_CASH_TOL * max(self._cash, 1.0):
-            self._emit(order.transition(OrderStatus.REJECTED, self.clock.now(), reason="insufficient cash"))
+            refused = OrderStatus.CANCELED if order.filled_qty > 0 else OrderStatus.REJECTED
+            self._close(order, refused, "insufficient cash")
             return
-        fill = Fill.for_order(order, qty=order.remaining_qty, price=fill_price, timestamp=self.clock.now(), fee=fee)
+        fill = Fill.for_order(order, qty=qty, price=fill_price, timestamp=self.clock.now(), fee=fee)
         self._cash = cash
         self._positions[order.symbol] = position
         self._emit(order.apply_fill(fill))
+        self._follow_up(order)
+
+    def _close(self, order: Order, status: OrderStatus, reason: str) -> None:
+        """End ``order`` as canceled, expired or rejected for ``reason``, then follow up (`_follow_up`)."""
+        self._emit(order.transition(status, self.clock.now(), reason=reason))
+        self._follow_up(order)
+
+    def _follow_up(self, order: Order) -> None:
+        """After ``order`` traded or ended: a bracket leg cancels its OCO sibling, and a bracket entry that is
+        done with something filled gets its take-profit and stop-loss legs for the filled qty."""
+        if order.id in self._oco:
+            name, other = self._oco.pop(order.id)
+            del self._oco[other.id]
+            self._close(other, OrderStatus.CANCELED, f"oco: {name} {order.status.value}")
+        if order.take_profit is not None and not order.is_open and order.filled_qty > 0:
+            take, stop = order.bracket_legs(self.clock.now())
+            self.submit(take)
+            self.submit(stop)
+            self._oco[take.id], self._oco[stop.id] = ("take_profit", stop), ("stop_loss", take)
 
     def _touch_price(self, order: Order, open_: float, high: float, low: float) -> float | None:
         """The price a resting order fills at within a bar (the open when the bar gaps through it), else None.
