@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import workbench as wb
+from workbench.data import SampleSource
 from workbench.engine.inputs import check_costs
 from workbench.engine.single import simulate
 
@@ -28,23 +29,46 @@ def random_params(name: str, rng: np.random.Generator) -> list[dict]:
 
 @pytest.mark.parametrize("fill", ["close", "next_open"])
 @pytest.mark.parametrize("name", STRATEGIES)
-def test_backtest_equals_sweep(name: str, fill: str) -> None:
+def test_backtest_equals_sweep_on_every_bundled_symbol(name: str, fill: str) -> None:
+    """Every bundled daily symbol, 5 random parameter sets each (190 per strategy and fill model)."""
     rng = np.random.default_rng(len(name) + len(fill))
+    costs = dict(cash=10_000.0, fees=0.001, slippage=0.0002, fill=fill)
+    for symbol in SampleSource().symbols():
+        if symbol == "SPY_1min":
+            continue
+        bars = wb.load(symbol)
+        sets = random_params(name, rng)[:5]
+        wanted = {tuple(p.values()) for p in sets}
+        sweep = wb.sweep(
+            name,
+            bars,
+            progress=False,
+            **costs,
+            constraint=lambda g, wanted=wanted: [tuple(r) in wanted for r in g.itertuples(index=False)],
+            **{k: sorted({p[k] for p in sets}) for k in sets[0]},
+        ).metrics
+        for params in sets:
+            bt = wb.backtest(wb.strategy(name)(**params), bars, **costs)
+            row = sweep.loc[tuple(params.values()) if len(params) > 1 else next(iter(params.values()))]
+            assert int(bt.metrics["trades"]) == int(row["trades"]), (symbol, params)
+            np.testing.assert_allclose(bt.metrics.to_numpy(), row.to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_backtest_fills_equal_the_kernel_trade_records(name: str, fill: str) -> None:
+    rng = np.random.default_rng(3 + len(name))
     costs = dict(cash=10_000.0, fees=0.001, slippage=0.0002, fill=fill)
     for symbol in SYMBOLS:
         bars = wb.load(symbol, start="2008-01-01")
-        for params in random_params(name, rng)[: N_SETS // len(SYMBOLS) + 1]:
-            strategy = wb.strategy(name)(**params)
-            bt = wb.backtest(strategy, bars, **costs)
-            row = wb.sweep(name, bars, progress=False, **costs, **{k: [v] for k, v in params.items()}).metrics.iloc[0]
-            assert int(bt.metrics["trades"]) == int(row["trades"]), (symbol, params)
-            np.testing.assert_allclose(bt.metrics["end_value"], row["end_value"], rtol=1e-9)
-            np.testing.assert_allclose(bt.metrics.to_numpy(), row.to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
-            # fill prices and trade P&L equal the kernel's own trade records
-            run = simulate(strategy, bars, check_costs(**costs), 252.0)
-            np.testing.assert_allclose(bt.trades["entry_price"], run.trades["entry_price"], rtol=1e-12)
-            np.testing.assert_allclose(bt.trades["pnl"], run.trades["pnl"], rtol=1e-9, atol=1e-9)
-            np.testing.assert_allclose(bt.equity.to_numpy(), run.equity.to_numpy(), rtol=1e-12)
+        params = random_params(name, rng)[0]
+        strategy = wb.strategy(name)(**params)
+        bt = wb.backtest(strategy, bars, **costs)
+        run = simulate(strategy, bars, check_costs(**costs), 252.0)
+        np.testing.assert_allclose(bt.trades["entry_price"], run.trades["entry_price"], rtol=1e-12)
+        np.testing.assert_allclose(bt.trades["exit_price"].fillna(0), run.trades["exit_price"].fillna(0), rtol=1e-12)
+        np.testing.assert_allclose(bt.trades["pnl"], run.trades["pnl"], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(bt.equity.to_numpy(), run.equity.to_numpy(), rtol=1e-12)
 
 
 def test_orders_fills_and_events_are_recorded() -> None:
