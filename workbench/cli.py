@@ -186,6 +186,18 @@ def strategies_show(name: Annotated[str, typer.Argument(help="Strategy name, e.g
 _SHOWN = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades", "win_rate", "exposure"]
 
 
+# Options shared by the commands that run strategies.
+StartOpt = Annotated[str | None, typer.Option("--start", help="First date (inclusive).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")]
+FeesOpt = Annotated[
+    float | None, typer.Option("--fees", help="Fee as a fraction of traded value (default: setting fees).")
+]
+SlippageOpt = Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")]
+CashOpt = Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")]
+FillOpt = Annotated[str, typer.Option("--fill", help="next_open or close.")]
+RiskOpt = Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules, e.g. stop_loss = 0.05.")]
+
+
 @app.command("sweep")
 def sweep_cmd(
     ctx: typer.Context,
@@ -195,17 +207,15 @@ def sweep_cmd(
         list[str] | None,
         typer.Option("--param", "-p", metavar="NAME=RANGE", help="e.g. fast=5:60 or slow=20:250:5 or z=1,1.5,2."),
     ] = None,
-    start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
-    fees: Annotated[
-        float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")
-    ] = None,
-    slippage: Annotated[float, typer.Option(help="Slippage as a fraction of price.")] = 0.0,
-    cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
-    fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees: FeesOpt = None,
+    slippage: SlippageOpt = 0.0,
+    cash: CashOpt = None,
+    fill: FillOpt = "next_open",
     metric: Annotated[str, typer.Option(help="Metric to rank by.")] = "sharpe",
     top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
-    risk: Annotated[Path | None, typer.Option(help="TOML file of risk rules, e.g. stop_loss = 0.05.")] = None,
+    risk: RiskOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write all rows to .parquet or .csv.")] = None,
 ) -> None:
     """Sweep a strategy's parameters over bundled (or configured) bars and print the best rows."""
@@ -255,16 +265,14 @@ def backtest_cmd(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
     ] = None,
-    start: Annotated[str | None, typer.Option(help="First date (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date (inclusive).")] = None,
-    fees: Annotated[
-        float | None, typer.Option(help="Fee as a fraction of traded value (default: setting fees).")
-    ] = None,
-    slippage: Annotated[float, typer.Option(help="Slippage as a fraction of price.")] = 0.0,
-    cash: Annotated[float | None, typer.Option(help="Starting cash (default: setting initial_cash).")] = None,
-    fill: Annotated[str, typer.Option(help="next_open or close.")] = "next_open",
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees: FeesOpt = None,
+    slippage: SlippageOpt = 0.0,
+    cash: CashOpt = None,
+    fill: FillOpt = "next_open",
     trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
-    risk: Annotated[Path | None, typer.Option(help="TOML file of risk rules, e.g. stop_loss = 0.05.")] = None,
+    risk: RiskOpt = None,
 ) -> None:
     """Backtest one parameter set through the order manager and simulated broker; print metrics and trades."""
     import pandas as pd
