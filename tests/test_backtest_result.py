@@ -45,3 +45,16 @@ def test_cli_risk_file(tmp_path, monkeypatch, capsys) -> None:
     assert "unknown risk rule stop_los" in capsys.readouterr().err
     assert main(["sweep", "sma_cross", "--risk", str(tmp_path / "missing.toml")]) == 1
     assert "risk file" in capsys.readouterr().err
+
+
+def test_unlabelled_and_lower_case_symbols_trade_like_labelled_ones() -> None:
+    spy = wb.load("SPY", start="2015-01-01")
+    labelled = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), spy)
+    plain = spy.copy()
+    plain.attrs = {}
+    unlabelled = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), plain)
+    assert unlabelled.symbol == "BARS"
+    np.testing.assert_array_equal(unlabelled.equity.to_numpy(), labelled.equity.to_numpy())
+    both = {"spy": spy, "qqq": wb.load("QQQ", start="2015-01-01")}
+    portfolio = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), both)
+    assert list(portfolio.positions.columns) == ["SPY", "QQQ"] and len(portfolio.fills) > 0

@@ -33,6 +33,7 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
+from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -140,6 +141,7 @@ def backtest(
     costs = check_costs(cash, fees, slippage, fill, rules.active())
     periods_per_year = check_periods_per_year(periods_per_year)
     frames, multi = prepare_bars(bars)
+    frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
         if rules.active():
             raise NotImplementedError("risk rules apply to single-symbol backtests for now")
@@ -150,8 +152,9 @@ def backtest(
     exposure = instance.exposure(frame).to_numpy()
     opens, closes = frame["open"].to_numpy(dtype=np.float64), frame["close"].to_numpy(dtype=np.float64)
     n = len(frame)
+    moments = frame.index.to_pydatetime()
 
-    clock = FrozenClock(frame.index[0].to_pydatetime())
+    clock = FrozenClock(moments[0])
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
     om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager)
@@ -179,7 +182,7 @@ def backtest(
         if bar >= n:
             break
         fill_bar = bar if costs.fill_close else bar + 1
-        when = frame.index[bar].to_pydatetime()
+        when = moments[bar]
         if reason:
             risk_manager.exited(when, symbol, int(reason), {"close": float(closes[bar]), "position": position})
         elif target != exposure[bar]:
@@ -187,7 +190,7 @@ def backtest(
         if fill_bar >= n:
             break
         price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
-        clock.set(frame.index[fill_bar].to_pydatetime())
+        clock.set(moments[fill_bar])
         broker.quote(symbol, price)
         order = om.target(symbol, target, price)
         if order is not None and order.filled_qty > 0.0:
@@ -218,8 +221,8 @@ def backtest(
         symbol=symbol,
         equity=pd.Series(equity, index=frame.index, name="equity"),
         position=pd.Series(position_path, index=frame.index, name="position"),
-        orders=pd.DataFrame([o.to_dict() for o in om.orders.values()]),
-        fills=pd.DataFrame([f.to_dict() for f in om.fills]),
+        orders=records_frame(om.orders.values()),
+        fills=records_frame(om.fills),
         trades=trades,
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,

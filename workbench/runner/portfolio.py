@@ -18,6 +18,7 @@ from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
+from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -61,6 +62,8 @@ def run_portfolio(
     instance: Strategy, frames: dict[str, pd.DataFrame], costs: Costs, weights: dict[str, float], ppy: float
 ) -> PortfolioResult:
     """The multi-symbol backtest loop; see the module docstring for its semantics."""
+    frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
+    weights = {s.upper(): w for s, w in weights.items()}
     symbols = list(frames)
     timeline = frames[symbols[0]].index
     for frame in list(frames.values())[1:]:
@@ -131,8 +134,8 @@ def run_portfolio(
         weights=weights,
         equity=pd.Series(equity, index=timeline, name="equity"),
         positions=pd.DataFrame(positions, index=timeline, columns=symbols),
-        orders=pd.DataFrame([o.to_dict() for o in om.orders.values()]),
-        fills=pd.DataFrame([f.to_dict() for f in om.fills]),
+        orders=records_frame(om.orders.values()),
+        fills=records_frame(om.fills),
         trades=trades,
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
