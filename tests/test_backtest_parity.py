@@ -160,3 +160,26 @@ def test_size_caps_act_identically(fill: str) -> None:
                 assert (buys["qty"] * buys["price"]).max() <= rules["max_order_value"] * (1 + 1e-9)
             resizes = [e for e in bt.risk_events if e.decision == "resize"]
             assert resizes and {e.rule for e in resizes} <= set(rules)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("name", ["sma_cross", "zscore_reversion"])
+def test_daily_rules_act_identically_on_intraday_bars(name: str, fill: str) -> None:
+    bars = wb.load("SPY_1min")
+    params = {"fast": 5, "slow": 30} if name == "sma_cross" else {"window": 30, "entry_z": 2.0, "exit_z": 0.5}
+    costs = dict(cash=10_000.0, fees=0.0002, fill=fill)
+    for rules in (
+        {"daily_loss": 0.004},
+        {"max_orders_per_day": 6},
+        {"daily_loss": 0.003, "max_orders_per_day": 10, "stop_loss": 0.002},
+    ):
+        bt = wb.backtest(wb.strategy(name)(**params), bars, risk=rules, **costs)
+        row = wb.sweep(name, bars, progress=False, risk=rules, **costs, **{k: [v] for k, v in params.items()})
+        np.testing.assert_allclose(
+            bt.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True
+        )
+        decisions = {e.decision for e in bt.risk_events}
+        if "max_orders_per_day" in rules:
+            assert "deny" in decisions
+        if "daily_loss" in rules:
+            assert any(e.rule == "daily_loss" for e in bt.risk_events)

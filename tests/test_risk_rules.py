@@ -109,8 +109,52 @@ def test_bad_rules_are_refused() -> None:
 
 def test_exit_reason_kernel_order_and_names() -> None:
     rules = risk_array(stop_loss=0.05, take_profit=0.1, trailing_stop=0.03, max_drawdown=0.2)
-    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 100.0, 94.0, 1e4, 1e4, rules)] == "stop_loss"
-    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 111.0, 111.0, 1e4, 1e4, rules)] == "take_profit"
-    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 108.0, 104.0, 1e4, 1e4, rules)] == "trailing_stop"
-    assert EXIT_REASONS[exit_reason_nb(0.0, 100.0, np.nan, 100.0, 7e3, 1e4, rules)] == "max_drawdown"
-    assert exit_reason_nb(1.0, 100.0, 101.0, 100.0, 1e4, 1e4, rules) == 0
+    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 100.0, 94.0, 1e4, 1e4, np.nan, rules)] == "stop_loss"
+    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 111.0, 111.0, 1e4, 1e4, np.nan, rules)] == "take_profit"
+    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 108.0, 104.0, 1e4, 1e4, np.nan, rules)] == "trailing_stop"
+    assert EXIT_REASONS[exit_reason_nb(0.0, 100.0, np.nan, 100.0, 7e3, 1e4, np.nan, rules)] == "max_drawdown"
+    assert exit_reason_nb(1.0, 100.0, 101.0, 100.0, 1e4, 1e4, np.nan, rules) == 0
+    daily = risk_array(daily_loss=0.02)
+    assert EXIT_REASONS[exit_reason_nb(1.0, 100.0, 101.0, 100.0, 9_790.0, 1e4, 1e4, daily)] == "daily_loss"
+    assert exit_reason_nb(1.0, 100.0, 101.0, 100.0, 9_810.0, 1e4, 1e4, daily) == 0
+
+
+def intraday(closes_by_day: list[list[float]]) -> pd.DataFrame:
+    """Minute bars over several days: one list of closes per day, opens equal to closes."""
+    stamps, closes = [], []
+    for d, day in enumerate(closes_by_day):
+        base = pd.Timestamp("2024-03-04 14:30", tz="UTC") + pd.Timedelta(days=d)
+        stamps += [base + pd.Timedelta(minutes=i) for i in range(len(day))]
+        closes += day
+    frame = bars(closes)
+    frame.index = pd.DatetimeIndex(stamps, name="timestamp")
+    return frame
+
+
+def test_daily_loss_flattens_and_pauses_until_the_next_day() -> None:
+    frame = intraday([[100, 100, 99, 97, 99, 101], [101, 102, 103]])
+    # long from bar 1; day-start equity is the starting cash; 97 is 3 % down -> out at 97, no re-entry that day
+    r = run([0, 1, 1, 1, 0, 1, 1, 1, 1], frame, daily_loss=0.025)
+    assert r.trades["exit_bar"].tolist()[0] == 3 and r.trades["exit_price"].tolist()[0] == 97.0
+    assert r.position.iloc[4:6].eq(0).all()  # bar 5's new signal is ignored for the rest of day 1
+    assert r.position.iloc[6] == 0  # day 2 trades again only when the target changes...
+    r2 = run([0, 1, 1, 1, 0, 1, 0, 1, 1], frame, daily_loss=0.025)
+    assert r2.position.iloc[7] > 0 and r2.trades["entry_bar"].tolist()[-1] == 7  # ...as it does here
+
+
+def test_max_orders_per_day_denies_openings_but_never_exits() -> None:
+    frame = intraday([[100, 101, 102, 103, 104, 105], [106, 107]])
+    exposure = [1, 0, 1, 0, 1, 0, 1, 0]
+    r = run(exposure, frame, max_orders_per_day=2)
+    # day 1: buy (1), sell (2), the third order (buy at bar 2) is denied; the flat target at 3 has nothing to do,
+    # bar 4's buy is denied again; day 2: bar 6 buys, bar 7 sells
+    assert r.trades["entry_bar"].tolist() == [0, 6] and r.trades["exit_bar"].tolist() == [1, 7]
+    always_exit = run([1, 1, 1, 0], intraday([[100, 99, 98, 97]]), max_orders_per_day=1)
+    assert always_exit.trades["exit_bar"].tolist() == [3]
+
+
+def test_daily_rules_are_validated() -> None:
+    with pytest.raises(ValueError, match=r"max_orders_per_day=2.5: must be a whole number of orders"):
+        risk_array(max_orders_per_day=2.5)
+    with pytest.raises(ValueError, match=r"daily_loss=2: must be a fraction in \(0, 1\]"):
+        risk_array(daily_loss=2)

@@ -441,7 +441,7 @@ def test_keyboard_interrupt_returns_rows_done_so_far(monkeypatch, spy):
     calls = []
 
     def interrupted(*args):
-        calls.append(len(args[8]))  # item_symbol: the chunk's size
+        calls.append(len(args[9]))  # item_symbol: the chunk's size
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(*args)

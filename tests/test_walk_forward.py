@@ -9,7 +9,7 @@ import pytest
 import workbench as wb
 import workbench.engine.walk_forward as wf_module
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
-from workbench.engine.risk_rules import risk_array
+from workbench.engine.risk_rules import day_ids, risk_array
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.walk_forward import split_windows
 from workbench.strategies.base import BAR_ARGS
@@ -51,6 +51,7 @@ def _run(frame, exposure, start, end, fees=FEES, cash=CASH, fill_close=False, pp
         frame["open"].to_numpy(np.float64),
         frame["close"].to_numpy(np.float64),
         exposure,
+        day_ids(frame.index),
         start,
         end,
         cash,

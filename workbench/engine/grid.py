@@ -39,9 +39,7 @@ def parse_range(text: str) -> list[float] | range:
     except ParameterError:
         raise
     except ValueError:
-        raise ParameterError(
-            f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values"
-        ) from None
+        raise ParameterError(f"cannot read range {text!r}; use START:STOP[:STEP] or comma-separated values") from None
 
 
 def _number(text: str) -> int | float:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.metrics import METRIC_NAMES
-from workbench.engine.risk_rules import RISK_FIELDS, risk_array
+from workbench.engine.risk_rules import RISK_FIELDS, day_ids, risk_array
 from workbench.strategies.base import BAR_ARGS, Strategy
 from workbench.strategies.params import ParameterError
 
@@ -119,9 +119,7 @@ def check_windows(cls: type[Strategy], grid: pd.DataFrame, frames: Mapping[str, 
         longest = int(grid[name].max())
         for symbol, frame in frames.items():
             if longest >= len(frame):
-                raise ParameterError(
-                    f"{name}={longest} needs more than {longest} bars but {symbol} has {len(frame)}"
-                )
+                raise ParameterError(f"{name}={longest} needs more than {longest} bars but {symbol} has {len(frame)}")
 
 
 @dataclass(frozen=True)
@@ -130,6 +128,7 @@ class Packed:
 
     arrays: tuple[np.ndarray, ...]
     offsets: np.ndarray
+    days: np.ndarray  # day id of every bar, for the daily risk rules
 
     def symbol_arrays(self, s: int) -> list[np.ndarray]:
         a, b = self.offsets[s], self.offsets[s + 1]
@@ -143,4 +142,5 @@ def pack(frames: Mapping[str, pd.DataFrame]) -> Packed:
         np.ascontiguousarray(np.concatenate([f[c].to_numpy(dtype=np.float64) for f in frames.values()]))
         for c in BAR_ARGS
     )
-    return Packed(arrays, offsets)
+    days = np.ascontiguousarray(np.concatenate([day_ids(f.index) for f in frames.values()]), dtype=np.int64)
+    return Packed(arrays, offsets, days)

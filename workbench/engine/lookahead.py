@@ -16,9 +16,7 @@ class LookaheadError(WorkbenchError):
     """A strategy's signals use bars from the future: truncated data gives a different signal."""
 
 
-def check_lookahead(
-    strategy: type[Strategy] | Strategy | str, bars: Any, samples: int = 50, seed: int = 0
-) -> None:
+def check_lookahead(strategy: type[Strategy] | Strategy | str, bars: Any, samples: int = 50, seed: int = 0) -> None:
     """Recompute signals on data truncated at ``samples`` random bars (and the last three); raise on any difference.
 
     A ``LookaheadError`` names the symbol, the earliest differing bar among the checked cuts and the two

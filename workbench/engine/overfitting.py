@@ -52,9 +52,7 @@ STABILITY_ROBUST = 0.8
 # --------------------------------------------------------------------------------------------------------
 
 
-def probabilistic_sharpe_ratio(
-    sharpe: float, benchmark: float, n_obs: int, skew: float, kurtosis: float
-) -> float:
+def probabilistic_sharpe_ratio(sharpe: float, benchmark: float, n_obs: int, skew: float, kurtosis: float) -> float:
     r"""Probability that the true Sharpe ratio exceeds ``benchmark``, given an observed ``sharpe``.
 
     Bailey & López de Prado (2012), "The Sharpe Ratio Efficient Frontier", eq. (9)::
@@ -347,10 +345,18 @@ def probability_of_backtest_overfitting(
     hi_idx = np.ascontiguousarray(bits[:, half:] @ (1 << np.arange(n_splits - half)))
     omega = np.empty(len(combos))
     _cscv_omega_nb(
-        lo_idx, hi_idx,
-        _subset_sums(sums[:, :half]), _subset_sums(sumsq[:, :half]), _subset_sums(counts[:half]),
-        _subset_sums(sums[:, half:]), _subset_sums(sumsq[:, half:]), _subset_sums(counts[half:]),
-        sums.sum(axis=1), sumsq.sum(axis=1), float(counts.sum()), omega,
+        lo_idx,
+        hi_idx,
+        _subset_sums(sums[:, :half]),
+        _subset_sums(sumsq[:, :half]),
+        _subset_sums(counts[:half]),
+        _subset_sums(sums[:, half:]),
+        _subset_sums(sumsq[:, half:]),
+        _subset_sums(counts[half:]),
+        sums.sum(axis=1),
+        sumsq.sum(axis=1),
+        float(counts.sum()),
+        omega,
     )
     logits = np.log(omega / (1.0 - omega))
     return float(np.mean(logits <= 0.0)), logits
@@ -459,16 +465,18 @@ class OverfittingReport:
 
     def __str__(self) -> str:
         params = ", ".join(f"{k}={v}" for k, v in self.best_params.items())
-        return "\n".join([
-            self.verdict,
-            f"  {self.symbol}: best of {self.n_trials} trials by {self.metric}: {params} "
-            f"(Sharpe {self.sharpe:.3f} annualized)",
-            f"  deflated Sharpe {self.deflated_sharpe:.3f}: P(true Sharpe > {self.expected_max_sharpe:.3f}, "
-            f"the expected best of {self.n_trials} unskilled trials)",
-            f"  PBO {self.pbo:.3f}: in-sample winner below the out-of-sample median in that share of "
-            f"{len(self.logits)} CSCV splits of {self.n_splits} groups",
-            f"  stability {self.stability:.3f}: mean {self.metric} of the grid neighbours / best",
-        ])
+        return "\n".join(
+            [
+                self.verdict,
+                f"  {self.symbol}: best of {self.n_trials} trials by {self.metric}: {params} "
+                f"(Sharpe {self.sharpe:.3f} annualized)",
+                f"  deflated Sharpe {self.deflated_sharpe:.3f}: P(true Sharpe > {self.expected_max_sharpe:.3f}, "
+                f"the expected best of {self.n_trials} unskilled trials)",
+                f"  PBO {self.pbo:.3f}: in-sample winner below the out-of-sample median in that share of "
+                f"{len(self.logits)} CSCV splits of {self.n_splits} groups",
+                f"  stability {self.stability:.3f}: mean {self.metric} of the grid neighbours / best",
+            ]
+        )
 
 
 def verdict(pbo: float, deflated_sharpe: float, stability: float) -> str:
@@ -629,7 +637,4 @@ def assess(result: SweepResult, n_splits: int | None = None) -> OverfittingRepor
             )
         return _assess_symbol(result, np.arange(n_rows), result.symbols[0], n_splits)
     symbols = result.metrics.index.get_level_values("symbol").to_numpy()
-    return {
-        s: _assess_symbol(result, np.flatnonzero(symbols == s), s, n_splits)
-        for s in result.symbols
-    }
+    return {s: _assess_symbol(result, np.flatnonzero(symbols == s), s, n_splits) for s in result.symbols}

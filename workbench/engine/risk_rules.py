@@ -18,14 +18,27 @@ RISK_FIELDS = (
     "max_drawdown",
     "max_shares",
     "max_order_value",
+    "daily_loss",
+    "max_orders_per_day",
 )
 N_RISK = len(RISK_FIELDS)
-MAX_EXPOSURE, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, MAX_DRAWDOWN, MAX_SHARES, MAX_ORDER_VALUE = range(N_RISK)
-# Upper bound of each threshold (the size caps are amounts without a bound).
-_UPPER = (1.0, 1.0, 10.0, 1.0, 1.0, np.inf, np.inf)
+(
+    MAX_EXPOSURE,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    TRAILING_STOP,
+    MAX_DRAWDOWN,
+    MAX_SHARES,
+    MAX_ORDER_VALUE,
+    DAILY_LOSS,
+    MAX_ORDERS_PER_DAY,
+) = range(N_RISK)
+# Upper bound of each threshold (the size caps and the order count are amounts without a bound).
+_UPPER = (1.0, 1.0, 10.0, 1.0, 1.0, np.inf, np.inf, 1.0, np.inf)
 # What ended a position (0 = nothing); MAX_DRAWDOWN also halts trading for the rest of the run.
-EXIT_REASONS = ("", "stop_loss", "take_profit", "trailing_stop", "max_drawdown")
-NO_EXIT, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_TRAILING_STOP, EXIT_MAX_DRAWDOWN = range(5)
+# DAILY_LOSS halts until the next day.
+EXIT_REASONS = ("", "stop_loss", "take_profit", "trailing_stop", "max_drawdown", "daily_loss")
+NO_EXIT, EXIT_STOP_LOSS, EXIT_TAKE_PROFIT, EXIT_TRAILING_STOP, EXIT_MAX_DRAWDOWN, EXIT_DAILY_LOSS = range(6)
 
 
 def risk_array(
@@ -36,6 +49,8 @@ def risk_array(
     max_drawdown: float | None = None,
     max_shares: float | None = None,
     max_order_value: float | None = None,
+    daily_loss: float | None = None,
+    max_orders_per_day: int | None = None,
 ) -> np.ndarray:
     """The rule array the kernels take: fractions in (0, 1] (``take_profit`` up to 10), caps any positive amount.
 
@@ -44,7 +59,17 @@ def risk_array(
     >>> risk_array(stop_loss=0.05)[:3]
     array([ nan, 0.05,  nan])
     """
-    values = (max_exposure, stop_loss, take_profit, trailing_stop, max_drawdown, max_shares, max_order_value)
+    values = (
+        max_exposure,
+        stop_loss,
+        take_profit,
+        trailing_stop,
+        max_drawdown,
+        max_shares,
+        max_order_value,
+        daily_loss,
+        max_orders_per_day,
+    )
     out = np.full(N_RISK, np.nan)
     for i, (name, value) in enumerate(zip(RISK_FIELDS, values, strict=True)):
         if value is None:
@@ -52,8 +77,16 @@ def risk_array(
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < value <= _UPPER[i]:
             what = "a positive amount" if _UPPER[i] == np.inf else f"a fraction in (0, {_UPPER[i]:g}]"
             raise ValueError(f"{name}={value!r}: must be {what} (or None to switch it off)")
+        if i == MAX_ORDERS_PER_DAY and value != int(value):
+            raise ValueError(f"{name}={value!r}: must be a whole number of orders")
         out[i] = float(value)
     return out
+
+
+@njit(cache=True, nogil=True)
+def order_allowed_nb(orders_today, target, risk):
+    """False when ``max_orders_per_day`` is used up; an order to go flat (``target`` 0) is always allowed."""
+    return target == 0.0 or not orders_today >= risk[MAX_ORDERS_PER_DAY]
 
 
 @njit(cache=True, nogil=True)
@@ -85,11 +118,12 @@ def clamp_exposure_nb(target, max_exposure):
 
 
 @njit(cache=True, nogil=True)
-def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, risk):
+def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, day_start_equity, risk):
     """Which rule (``EXIT_*``) closes ``position`` at ``price``, checked in the order of ``RISK_FIELDS``.
 
     ``extreme`` is the best close since entry (highest for a long, lowest for a short); ``peak_equity`` the
-    highest equity so far (NaN before the first bar).
+    highest equity so far (NaN before the first bar); ``day_start_equity`` the equity at the previous day's
+    last close.
     """
     if position != 0.0:
         direction = 1.0 if position > 0 else -1.0
@@ -102,7 +136,21 @@ def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, r
             return EXIT_TRAILING_STOP
     if peak_equity > 0 and equity / peak_equity - 1.0 <= -risk[MAX_DRAWDOWN]:
         return EXIT_MAX_DRAWDOWN
+    if day_start_equity > 0 and equity / day_start_equity - 1.0 <= -risk[DAILY_LOSS]:
+        return EXIT_DAILY_LOSS
     return NO_EXIT
+
+
+def day_ids(index) -> np.ndarray:
+    """Calendar day (UTC) of each bar as an int64 id: the day boundary of the daily rules.
+
+    A non-datetime index counts every bar as its own day.
+    """
+    import pandas as pd
+
+    if isinstance(index, pd.DatetimeIndex):
+        return np.ascontiguousarray(index.as_unit("ns").asi8 // 86_400_000_000_000, dtype=np.int64)
+    return np.arange(len(index), dtype=np.int64)
 
 
 @njit(cache=True, nogil=True)

@@ -62,6 +62,7 @@ def run_grid(
                 sweep_signals_nb(
                     kernel,
                     *packed.arrays,
+                    packed.days,
                     packed.offsets,
                     params,
                     k % n_sym,
@@ -79,9 +80,7 @@ def run_grid(
                 )
                 _raise_on_bad_exposure(cls, grid, packed, k, errors)
             else:
-                _run_numpy_chunk(
-                    cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb
-                )
+                _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb)
             done = int(k[-1]) + 1
             bar.update(len(k))
     except KeyboardInterrupt:
@@ -129,6 +128,7 @@ def _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, items, metrics, blo
             arrays[0],
             arrays[3],
             exposures,
+            packed.days[packed.offsets[s] : packed.offsets[s + 1]],
             windows[s],
             costs.cash,
             costs.fees,

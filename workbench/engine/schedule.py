@@ -1,9 +1,9 @@
 """The event scheduler of the event-driven backtest: which bar needs an order next, and why.
 
-It walks bars exactly like ``simulate.run_nb`` (same signal, clamp, risk and marking steps, same rule
+It walks bars exactly like ``simulate.run_nb`` (same signal, clamp, risk, daily and marking steps, same rule
 kernels) but executes nothing: it stops where ``run_nb`` would trade and hands the decision to the Python
-side (RiskManager -> OrderManager -> broker), which resumes it after the fill. Between events it only marks
-equity for the drawdown rule, so Python runs only where something happens.
+side (RiskManager -> OrderManager -> broker), which updates the shared state and resumes it. Between events
+it only marks equity for the drawdown rules, so Python runs only where something happens.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from workbench.engine.risk_rules import (
+    EXIT_DAILY_LOSS,
     EXIT_MAX_DRAWDOWN,
     MAX_EXPOSURE,
     NO_EXIT,
@@ -21,47 +22,80 @@ from workbench.engine.risk_rules import (
 )
 
 SIGNAL, RISK, MARK = 0, 1, 2  # phases of a bar: the strategy's signal, the risk rules, marking at the close
+# Slots of the scheduler state shared with the Python driver.
+LAST_TARGET, EXTREME, PEAK, HALTED, DAY, DAY_START, ORDERS_TODAY, DAY_HALTED, LAST_EQUITY = range(9)
+
+
+def new_schedule_state(cash: float) -> np.ndarray:
+    """The state before the first bar: flat, target 0, no day yet."""
+    state = np.zeros(9)
+    state[EXTREME] = state[PEAK] = np.nan
+    state[DAY] = -1.0
+    state[DAY_START] = state[LAST_EQUITY] = cash
+    return state
 
 
 @njit(cache=True, nogil=True)
-def next_event_nb(
-    t, phase, end, exposure, close, fill_close, last_target, cash, position, entry_price, extreme, peak, halted, risk
-):
-    """Scan from bar ``t`` (at ``phase``) for the next order; returns
-    ``(bar, phase, target, reason, last_target, extreme, peak, halted)``.
+def roll_day_nb(state, day):
+    """Start a new day at a bar of ``day``: its loss is measured from the last close, its orders from 0."""
+    if day != state[DAY]:
+        state[DAY] = day
+        state[DAY_START] = state[LAST_EQUITY]
+        state[ORDERS_TODAY] = 0.0
+        state[DAY_HALTED] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def next_event_nb(t, phase, end, exposure, close, day, fill_close, cash, position, entry_price, state, risk):
+    """Scan from bar ``t`` (at ``phase``) for the next order, updating ``state``; returns
+    ``(bar, phase, target, reason)``.
 
     ``bar == end`` means no more orders. ``reason`` is 0 for a strategy order, else the ``risk_rules.EXIT_*``
     code of a risk exit (whose ``target`` is 0). With close fills the order is due at ``close[bar]`` and the
     scan resumes at ``(bar, RISK)`` after a signal order or ``(bar, MARK)`` after a risk exit; with
-    next-open fills it is due at ``open[bar + 1]`` and the scan resumes at ``(bar + 1, SIGNAL)`` once it filled.
+    next-open fills it is due at ``open[bar + 1]`` (call ``roll_day_nb`` for that bar first) and the scan
+    resumes at ``(bar + 1, SIGNAL)``.
     """
     while t < end:
+        roll_day_nb(state, day[t])
+        halted = state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0
         pending = np.nan
         pending_reason = 0
         if phase == SIGNAL:
             target = exposure[t]
             if not halted and not np.isnan(target):
                 target = clamp_exposure_nb(min(max(target, -1.0), 1.0), risk[MAX_EXPOSURE])
-                if target != last_target:
-                    last_target = target
+                if target != state[LAST_TARGET]:
+                    state[LAST_TARGET] = target
                     if fill_close:
-                        return t, SIGNAL, target, 0, last_target, extreme, peak, halted
+                        return t, SIGNAL, target, 0
                     pending = target
         if phase != MARK and not halted:
-            extreme = update_extreme_nb(position, extreme, close[t])
-            reason = exit_reason_nb(position, entry_price, extreme, close[t], cash + position * close[t], peak, risk)
+            state[EXTREME] = update_extreme_nb(position, state[EXTREME], close[t])
+            reason = exit_reason_nb(
+                position,
+                entry_price,
+                state[EXTREME],
+                close[t],
+                cash + position * close[t],
+                state[PEAK],
+                state[DAY_START],
+                risk,
+            )
             if reason != NO_EXIT:
-                halted = reason == EXIT_MAX_DRAWDOWN
+                state[HALTED] = 1.0 if reason == EXIT_MAX_DRAWDOWN or state[HALTED] != 0.0 else 0.0
+                state[DAY_HALTED] = 1.0 if reason == EXIT_DAILY_LOSS else state[DAY_HALTED]
                 if fill_close:
-                    return t, RISK, 0.0, reason, last_target, extreme, peak, halted
-                if halted or np.isnan(pending):
+                    return t, RISK, 0.0, reason
+                if state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0 or np.isnan(pending):
                     pending = 0.0
                     pending_reason = reason
         equity = cash + position * close[t]
-        if not equity <= peak:
-            peak = equity
+        if not equity <= state[PEAK]:
+            state[PEAK] = equity
+        state[LAST_EQUITY] = equity
         if not np.isnan(pending):
-            return t, SIGNAL, pending, pending_reason, last_target, extreme, peak, halted
+            return t, SIGNAL, pending, pending_reason
         t += 1
         phase = SIGNAL
-    return end, SIGNAL, 0.0, 0, last_target, extreme, peak, halted
+    return end, SIGNAL, 0.0, 0

@@ -7,6 +7,9 @@ Semantics (pinned by tests and identical in every path):
   window's last bar never fills).
 - Fees are a fraction of traded value, slippage a fraction of price against the trade.
 - Equity is marked at each bar's close; an open position at the end is marked at the last close, no exit fee.
+- Daily rules: ``daily_loss`` flattens once equity falls that far below the previous day's last close and
+  ignores signals for the rest of the day; ``max_orders_per_day`` denies further orders that day (orders to
+  go flat always pass). Days are UTC calendar days of the bar timestamps.
 - Risk rules (``engine.risk_rules``; NaN = off): the target is clamped to ``max_exposure`` and each order
   (but an exit) cut to ``max_shares`` held and ``max_order_value``; after each close,
   stop-loss / take-profit / trailing-stop (against the entry fill and the best close since) exit the
@@ -30,12 +33,14 @@ from workbench.engine.fills import (
 )
 from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
 from workbench.engine.risk_rules import (
+    EXIT_DAILY_LOSS,
     EXIT_MAX_DRAWDOWN,
     MAX_EXPOSURE,
     NO_EXIT,
     cap_order_size_nb,
     clamp_exposure_nb,
     exit_reason_nb,
+    order_allowed_nb,
     update_extreme_nb,
 )
 
@@ -163,6 +168,15 @@ def _execute_nb(state, bar, price, target, cash, position, fees, slippage, risk,
 
 
 @njit(cache=True, nogil=True)
+def _execute_counted_nb(state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out, count):
+    """``_execute_nb`` that also counts the order when it traded (for ``max_orders_per_day``)."""
+    new_cash, new_position = _execute_nb(
+        state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out
+    )
+    return new_cash, new_position, count + (1 if new_position != position else 0)
+
+
+@njit(cache=True, nogil=True)
 def entry_extreme_nb(before, after, extreme, state):
     """The trailing-stop reference after a fill: the entry price when a new trade opened, else unchanged."""
     if after != 0.0 and (before == 0.0 or (before > 0) != (after > 0)):
@@ -175,6 +189,7 @@ def run_nb(
     open_,
     close,
     exposure,
+    day,
     start,
     end,
     cash0,
@@ -192,7 +207,8 @@ def run_nb(
 ):
     """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
 
-    ``risk`` is a ``risk_rules.risk_array`` (all NaN: no rules).
+    ``day`` holds each bar's day id (``risk_rules.day_ids``) for the daily rules; ``risk`` is a
+    ``risk_rules.risk_array`` (all NaN: no rules).
 
     ``block_out`` (shape ``(S, 2)``, zeroed by the caller, S may be 0) receives the sum and the sum of squares
     of the per-bar returns in S equal consecutive blocks of the window: mergeable moments that let
@@ -220,39 +236,62 @@ def run_nb(
     next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
     halted = False
     extreme = np.nan
+    current_day = -1
+    day_start = cash0
+    orders_today = 0
+    day_halted = False
     for t in range(start, end):
+        if day[t] != current_day:
+            current_day = day[t]
+            day_start = prev_equity
+            orders_today = 0
+            day_halted = False
         if not np.isnan(pending):
             before = position
-            cash, position = _execute_nb(
-                state, t, open_[t], pending, cash, position, fees, slippage, risk, record, trades_out
-            )
+            if order_allowed_nb(orders_today, pending, risk):
+                cash, position, orders_today = _execute_counted_nb(
+                    state, t, open_[t], pending, cash, position, fees, slippage, risk, record, trades_out, orders_today
+                )
             extreme = entry_extreme_nb(before, position, extreme, state)
             pending = np.nan
         target = exposure[t]
-        if not halted and not np.isnan(target):
+        if not halted and not day_halted and not np.isnan(target):
             target = clamp_exposure_nb(min(max(target, -1.0), 1.0), risk[MAX_EXPOSURE])
             if target != last_target:
                 last_target = target
                 if fill_close:
                     before = position
-                    cash, position = _execute_nb(
-                        state, t, close[t], target, cash, position, fees, slippage, risk, record, trades_out
-                    )
+                    if order_allowed_nb(orders_today, target, risk):
+                        cash, position, orders_today = _execute_counted_nb(
+                            state,
+                            t,
+                            close[t],
+                            target,
+                            cash,
+                            position,
+                            fees,
+                            slippage,
+                            risk,
+                            record,
+                            trades_out,
+                            orders_today,
+                        )
                     extreme = entry_extreme_nb(before, position, extreme, state)
                 else:
                     pending = target
-        if not halted:
+        if not halted and not day_halted:
             extreme = update_extreme_nb(position, extreme, close[t])
             reason = exit_reason_nb(
-                position, state[_T_ENTRY_PRICE], extreme, close[t], cash + position * close[t], peak, risk
+                position, state[_T_ENTRY_PRICE], extreme, close[t], cash + position * close[t], peak, day_start, risk
             )
             if reason != NO_EXIT:
                 halted = reason == EXIT_MAX_DRAWDOWN
+                day_halted = reason == EXIT_DAILY_LOSS
                 if fill_close:
-                    cash, position = _execute_nb(
-                        state, t, close[t], 0.0, cash, position, fees, slippage, risk, record, trades_out
+                    cash, position, orders_today = _execute_counted_nb(
+                        state, t, close[t], 0.0, cash, position, fees, slippage, risk, record, trades_out, orders_today
                     )
-                elif halted or np.isnan(pending):
+                elif halted or day_halted or np.isnan(pending):
                     pending = 0.0
         equity = cash + position * close[t]
         ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(

@@ -9,6 +9,7 @@ import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
+from workbench.engine.risk_rules import day_ids
 from workbench.engine.simulate import N_TRADE_FIELDS, TRADE_FIELDS, run_nb
 from workbench.strategies.base import Strategy
 
@@ -72,6 +73,7 @@ def simulate_exposure(
         np.ascontiguousarray(bars["open"].to_numpy(dtype=np.float64)),
         np.ascontiguousarray(bars["close"].to_numpy(dtype=np.float64)),
         exposure,
+        day_ids(bars.index),
         start,
         end,
         costs.cash,

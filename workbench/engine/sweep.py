@@ -110,9 +110,7 @@ def sweep(
     )
 
 
-def metrics_frame(
-    values: np.ndarray, grid: pd.DataFrame, symbols: list[str], with_symbol: bool
-) -> pd.DataFrame:
+def metrics_frame(values: np.ndarray, grid: pd.DataFrame, symbols: list[str], with_symbol: bool) -> pd.DataFrame:
     """Rows of kernel metrics (item order: parameter set major, symbol minor) as an indexed DataFrame."""
     n_sym = len(symbols)
     rows = np.arange(len(values))

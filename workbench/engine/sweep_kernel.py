@@ -23,6 +23,7 @@ _SWEEP_SIG = types.void(
     _f8,
     _f8,
     _f8,  # open, high, low, close, volume (all symbols concatenated)
+    types.int64[:],  # day id of every bar (risk_rules.day_ids), concatenated like the bars
     types.int64[:],  # offsets, length n_symbols + 1
     types.float64[:, :],  # params, one row per parameter set
     types.int64[:],
@@ -61,6 +62,7 @@ def sweep_signals_nb(
     low,
     close,
     volume,
+    days,
     offsets,
     params,
     item_symbol,
@@ -96,6 +98,7 @@ def sweep_signals_nb(
                 open_[a:b],
                 close[a:b],
                 exposure,
+                days[a:b],
                 windows[s, w, 0],
                 windows[s, w, 1],
                 cash,
@@ -118,6 +121,7 @@ def sweep_exposures_nb(
     open_,
     close,
     exposures,
+    days,
     windows,
     cash,
     fees,
@@ -137,6 +141,7 @@ def sweep_exposures_nb(
                 open_,
                 close,
                 exposures[k],
+                days,
                 windows[w, 0],
                 windows[w, 1],
                 cash,

@@ -50,9 +50,7 @@ def parse_span(span: str | int) -> pd.DateOffset | pd.Timedelta | int:
         return int(span)
     match = _SPAN.match(str(span))
     if not match:
-        raise ValueError(
-            f"span {span!r}: use a bar count or a length like '3Y', '6M', '8W', '90D', '12H', '30min'"
-        )
+        raise ValueError(f"span {span!r}: use a bar count or a length like '3Y', '6M', '8W', '90D', '12H', '30min'")
     count, unit = int(match.group(1)), match.group(2).lower()
     if count <= 0:
         raise ValueError(f"span {span!r}: must be positive")
@@ -191,9 +189,7 @@ def walk_forward(
     rows, equities, summaries = [], {}, []
     for symbol, frame in frames.items():
         splits = split_windows(frame.index, train, test, step, anchored)
-        check_windows(
-            cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]}
-        )
+        check_windows(cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]})
         ppy = float(periods_per_year or infer_periods_per_year(frame.index))
         windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
         run = run_grid(cls, grid, pack({symbol: frame}), windows, costs, np.array([ppy]), progress=progress)

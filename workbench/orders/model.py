@@ -25,7 +25,7 @@ from workbench.errors import WorkbenchError
 QTY_RTOL = 1e-9
 #: Alpaca's limit on ``client_order_id``.
 MAX_CLIENT_ORDER_ID_LEN = 48
-_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9./-]*")
+_SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9._/-]*")  # "_" for data-set labels such as SPY_1MIN
 _LEG_NAMESPACE = uuid.NAMESPACE_OID
 _E = TypeVar("_E", bound=StrEnum)
 _T = TypeVar("_T", "Order", "Fill")
@@ -523,7 +523,7 @@ def _text(name: str, value: Any, *, optional: bool = False, max_len: int | None 
 
 def _symbol(value: Any) -> str:
     if not isinstance(value, str) or not _SYMBOL.fullmatch(value.upper()):
-        raise _invalid("symbol", value, "a ticker of letters, digits, '.', '-' or '/' such as 'SPY', 'BRK.B' "
+        raise _invalid("symbol", value, "a ticker of letters, digits, '.', '_', '-' or '/' such as 'SPY', 'BRK.B' "
                                         "or 'BTC/USD'")
     return value.upper()
 

@@ -30,6 +30,8 @@ class RiskRules:
     max_drawdown: float | None = None
     max_shares: float | None = None
     max_order_value: float | None = None
+    daily_loss: float | None = None
+    max_orders_per_day: int | None = None
 
     def __post_init__(self) -> None:
         risk_array(**asdict(self))  # raises ValueError naming a bad threshold
@@ -66,8 +68,9 @@ class RiskRules:
 
 @dataclass(frozen=True)
 class RiskEvent:
-    """One risk decision: ``approve`` (an order passed), ``resize`` (a target or order cut), ``exit`` (a rule
-    closed a position) or ``halt`` (the drawdown kill switch flattened and stopped trading)."""
+    """One risk decision: ``approve`` (an order passed), ``resize`` (a target or order cut), ``deny`` (an order
+    refused), ``exit`` (a rule closed a position; ``daily_loss`` also pauses trading until the next day) or
+    ``halt`` (the drawdown kill switch flattened and stopped trading)."""
 
     timestamp: datetime
     symbol: str
@@ -104,6 +107,10 @@ class RiskManager:
         at_value_cap = value_cap is not None and np.isclose(abs(capped) * price, value_cap, rtol=1e-12)
         self._emit(RiskEvent(now, symbol, "resize", "max_order_value" if at_value_cap else "max_shares", details))
         return capped
+
+    def denied(self, now: datetime, symbol: str, rule: str, details: dict[str, float]) -> None:
+        """Record an order refused by ``rule`` (e.g. ``max_orders_per_day``)."""
+        self._emit(RiskEvent(now, symbol, "deny", rule, {**details, "limit": getattr(self.rules, rule)}))
 
     def resized(self, now: datetime, symbol: str, wanted: float, allowed: float) -> None:
         """Record that ``max_exposure`` cut a target from ``wanted`` to ``allowed``."""

@@ -18,7 +18,17 @@ from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
-from workbench.engine.schedule import MARK, RISK, SIGNAL, next_event_nb
+from workbench.engine.risk_rules import day_ids, order_allowed_nb
+from workbench.engine.schedule import (
+    EXTREME,
+    MARK,
+    ORDERS_TODAY,
+    RISK,
+    SIGNAL,
+    new_schedule_state,
+    next_event_nb,
+    roll_day_nb,
+)
 from workbench.engine.simulate import (
     N_TRADE_FIELDS,
     TRADE_FIELDS,
@@ -160,23 +170,22 @@ def backtest(
     om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager)
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
-    t, phase, last_target, extreme, peak, halted = 0, SIGNAL, 0.0, np.nan, np.nan, False
+    schedule, days = new_schedule_state(costs.cash), day_ids(frame.index)
+    t, phase = 0, SIGNAL
     while True:
         cash_now, position = broker.account().cash, broker.positions().get(symbol, 0.0)
-        bar, phase, target, reason, last_target, extreme, peak, halted = next_event_nb(
+        bar, phase, target, reason = next_event_nb(
             t,
             phase,
             n,
             exposure,
             closes,
+            days,
             costs.fill_close,
-            last_target,
             cash_now,
             position,
             trade_entry_price(state),
-            extreme,
-            peak,
-            halted,
+            schedule,
             costs.risk,
         )
         if bar >= n:
@@ -189,18 +198,26 @@ def backtest(
             risk_manager.resized(when, symbol, float(exposure[bar]), float(target))
         if fill_bar >= n:
             break
-        price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
-        clock.set(moments[fill_bar])
-        broker.quote(symbol, price)
-        order = om.target(symbol, target, price)
-        if order is not None and order.filled_qty > 0.0:
-            size = order.filled_qty * order.side.sign
-            book_fill_nb(state, fill_bar, position, size, order.avg_fill_price, order.fees, cash_now, True, trades_out)
-            new_position = broker.positions().get(symbol, 0.0)
-            extreme = entry_extreme_nb(position, new_position, extreme, state)
-            fill_bars.append(fill_bar)
-            cash_after.append(broker.account().cash)
-            position_after.append(new_position)
+        if not costs.fill_close:
+            roll_day_nb(schedule, days[fill_bar])
+        if order_allowed_nb(schedule[ORDERS_TODAY], target, costs.risk):
+            price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
+            clock.set(moments[fill_bar])
+            broker.quote(symbol, price)
+            order = om.target(symbol, target, price)
+            if order is not None and order.filled_qty > 0.0:
+                size = order.filled_qty * order.side.sign
+                book_fill_nb(
+                    state, fill_bar, position, size, order.avg_fill_price, order.fees, cash_now, True, trades_out
+                )
+                new_position = broker.positions().get(symbol, 0.0)
+                schedule[EXTREME] = entry_extreme_nb(position, new_position, schedule[EXTREME], state)
+                schedule[ORDERS_TODAY] += 1
+                fill_bars.append(fill_bar)
+                cash_after.append(broker.account().cash)
+                position_after.append(new_position)
+        else:
+            risk_manager.denied(moments[fill_bar], symbol, "max_orders_per_day", {"target": float(target)})
         if costs.fill_close:
             t, phase = bar, (RISK if phase == SIGNAL else MARK)
         else:
