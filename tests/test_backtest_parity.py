@@ -183,3 +183,16 @@ def test_daily_rules_act_identically_on_intraday_bars(name: str, fill: str) -> N
             assert "deny" in decisions
         if "daily_loss" in rules:
             assert any(e.rule == "daily_loss" for e in bt.risk_events)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_fixed_fee_acts_identically(fill: str) -> None:
+    bars = wb.load("JPM", start="2010-01-01")
+    for name in STRATEGIES:
+        costs = dict(cash=10_000.0, fees=0.0005, fixed_fee=1.5, fill=fill)
+        bt = wb.backtest(wb.strategy(name)(), bars, **costs)
+        row = wb.sweep(name, bars, progress=False, **costs, **{k: [v] for k, v in wb.strategy(name)().values.items()})
+        np.testing.assert_allclose(
+            bt.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True
+        )
+        np.testing.assert_allclose(bt.fills["fee"], bt.fills["qty"] * bt.fills["price"] * 0.0005 + 1.5, rtol=1e-12)

@@ -243,6 +243,5 @@ def test_alpaca_paper_needs_both_keys() -> None:
     assert "alpaca_secret_key" in text and "alpaca_api_key" not in text
     keys = {"alpaca_api_key": "abc", "alpaca_secret_key": "def"}
     assert (
-        load_settings(overrides={"broker": "alpaca-paper", "profile": "paper", **keys}, env={}).broker
-        == "alpaca-paper"
+        load_settings(overrides={"broker": "alpaca-paper", "profile": "paper", **keys}, env={}).broker == "alpaca-paper"
     )

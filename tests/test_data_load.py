@@ -97,9 +97,7 @@ def test_an_empty_range_names_symbol_and_range() -> None:
 
 
 def test_a_bad_symbol_lists_alternatives() -> None:
-    with pytest.raises(
-        DataNotFoundError, match=r"unknown symbol 'SPX'.*closest: SPY.*available \(39\): AAPL, AMZN"
-    ):
+    with pytest.raises(DataNotFoundError, match=r"unknown symbol 'SPX'.*closest: SPY.*available \(39\): AAPL, AMZN"):
         load("SPX")
 
 
@@ -120,9 +118,7 @@ def test_network_sources_arrive_later(source: str) -> None:
 
 
 def test_unknown_source_lists_the_allowed_ones() -> None:
-    with pytest.raises(
-        ValueError, match="unknown source 'stooq'; expected one of sample, csv, yfinance, alpaca"
-    ):
+    with pytest.raises(ValueError, match="unknown source 'stooq'; expected one of sample, csv, yfinance, alpaca"):
         load("SPY", source="stooq")
 
 

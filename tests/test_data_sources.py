@@ -19,9 +19,7 @@ README = Path(__file__).resolve().parents[1] / "data" / "README.md"
 
 def readme_daily_table() -> dict[str, tuple[str, str, int]]:
     """symbol -> (first date, last date, rows), from the table in data/README.md section 1."""
-    rows = re.findall(
-        r"^\| ([A-Z]+) \| (\d{4}-\d\d-\d\d) \| (\d{4}-\d\d-\d\d) \| (\d+) \|", README.read_text(), re.M
-    )
+    rows = re.findall(r"^\| ([A-Z]+) \| (\d{4}-\d\d-\d\d) \| (\d{4}-\d\d-\d\d) \| (\d+) \|", README.read_text(), re.M)
     return {symbol: (first, last, int(n)) for symbol, first, last, n in rows}
 
 
@@ -144,9 +142,7 @@ def test_folder_source_unknown_symbol_lists_alternatives(folder: Path) -> None:
 
 
 def test_folder_source_missing_folder_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(
-        DataNotFoundError, match=f"data folder not found: {re.escape(str(tmp_path / 'nope'))}"
-    ):
+    with pytest.raises(DataNotFoundError, match=f"data folder not found: {re.escape(str(tmp_path / 'nope'))}"):
         FolderSource(tmp_path / "nope")
 
 
@@ -196,9 +192,7 @@ def test_intraday_regular_sessions_are_complete() -> None:
 
 
 def test_sample_source_unknown_symbol() -> None:
-    with pytest.raises(
-        DataNotFoundError, match=r"unknown symbol 'NOPE' in the bundled sample; available \(39\): AAPL"
-    ):
+    with pytest.raises(DataNotFoundError, match=r"unknown symbol 'NOPE' in the bundled sample; available \(39\): AAPL"):
         SampleSource().read("NOPE")
 
 
@@ -220,8 +214,6 @@ def test_sample_data_is_read_through_importlib_resources_even_from_a_zip(tmp_pat
         "print(d.__file__.startswith(sys.path[0]), d.SampleSource().symbols(), len(d.load('spy_1min')))"
     )
 
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
 
     assert out.stdout.split() == ["True", "['SPY',", "'SPY_1min']", "31757"]

@@ -48,25 +48,13 @@ def invalid_case(rule: str, change: Callable[[pd.DataFrame], pd.DataFrame], coun
 CASES = [
     invalid_case("missing_columns", lambda df: df.drop(columns=["volume", "low"]), 2, "['low', 'volume']"),
     invalid_case("empty", lambda df: df.iloc[:0], 0, "no rows"),
-    invalid_case(
-        "duplicate_timestamps", lambda df: df.assign(date=DATES[:2] * 2).iloc[[0, 2, 1, 3]], 2, "2020-01-02"
-    ),
+    invalid_case("duplicate_timestamps", lambda df: df.assign(date=DATES[:2] * 2).iloc[[0, 2, 1, 3]], 2, "2020-01-02"),
     invalid_case("unsorted", lambda df: df.iloc[[0, 2, 1, 3]], 1, "2020-01-03 after 2020-01-06"),
-    invalid_case(
-        "nan", with_values("close", [2], np.nan), 1, "2020-01-06 open=12.0 high=13.0 low=11.0 close=nan"
-    ),
-    invalid_case(
-        "non_finite", with_values("high", [1, 3], np.inf), 2, "2020-01-03 open=11.0 high=inf low=10.0"
-    ),
-    invalid_case(
-        "non_positive_price", with_values("low", [0, 3], 0.0), 2, "2020-01-02 open=10.0 high=11.0 low=0.0"
-    ),
-    invalid_case(
-        "high_below_open_close", with_values("high", [1], 11.2), 1, "2020-01-03 open=11.0 high=11.2"
-    ),
-    invalid_case(
-        "low_above_open_close", with_values("low", [3], 13.2), 1, "2020-01-07 open=13.0 high=14.0 low=13.2"
-    ),
+    invalid_case("nan", with_values("close", [2], np.nan), 1, "2020-01-06 open=12.0 high=13.0 low=11.0 close=nan"),
+    invalid_case("non_finite", with_values("high", [1, 3], np.inf), 2, "2020-01-03 open=11.0 high=inf low=10.0"),
+    invalid_case("non_positive_price", with_values("low", [0, 3], 0.0), 2, "2020-01-02 open=10.0 high=11.0 low=0.0"),
+    invalid_case("high_below_open_close", with_values("high", [1], 11.2), 1, "2020-01-03 open=11.0 high=11.2"),
+    invalid_case("low_above_open_close", with_values("low", [3], 13.2), 1, "2020-01-07 open=13.0 high=14.0 low=13.2"),
     invalid_case("negative_volume", with_values("volume", [0], -1.0), 1, "2020-01-02 volume=-1.0"),
     invalid_case("bad_timestamp", with_values("date", [1], "not a date"), 1, "row 1 date='not a date'"),
     invalid_case(
@@ -120,8 +108,7 @@ def test_message_matches_the_documented_format() -> None:
         validate_bars(raw, "SPY")
 
     assert str(info.value) == (
-        "SPY: rule high_below_open_close failed on 1 row; "
-        "first: 2020-01-02 open=10.0 high=9.5 low=9.0 close=9.8"
+        "SPY: rule high_below_open_close failed on 1 row; first: 2020-01-02 open=10.0 high=9.5 low=9.0 close=9.8"
     )
 
 
@@ -136,11 +123,7 @@ def test_all_failing_row_rules_are_reported_together_in_check_order() -> None:
     assert err.failures == {"high_below_open_close": 1, "high_below_low": 1, "negative_volume": 1}
     assert (err.rule, err.count) == ("high_below_open_close", 1)
     message = str(err)
-    assert (
-        message.index("high_below_open_close")
-        < message.index("high_below_low")
-        < message.index("negative_volume")
-    )
+    assert message.index("high_below_open_close") < message.index("high_below_low") < message.index("negative_volume")
 
 
 def test_message_shows_at_most_five_offending_rows() -> None:
@@ -290,9 +273,7 @@ def test_a_datetime_index_is_used_when_there_is_no_time_column() -> None:
 
 
 def test_no_time_at_all_is_missing_columns() -> None:
-    with pytest.raises(
-        DataValidationError, match="SYM: rule missing_columns failed on 1 column; no time column"
-    ):
+    with pytest.raises(DataValidationError, match="SYM: rule missing_columns failed on 1 column; no time column"):
         normalize_columns(raw_bars().drop(columns="date"), "SYM")
 
 

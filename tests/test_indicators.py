@@ -45,8 +45,30 @@ def test_ema_matches_pandas_ewm_after_sma_seed(series: np.ndarray, window: int) 
 
 
 def test_rsi_matches_hand_computed_wilder() -> None:
-    close = np.array([44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, 45.89, 46.03, 45.61,
-                      46.28, 46.28, 46.00, 46.03, 46.41, 46.22, 45.64])
+    close = np.array(
+        [
+            44.34,
+            44.09,
+            44.15,
+            43.61,
+            44.33,
+            44.83,
+            45.10,
+            45.42,
+            45.84,
+            46.08,
+            45.89,
+            46.03,
+            45.61,
+            46.28,
+            46.28,
+            46.00,
+            46.03,
+            46.41,
+            46.22,
+            45.64,
+        ]
+    )
     rsi = ind.rsi_nb(close, 14)
     assert np.isnan(rsi[:14]).all()
     diffs = np.diff(close)

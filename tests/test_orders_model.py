@@ -41,8 +41,14 @@ T3 = T0 + timedelta(minutes=3)
 
 LEGAL = [(a, b) for a in OrderStatus for b in OrderStatus if b in TRANSITIONS[a]]
 ILLEGAL = [(a, b) for a in OrderStatus for b in OrderStatus if b not in TRANSITIONS[a]]
-EVENT_OF = {S.ACCEPTED: "accepted", S.PARTIALLY_FILLED: "partial_fill", S.FILLED: "fill", S.CANCELED: "canceled",
-            S.REJECTED: "rejected", S.EXPIRED: "expired"}
+EVENT_OF = {
+    S.ACCEPTED: "accepted",
+    S.PARTIALLY_FILLED: "partial_fill",
+    S.FILLED: "fill",
+    S.CANCELED: "canceled",
+    S.REJECTED: "rejected",
+    S.EXPIRED: "expired",
+}
 
 
 def make(**kw) -> Order:
@@ -90,7 +96,14 @@ def test_enum_values_are_alpaca_wire_strings():
     assert [t.value for t in OrderType] == ["market", "limit", "stop", "stop_limit"]
     assert [t.value for t in TimeInForce] == ["day", "gtc", "ioc"]
     assert [s.value for s in OrderStatus] == [
-        "new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"]
+        "new",
+        "accepted",
+        "partially_filled",
+        "filled",
+        "canceled",
+        "rejected",
+        "expired",
+    ]
     assert [k.value for k in EventKind] == ["accepted", "partial_fill", "fill", "canceled", "rejected", "expired"]
     assert Side.BUY == "buy" and json.dumps(Side.SELL) == '"sell"'
 
@@ -100,7 +113,10 @@ def test_transition_table_is_the_specified_one():
         S.NEW: {S.ACCEPTED, S.REJECTED, S.CANCELED},
         S.ACCEPTED: {S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED},
         S.PARTIALLY_FILLED: {S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED},
-        S.FILLED: set(), S.CANCELED: set(), S.REJECTED: set(), S.EXPIRED: set(),
+        S.FILLED: set(),
+        S.CANCELED: set(),
+        S.REJECTED: set(),
+        S.EXPIRED: set(),
     }
     assert {S.FILLED, S.CANCELED, S.REJECTED, S.EXPIRED} == TERMINAL_STATUSES
     assert {S.NEW, S.ACCEPTED, S.PARTIALLY_FILLED} == OPEN_STATUSES
@@ -284,8 +300,16 @@ def test_fill_of_another_order_is_refused(field, value):
     ],
 )
 def test_fill_validation(field, value, expected):
-    kw = {"order_id": "o", "client_order_id": "c", "symbol": "SPY", "side": "buy", "qty": 1.0, "price": 10.0,
-          "timestamp": T0, field: value}
+    kw = {
+        "order_id": "o",
+        "client_order_id": "c",
+        "symbol": "SPY",
+        "side": "buy",
+        "qty": 1.0,
+        "price": 10.0,
+        "timestamp": T0,
+        field: value,
+    }
     with pytest.raises(OrderError) as info:
         Fill(**kw)
     assert info.value.field == field
@@ -302,10 +326,18 @@ INVALID = [
     ({"type": "stop_limit", "limit_price": 10.0}, "stop_price", None, "(a stop_limit order needs it)"),
     ({"limit_price": 10.0}, "limit_price", 10.0, "None: a market order takes no limit_price"),
     ({"stop_price": 10.0}, "stop_price", 10.0, "None: a market order takes no stop_price"),
-    ({"type": "limit", "limit_price": 10.0, "stop_price": 9.0}, "stop_price", 9.0,
-     "None: a limit order takes no stop_price"),
-    ({"type": "stop", "stop_price": 10.0, "limit_price": 9.0}, "limit_price", 9.0,
-     "None: a stop order takes no limit_price"),
+    (
+        {"type": "limit", "limit_price": 10.0, "stop_price": 9.0},
+        "stop_price",
+        9.0,
+        "None: a limit order takes no stop_price",
+    ),
+    (
+        {"type": "stop", "stop_price": 10.0, "limit_price": 9.0},
+        "limit_price",
+        9.0,
+        "None: a stop order takes no limit_price",
+    ),
     ({"type": "limit", "limit_price": -5.0}, "limit_price", -5.0, "a finite number > 0"),
     ({"type": "limit", "limit_price": float("nan")}, "limit_price", float("nan"), "a finite number > 0"),
     ({"qty": 0}, "qty", 0, "a finite number > 0"),
@@ -332,28 +364,61 @@ INVALID = [
     ({"stop_loss": 90.0}, "take_profit", None, "(a bracket needs take_profit and stop_loss)"),
     ({"stop_loss_limit": 89.0}, "stop_loss_limit", 89.0, "None: it needs a bracket's stop_loss"),
     ({"take_profit": 90.0, "stop_loss": 95.0}, "take_profit", 90.0, "> stop_loss 95.0 for a buy bracket"),
-    ({"side": "sell", "take_profit": 95.0, "stop_loss": 90.0}, "take_profit", 95.0,
-     "< stop_loss 90.0 for a sell bracket"),
-    ({"type": "limit", "limit_price": 100.0, "take_profit": 99.0, "stop_loss": 90.0}, "take_profit", 99.0,
-     "> the entry price 100.0 for a buy bracket"),
-    ({"type": "limit", "limit_price": 100.0, "take_profit": 110.0, "stop_loss": 100.0}, "stop_loss", 100.0,
-     "< the entry price 100.0 for a buy bracket"),
-    ({"side": "sell", "type": "limit", "limit_price": 100.0, "take_profit": 101.0, "stop_loss": 110.0},
-     "take_profit", 101.0, "< the entry price 100.0 for a sell bracket"),
-    ({"side": "sell", "type": "limit", "limit_price": 100.0, "take_profit": 90.0, "stop_loss": 99.0},
-     "stop_loss", 99.0, "> the entry price 100.0 for a sell bracket"),
-    ({"type": "stop", "stop_price": 105.0, "take_profit": 110.0, "stop_loss": 106.0}, "stop_loss", 106.0,
-     "< the entry price 105.0 for a buy bracket"),
-    ({"take_profit": 110.0, "stop_loss": 90.0, "stop_loss_limit": 90.5}, "stop_loss_limit", 90.5,
-     "<= stop_loss 90.0 for a buy bracket"),
-    ({"side": "sell", "take_profit": 90.0, "stop_loss": 110.0, "stop_loss_limit": 109.0}, "stop_loss_limit",
-     109.0, ">= stop_loss 110.0 for a sell bracket"),
+    (
+        {"side": "sell", "take_profit": 95.0, "stop_loss": 90.0},
+        "take_profit",
+        95.0,
+        "< stop_loss 90.0 for a sell bracket",
+    ),
+    (
+        {"type": "limit", "limit_price": 100.0, "take_profit": 99.0, "stop_loss": 90.0},
+        "take_profit",
+        99.0,
+        "> the entry price 100.0 for a buy bracket",
+    ),
+    (
+        {"type": "limit", "limit_price": 100.0, "take_profit": 110.0, "stop_loss": 100.0},
+        "stop_loss",
+        100.0,
+        "< the entry price 100.0 for a buy bracket",
+    ),
+    (
+        {"side": "sell", "type": "limit", "limit_price": 100.0, "take_profit": 101.0, "stop_loss": 110.0},
+        "take_profit",
+        101.0,
+        "< the entry price 100.0 for a sell bracket",
+    ),
+    (
+        {"side": "sell", "type": "limit", "limit_price": 100.0, "take_profit": 90.0, "stop_loss": 99.0},
+        "stop_loss",
+        99.0,
+        "> the entry price 100.0 for a sell bracket",
+    ),
+    (
+        {"type": "stop", "stop_price": 105.0, "take_profit": 110.0, "stop_loss": 106.0},
+        "stop_loss",
+        106.0,
+        "< the entry price 105.0 for a buy bracket",
+    ),
+    (
+        {"take_profit": 110.0, "stop_loss": 90.0, "stop_loss_limit": 90.5},
+        "stop_loss_limit",
+        90.5,
+        "<= stop_loss 90.0 for a buy bracket",
+    ),
+    (
+        {"side": "sell", "take_profit": 90.0, "stop_loss": 110.0, "stop_loss_limit": 109.0},
+        "stop_loss_limit",
+        109.0,
+        ">= stop_loss 110.0 for a sell bracket",
+    ),
     ({"take_profit": float("nan"), "stop_loss": 90.0}, "take_profit", float("nan"), "a finite number > 0"),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "field", "value", "expected"), INVALID,
-                         ids=[f"{i}-{case[1]}" for i, case in enumerate(INVALID)])
+@pytest.mark.parametrize(
+    ("overrides", "field", "value", "expected"), INVALID, ids=[f"{i}-{case[1]}" for i, case in enumerate(INVALID)]
+)
 def test_order_validation_names_field_value_and_expectation(overrides, field, value, expected):
     with pytest.raises(OrderError) as info:
         make(**overrides)
@@ -387,8 +452,9 @@ def test_valid_orders_are_accepted(overrides):
 
 
 def test_normalization():
-    order = make(symbol="brk.b", side="SELL", qty=np.int64(3), type="Limit", limit_price=np.float64(12.5),
-                 time_in_force="gtc")
+    order = make(
+        symbol="brk.b", side="SELL", qty=np.int64(3), type="Limit", limit_price=np.float64(12.5), time_in_force="gtc"
+    )
     assert order.symbol == "BRK.B"
     assert order.side is Side.SELL and order.type is OrderType.LIMIT and order.time_in_force is TimeInForce.GTC
     assert type(order.qty) is float and order.qty == 3.0 and type(order.limit_price) is float
@@ -446,8 +512,18 @@ def test_the_model_never_reads_the_wall_clock():
 
 
 def bracket(**kw) -> Order:
-    return make(**{"type": "limit", "limit_price": 100.0, "take_profit": 110.0, "stop_loss": 95.0,
-                   "stop_loss_limit": 94.5, "strategy": "sma_cross", "tags": {"run": "7"}, **kw})
+    return make(
+        **{
+            "type": "limit",
+            "limit_price": 100.0,
+            "take_profit": 110.0,
+            "stop_loss": 95.0,
+            "stop_loss_limit": 94.5,
+            "strategy": "sma_cross",
+            "tags": {"run": "7"},
+            **kw,
+        }
+    )
 
 
 def test_bracket_legs_fields():

@@ -87,13 +87,13 @@ def test_merged_moment_sharpe_equals_the_direct_sharpe_of_concatenated_returns()
     assert np.allclose(sharpe_from_moments(s.sum(1), q.sum(1), c.sum()), r.mean(1) / r.std(1, ddof=1), rtol=1e-10)
     # blocks 3, 4 and 9 together vs the same bars concatenated
     edges = np.concatenate([[0], np.cumsum(c)])
-    bars = np.concatenate([r[:, edges[b]:edges[b + 1]] for b in (3, 4, 9)], axis=1)
+    bars = np.concatenate([r[:, edges[b] : edges[b + 1]] for b in (3, 4, 9)], axis=1)
     merged = sharpe_from_moments(s[:, [3, 4, 9]].sum(1), q[:, [3, 4, 9]].sum(1), c[[3, 4, 9]].sum())
     assert np.allclose(merged, bars.mean(1) / bars.std(1, ddof=1), rtol=1e-10)
     # adjacent groups, as n_splits < S merges them
     gs, gq, gc = merge_blocks(s, q, c, 4)
     assert gc.tolist() == [c[0:4].sum(), c[4:8].sum(), c[8:12].sum(), c[12:16].sum()]
-    second = r[:, edges[4]:edges[8]]
+    second = r[:, edges[4] : edges[8]]
     assert np.allclose(sharpe_from_moments(gs[:, 1], gq[:, 1], gc[1]), second.mean(1) / second.std(1, ddof=1))
     # no variance -> NaN
     assert np.isnan(sharpe_from_moments(0.0, 0.0, 10)) and np.isnan(sharpe_from_moments(0.5, 0.025, 10))
@@ -253,7 +253,11 @@ def spy_sweep():
 @pytest.fixture(scope="module")
 def two_symbol_sweep():
     return wb.sweep(
-        "sma_cross", wb.load(["SPY", "QQQ"]), fast=range(5, 30, 5), slow=range(40, 120, 20), fill="close",
+        "sma_cross",
+        wb.load(["SPY", "QQQ"]),
+        fast=range(5, 30, 5),
+        slow=range(40, 120, 20),
+        fill="close",
         progress=False,
     )
 
@@ -324,11 +328,13 @@ def test_assess_a_multi_symbol_sweep_per_symbol(two_symbol_sweep):
 
 
 def test_assess_an_interrupted_sweep_on_the_rows_it_has(spy_sweep):
-    part = dataclasses.replace(spy_sweep, metrics=spy_sweep.metrics.iloc[:6], blocks=spy_sweep.blocks[:6],
-                               complete=False)
+    part = dataclasses.replace(
+        spy_sweep, metrics=spy_sweep.metrics.iloc[:6], blocks=spy_sweep.blocks[:6], complete=False
+    )
     report = assess(part)
     assert report.n_trials == 6 and 0.0 <= report.pbo <= 1.0 and 0.0 <= report.deflated_sharpe <= 1.0
-    one = dataclasses.replace(spy_sweep, metrics=spy_sweep.metrics.iloc[:1], blocks=spy_sweep.blocks[:1],
-                              complete=False)
+    one = dataclasses.replace(
+        spy_sweep, metrics=spy_sweep.metrics.iloc[:1], blocks=spy_sweep.blocks[:1], complete=False
+    )
     with pytest.raises(ValueError, match=r"at least 2 parameter sets.*interrupted"):
         assess(one)

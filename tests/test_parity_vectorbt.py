@@ -55,9 +55,14 @@ def ours(name: str, bars: pd.DataFrame, sets: pd.DataFrame, **kwargs) -> pd.Data
     """Our metrics for exactly the rows of ``sets`` (swept as a constrained grid), in the order of ``sets``."""
     wanted = set(map(tuple, sets.itertuples(index=False)))
     res = wb.sweep(
-        name, bars, fees=FEES, cash=CASH, progress=False,
+        name,
+        bars,
+        fees=FEES,
+        cash=CASH,
+        progress=False,
         constraint=lambda g: [tuple(r) in wanted for r in g.itertuples(index=False)],
-        **{c: sorted(set(sets[c])) for c in sets.columns}, **kwargs,
+        **{c: sorted(set(sets[c])) for c in sets.columns},
+        **kwargs,
     )
     assert len(res.metrics) == len(sets)
     return res.metrics.loc[pd.MultiIndex.from_frame(sets)]
@@ -75,9 +80,7 @@ def compare(mine: pd.DataFrame, pf: vbt.Portfolio, ppy: float) -> None:
     assert np.isnan(ours_sharpe[flat]).all() and (mine["trades"].to_numpy()[flat] == 0).all()
     np.testing.assert_allclose(ours_sharpe[~flat], theirs[~flat], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(mine["win_rate"], pf.trades.win_rate().to_numpy(), rtol=1e-12, equal_nan=True)
-    np.testing.assert_allclose(
-        mine["profit_factor"], pf.trades.profit_factor().to_numpy(), rtol=1e-9, equal_nan=True
-    )
+    np.testing.assert_allclose(mine["profit_factor"], pf.trades.profit_factor().to_numpy(), rtol=1e-9, equal_nan=True)
     assert (mine["trades"] > 0).mean() > 0.8, "most parameter sets should trade"
 
 
@@ -88,9 +91,7 @@ def portfolio(bars: pd.DataFrame, entries: np.ndarray, exits: np.ndarray, next_o
         entries = np.vstack([np.zeros((1, entries.shape[1]), bool), entries[:-1]])
         exits = np.vstack([np.zeros((1, exits.shape[1]), bool), exits[:-1]])
         kw["price"] = np.broadcast_to(bars["open"].to_numpy()[:, None], entries.shape)
-    return vbt.Portfolio.from_signals(
-        close, entries, exits, size=np.inf, fees=FEES, init_cash=CASH, freq="1D", **kw
-    )
+    return vbt.Portfolio.from_signals(close, entries, exits, size=np.inf, fees=FEES, init_cash=CASH, freq="1D", **kw)
 
 
 def sma_signals(bars: pd.DataFrame, sets: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -169,3 +170,11 @@ def test_equity_curve_matches_vectorbt_bar_by_bar() -> None:
     records = pf.trades.records_readable
     np.testing.assert_allclose(run.trades["pnl"].to_numpy(), records["PnL"].to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(run.trades["entry_price"].to_numpy(), records["Avg Entry Price"].to_numpy())
+
+
+def test_fixed_fee_per_order_matches_vectorbt_fixed_fees() -> None:
+    bars = wb.load("MSFT", start="2006-01-01")
+    sets = random_sets(wb.strategy("sma_cross"), CASES["sma_cross"][0], np.random.default_rng(21))
+    mine = ours("sma_cross", bars, sets, fill="close", fixed_fee=2.5)
+    entries, exits = sma_signals(bars, sets)
+    compare(mine, portfolio(bars, entries, exits, fixed_fees=2.5), ppy=252.0)

@@ -759,3 +759,18 @@ def test_a_capped_leg_that_trades_first_cancels_its_sibling_and_keeps_filling():
     rig.vbar(96.0, 97.0, 90.0, 92.0, volume=100)  # the rest: 6 at the stop 95
     assert rig.fills(stop) == [(4.0, 94.0, 0.0), (6.0, 95.0, 0.0)]
     assert stop.status is S.FILLED and rig.broker.positions() == {}
+
+
+def test_fixed_fee_is_charged_once_per_order_even_over_partial_fills() -> None:
+    from workbench.orders.model import Order
+
+    clock = FrozenClock(datetime(2024, 1, 2, 14, 30, tzinfo=UTC))
+    broker = SimBroker(clock, cash=100_000.0, fees=0.001, fixed_fee=2.0, max_participation=0.5)
+    broker.quote("SPY", 100.0, volume=100.0)
+    order = broker.submit(Order(symbol="SPY", side="buy", qty=80.0, created_at=clock.now()))
+    assert order.filled_qty == 50.0 and order.fees == pytest.approx(50 * 100 * 0.001 + 2.0)
+    clock.set(datetime(2024, 1, 2, 14, 31, tzinfo=UTC))
+    broker.process_bar(Bar("SPY", clock.now(), 101.0, 101.0, 101.0, 101.0, 100.0))
+    assert order.status.value == "filled"
+    assert order.fees == pytest.approx(50 * 100 * 0.001 + 2.0 + 30 * 101 * 0.001)
+    assert broker.account().cash == pytest.approx(100_000 - 5_000 - 3_030 - order.fees)

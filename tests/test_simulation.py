@@ -18,8 +18,13 @@ def frame(open_, close) -> pd.DataFrame:
     open_, close = np.asarray(open_, float), np.asarray(close, float)
     index = pd.date_range("2024-01-01", periods=len(close), freq="D", tz="UTC", name="timestamp")
     return pd.DataFrame(
-        {"open": open_, "high": np.maximum(open_, close) + 1, "low": np.minimum(open_, close) - 1,
-         "close": close, "volume": 100.0},
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) + 1,
+            "low": np.minimum(open_, close) - 1,
+            "close": close,
+            "volume": 100.0,
+        },
         index=index,
     )
 

@@ -57,6 +57,7 @@ def _run(frame, exposure, start, end, fees=FEES, cash=CASH, fill_close=False, pp
         cash,
         fees,
         0.0,
+        0.0,
         fill_close,
         ppy,
         risk_array(),

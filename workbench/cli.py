@@ -192,6 +192,7 @@ EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (inclusive)
 FeesOpt = Annotated[
     float | None, typer.Option("--fees", help="Fee as a fraction of traded value (default: setting fees).")
 ]
+FixedFeeOpt = Annotated[float, typer.Option("--fixed-fee", help="Fee per order, in account currency.")]
 SlippageOpt = Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")]
 CashOpt = Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")]
 FillOpt = Annotated[str, typer.Option("--fill", help="next_open or close.")]
@@ -210,6 +211,7 @@ def sweep_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fees: FeesOpt = None,
+    fixed_fee: FixedFeeOpt = 0.0,
     slippage: SlippageOpt = 0.0,
     cash: CashOpt = None,
     fill: FillOpt = "next_open",
@@ -236,6 +238,7 @@ def sweep_cmd(
         name,
         bars,
         fees=settings.fees if fees is None else fees,
+        fixed_fee=fixed_fee,
         slippage=slippage,
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
@@ -268,6 +271,7 @@ def backtest_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fees: FeesOpt = None,
+    fixed_fee: FixedFeeOpt = 0.0,
     slippage: SlippageOpt = 0.0,
     cash: CashOpt = None,
     fill: FillOpt = "next_open",
@@ -294,13 +298,14 @@ def backtest_cmd(
         strategy(name)(**values),
         bars,
         fees=settings.fees if fees is None else fees,
+        fixed_fee=fixed_fee,
         slippage=slippage,
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
         risk=_risk_rules(risk),
     )
     typer.echo(repr(result))
-    for event in result.risk_events:
+    for event in (e for e in result.risk_events if e.decision != "approve"):
         typer.echo(f"risk {event.decision} {event.rule} at {event.timestamp:%Y-%m-%d %H:%M}: {event.details}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         typer.echo(result.metrics.to_string())

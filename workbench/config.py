@@ -51,9 +51,7 @@ class Settings(BaseSettings):
     directly still reads the `WORKBENCH_*` environment variables, as pydantic-settings does.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid")
 
     profile: Literal["research", "paper", "live"] = "research"
     home: Path = Path("~/.workbench")
@@ -105,9 +103,7 @@ class Settings(BaseSettings):
         problems = []
         if self.profile == "live":
             if not self.confirm_live:
-                problems.append(
-                    f"profile 'live' needs confirm_live=true ({_how_to_set('confirm_live', True)})"
-                )
+                problems.append(f"profile 'live' needs confirm_live=true ({_how_to_set('confirm_live', True)})")
             if self.broker != "alpaca-live":
                 problems.append(
                     f"profile 'live' needs broker='alpaca-live', got {self.broker!r} "

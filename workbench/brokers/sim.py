@@ -55,6 +55,7 @@ class SimBroker:
         *,
         cash: float = 10_000.0,
         fees: float = 0.0,
+        fixed_fee: float = 0.0,
         slippage: float = 0.0,
         max_participation: float | None = None,
     ) -> None:
@@ -69,6 +70,7 @@ class SimBroker:
             )
         self.clock = clock
         self.fees = fees
+        self.fixed_fee = fixed_fee  # per order, charged with its first fill
         self.slippage = slippage
         self.max_participation = max_participation
         self._cash = float(cash)
@@ -183,7 +185,7 @@ class SimBroker:
         size = qty * order.side.sign
         slippage = self.slippage if order.type in (OrderType.MARKET, OrderType.STOP) else 0.0
         fill_price = fill_price_nb(price, size, slippage)
-        fee = fee_nb(size, fill_price, self.fees)
+        fee = fee_nb(size, fill_price, self.fees, self.fixed_fee if order.filled_qty == 0.0 else 0.0)
         cash = cash_after_fill_nb(self._cash, size, fill_price, fee)
         position = self._positions.get(order.symbol, 0.0) + size
         if size > 0 and position > 0 and cash < -_CASH_TOL * max(self._cash, 1.0):

@@ -37,9 +37,7 @@ class Bars(Mapping[str, pd.DataFrame]):
     def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
         if not frames:
             raise ValueError("Bars needs at least one symbol")
-        self._frames = {
-            str(symbol): validate_bars(frame, symbol=str(symbol)) for symbol, frame in frames.items()
-        }
+        self._frames = {str(symbol): validate_bars(frame, symbol=str(symbol)) for symbol, frame in frames.items()}
 
     @property
     def symbols(self) -> list[str]:
@@ -58,9 +56,7 @@ class Bars(Mapping[str, pd.DataFrame]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Bars):
             return NotImplemented
-        return self.symbols == other.symbols and all(
-            f.equals(other._frames[s]) for s, f in self._frames.items()
-        )
+        return self.symbols == other.symbols and all(f.equals(other._frames[s]) for s, f in self._frames.items())
 
     def __repr__(self) -> str:
         lines = [f"Bars({len(self)} symbols, {sum(len(f) for f in self._frames.values())} rows)"]
@@ -115,9 +111,7 @@ class Bars(Mapping[str, pd.DataFrame]):
         """
         import polars as pl
 
-        return pl.concat(
-            [to_polars(frame, symbol) for symbol, frame in self._frames.items()], how="diagonal_relaxed"
-        )
+        return pl.concat([to_polars(frame, symbol) for symbol, frame in self._frames.items()], how="diagonal_relaxed")
 
 
 def to_polars(df: pd.DataFrame, symbol: str | None = None) -> pl.DataFrame:

@@ -104,16 +104,12 @@ def _parse_symbols(symbols: str | Sequence[str]) -> list[str]:
 def _open_source(source: str | BarSource, path: str | os.PathLike[str] | None) -> BarSource:
     """Return the `BarSource` a `load` call names."""
     if source in ("yfinance", "alpaca"):
-        raise NotImplementedError(
-            f"source={source!r}: this connector arrives later (issue #7); use 'sample' or 'csv'"
-        )
+        raise NotImplementedError(f"source={source!r}: this connector arrives later (issue #7); use 'sample' or 'csv'")
     if isinstance(source, str) and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)} or a BarSource")
     if source == "csv":
         if path is None:
-            raise ValueError(
-                "source='csv' needs path=<folder of SYMBOL.csv, SYMBOL.csv.gz or SYMBOL.parquet files>"
-            )
+            raise ValueError("source='csv' needs path=<folder of SYMBOL.csv, SYMBOL.csv.gz or SYMBOL.parquet files>")
         return FolderSource(path)
     if path is not None:
         raise ValueError(f"path={str(path)!r} is only read by source='csv', not by source={source!r}")

@@ -109,17 +109,13 @@ def normalize_columns(df: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
     time_columns = [c for c in renamed.columns if alias_key(c) in TIME_ALIASES]
     if len(time_columns) > 1:
         detail = f"several time columns {time_columns}; keep one"
-        raise validation_error(
-            symbol, [Failure("duplicate_columns", len(time_columns), detail, unit="column")]
-        )
+        raise validation_error(symbol, [Failure("duplicate_columns", len(time_columns), detail, unit="column")])
     if time_columns:
         times = renamed.pop(time_columns[0])
     elif isinstance(renamed.index, pd.DatetimeIndex) or alias_key(renamed.index.name) in TIME_ALIASES:
         times = renamed.index.to_series()
     else:
-        detail = (
-            f"no time column (Date, Datetime, timestamp, time), no DatetimeIndex; columns: {list(df.columns)}"
-        )
+        detail = f"no time column (Date, Datetime, timestamp, time), no DatetimeIndex; columns: {list(df.columns)}"
         raise validation_error(symbol, [Failure("missing_columns", 1, detail, unit="column")])
 
     out = renamed.set_axis(_to_utc_index(times, symbol), axis=0)
@@ -159,8 +155,6 @@ def _to_float(column: pd.Series, name: str, symbol: str) -> pd.Series:
     numbers = pd.to_numeric(column, errors="coerce")
     bad = (numbers.isna() & column.notna()).to_numpy()
     if bad.any():
-        shown = first(
-            (f"{format_timestamp(ts)} {name}={value!r}" for ts, value in column[bad].items()), int(bad.sum())
-        )
+        shown = first((f"{format_timestamp(ts)} {name}={value!r}" for ts, value in column[bad].items()), int(bad.sum()))
         raise validation_error(symbol, [Failure("non_numeric", int(bad.sum()), shown)])
     return numbers.astype("float64")

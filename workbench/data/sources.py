@@ -178,9 +178,7 @@ def find_symbol(symbol: str, available: Iterable[str], where: str) -> str:
     closest = [by_key[k] for k in difflib.get_close_matches(key, by_key, n=3, cutoff=0.6)]
     listed = ", ".join(names[:_LISTED_SYMBOLS]) + (", ..." if len(names) > _LISTED_SYMBOLS else "")
     hint = f"; closest: {', '.join(closest)}" if closest else ""
-    raise DataNotFoundError(
-        f"unknown symbol {symbol!r} in {where}{hint}; available ({len(names)}): {listed or 'none'}"
-    )
+    raise DataNotFoundError(f"unknown symbol {symbol!r} in {where}{hint}; available ({len(names)}): {listed or 'none'}")
 
 
 def _split_name(name: str) -> tuple[str, str] | None:

@@ -37,8 +37,11 @@ def fill_price_nb(price, size, slippage):
 
 
 @njit(cache=True, nogil=True)
-def target_size_nb(cash, position, price, target, fees, slippage):
+def target_size_nb(cash, position, price, target, fees, fixed_fee, slippage):
     """Units to trade so that the position is ``target`` x equity after fees, at ``price`` before slippage.
+
+    ``fixed_fee`` is charged per order on top of ``fees`` x traded value; from flat, target 1 then buys
+    ``(cash - fixed_fee) / (1 + fees) / (price * (1 + slippage))`` units, as vectorbt's ``fixed_fees`` do.
 
     ``target`` is exposure in [-1, 1]; 0 closes the position exactly. From flat, target 1 buys
     ``cash / (1 + fees) / (price * (1 + slippage))`` units: the "all-in" order. Returns 0.0 when nothing
@@ -53,23 +56,23 @@ def target_size_nb(cash, position, price, target, fees, slippage):
     equity_buy = cash + held_buy
     if equity_buy <= 0.0:
         return 0.0
-    value = target * (equity_buy + fees * held_buy) / (1.0 + target * fees)
+    value = target * (equity_buy + fees * held_buy - fixed_fee) / (1.0 + target * fees)
     if value > held_buy:
         return (value - held_buy) / buy_price
     held_sell = position * sell_price
     equity_sell = cash + held_sell
     if equity_sell <= 0.0:
         return 0.0
-    value = target * (equity_sell - fees * held_sell) / (1.0 - target * fees)
+    value = target * (equity_sell - fees * held_sell - fixed_fee) / (1.0 - target * fees)
     if value < held_sell:
         return (value - held_sell) / sell_price
     return 0.0
 
 
 @njit(cache=True, nogil=True)
-def fee_nb(size, fill_price, fees):
-    """Fee of a fill of ``size`` units at ``fill_price``: ``fees`` x traded value."""
-    return abs(size) * fill_price * fees
+def fee_nb(size, fill_price, fees, fixed_fee):
+    """Fee of an order's fill of ``size`` units at ``fill_price``: ``fees`` x traded value plus ``fixed_fee``."""
+    return abs(size) * fill_price * fees + fixed_fee
 
 
 @njit(cache=True, nogil=True)

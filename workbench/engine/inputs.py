@@ -53,6 +53,7 @@ class Costs:
     slippage: float
     fill: str
     risk: np.ndarray = field(default_factory=lambda: risk_array(), compare=False)
+    fixed_fee: float = 0.0
 
     @property
     def fill_close(self) -> bool:
@@ -60,11 +61,16 @@ class Costs:
 
 
 def check_costs(
-    cash: float, fees: float, slippage: float, fill: str, risk: Mapping[str, float | None] | None = None
+    cash: float,
+    fees: float,
+    slippage: float,
+    fill: str,
+    risk: Mapping[str, float | None] | None = None,
+    fixed_fee: float = 0.0,
 ) -> Costs:
     """Raise ``ValueError`` naming the argument for a negative fee, an unknown fill model, a bad risk rule, ...
 
-    ``risk`` maps rule names of ``risk_rules.RISK_FIELDS`` to thresholds (fractions).
+    ``risk`` maps rule names of ``risk_rules.RISK_FIELDS`` to thresholds; ``fixed_fee`` is charged per order.
     """
     for name, value, lo, hi in (("fees", fees, 0.0, 1.0), ("slippage", slippage, 0.0, 1.0)):
         if not np.isfinite(value) or not lo <= value < hi:
@@ -77,7 +83,9 @@ def check_costs(
     unknown = sorted(set(risk) - set(RISK_FIELDS))
     if unknown:
         raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {', '.join(RISK_FIELDS)}")
-    return Costs(float(cash), float(fees), float(slippage), fill, risk_array(**risk))
+    if isinstance(fixed_fee, bool) or not np.isfinite(fixed_fee) or fixed_fee < 0:
+        raise ValueError(f"fixed_fee={fixed_fee!r}: must be a non-negative amount per order")
+    return Costs(float(cash), float(fees), float(slippage), fill, risk_array(**risk), float(fixed_fee))
 
 
 def check_periods_per_year(value: float | None) -> float | None:

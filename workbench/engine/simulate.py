@@ -151,27 +151,29 @@ def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
 
 
 @njit(cache=True, nogil=True)
-def _execute_nb(state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out):
+def _execute_nb(state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out):
     """Move ``position`` toward ``target`` exposure at ``price`` within the size caps; book the fill.
 
     Returns (cash, position). An exit (target 0) is never capped: closing is always allowed.
     """
-    size = target_size_nb(cash, position, price, target, fees, slippage)
+    size = target_size_nb(cash, position, price, target, fees, fixed_fee, slippage)
     if target != 0.0:
         size = cap_order_size_nb(size, position, price, risk)
     if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
         return cash, position
     fill = fill_price_nb(price, size, slippage)
-    fee = fee_nb(size, fill, fees)
+    fee = fee_nb(size, fill, fees, fixed_fee)
     book_fill_nb(state, bar, position, size, fill, fee, cash, record, trades_out)
     return cash_after_fill_nb(cash, size, fill, fee), position + size
 
 
 @njit(cache=True, nogil=True)
-def _execute_counted_nb(state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out, count):
+def _execute_counted_nb(
+    state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out, count
+):
     """``_execute_nb`` that also counts the order when it traded (for ``max_orders_per_day``)."""
     new_cash, new_position = _execute_nb(
-        state, bar, price, target, cash, position, fees, slippage, risk, record, trades_out
+        state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out
     )
     return new_cash, new_position, count + (1 if new_position != position else 0)
 
@@ -194,6 +196,7 @@ def run_nb(
     end,
     cash0,
     fees,
+    fixed_fee,
     slippage,
     fill_close,
     periods_per_year,
@@ -250,7 +253,19 @@ def run_nb(
             before = position
             if order_allowed_nb(orders_today, pending, risk):
                 cash, position, orders_today = _execute_counted_nb(
-                    state, t, open_[t], pending, cash, position, fees, slippage, risk, record, trades_out, orders_today
+                    state,
+                    t,
+                    open_[t],
+                    pending,
+                    cash,
+                    position,
+                    fees,
+                    fixed_fee,
+                    slippage,
+                    risk,
+                    record,
+                    trades_out,
+                    orders_today,
                 )
             extreme = entry_extreme_nb(before, position, extreme, state)
             pending = np.nan
@@ -270,6 +285,7 @@ def run_nb(
                             cash,
                             position,
                             fees,
+                            fixed_fee,
                             slippage,
                             risk,
                             record,
@@ -289,7 +305,19 @@ def run_nb(
                 day_halted = reason == EXIT_DAILY_LOSS
                 if fill_close:
                     cash, position, orders_today = _execute_counted_nb(
-                        state, t, close[t], 0.0, cash, position, fees, slippage, risk, record, trades_out, orders_today
+                        state,
+                        t,
+                        close[t],
+                        0.0,
+                        cash,
+                        position,
+                        fees,
+                        fixed_fee,
+                        slippage,
+                        risk,
+                        record,
+                        trades_out,
+                        orders_today,
                     )
                 elif halted or day_halted or np.isnan(pending):
                     pending = 0.0

@@ -78,6 +78,7 @@ def simulate_exposure(
         end,
         costs.cash,
         costs.fees,
+        costs.fixed_fee,
         costs.slippage,
         costs.fill_close,
         periods_per_year,

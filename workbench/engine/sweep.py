@@ -40,6 +40,7 @@ def sweep(
     metric: str = "sharpe",
     periods_per_year: float | None = None,
     risk: dict[str, float | None] | None = None,
+    fixed_fee: float = 0.0,
     progress: bool = True,
     **param_ranges: Any,
 ) -> SweepResult:
@@ -61,6 +62,7 @@ def sweep(
     constraint : extra filter on the grid: a pandas ``eval`` string (``"slow >= 2 * fast"``) or a function of
         the grid DataFrame returning a boolean mask.
     metric : the column ``best()`` and ``heatmap()`` rank by.
+    fixed_fee : a fee per order (currency) on top of ``fees``, like vectorbt's ``fixed_fees``.
     risk : risk rules applied to every run, e.g. ``{"stop_loss": 0.05, "max_drawdown": 0.25}``; rules and
         their semantics in ``workbench.engine.risk_rules`` and ``workbench.engine.simulate``.
     **param_ranges : per parameter a value, a ``range``, a sequence or a ``"start:stop[:step]"`` string.
@@ -75,7 +77,7 @@ def sweep(
     cls, base = resolve_strategy(strategy)
     if not param_ranges and not base:
         param_ranges = dict(cls.sweep_ranges)
-    costs = check_costs(cash, fees, slippage, fill, risk)
+    costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)

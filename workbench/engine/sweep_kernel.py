@@ -32,7 +32,8 @@ _SWEEP_SIG = types.void(
     types.float64,
     types.float64,
     types.float64,
-    types.boolean,  # cash, fees, slippage, fill_close
+    types.float64,
+    types.boolean,  # cash, fees, fixed_fee, slippage, fill_close
     types.float64[:],  # periods_per_year per symbol
     types.float64[:],  # risk rules (risk_rules.risk_array)
     types.float64[:, :, :],  # metrics out[item, window, metric]
@@ -70,6 +71,7 @@ def sweep_signals_nb(
     windows,
     cash,
     fees,
+    fixed_fee,
     slippage,
     fill_close,
     periods_per_year,
@@ -103,6 +105,7 @@ def sweep_signals_nb(
                 windows[s, w, 1],
                 cash,
                 fees,
+                fixed_fee,
                 slippage,
                 fill_close,
                 periods_per_year[s],
@@ -125,6 +128,7 @@ def sweep_exposures_nb(
     windows,
     cash,
     fees,
+    fixed_fee,
     slippage,
     fill_close,
     periods_per_year,
@@ -146,6 +150,7 @@ def sweep_exposures_nb(
                 windows[w, 1],
                 cash,
                 fees,
+                fixed_fee,
                 slippage,
                 fill_close,
                 periods_per_year,

@@ -163,6 +163,7 @@ def walk_forward(
     constraint: Callable[[pd.DataFrame], Any] | str | None = None,
     periods_per_year: float | None = None,
     risk: dict[str, float | None] | None = None,
+    fixed_fee: float = 0.0,
     progress: bool = True,
     **param_ranges: Any,
 ) -> WalkForwardResult:
@@ -181,7 +182,7 @@ def walk_forward(
     >>> wf.summary()  # doctest: +SKIP
     """
     cls, base = resolve_strategy(strategy)
-    costs = check_costs(cash, fees, slippage, fill, risk)
+    costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)

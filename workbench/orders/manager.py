@@ -38,7 +38,7 @@ class OrderManager:
     Orders take the fixed path OrderManager -> RiskManager (when given: size caps, with resize events) ->
     broker.
 
-    ``fees`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
+    ``fees``, ``fixed_fee`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
     as the sweep); a submission is tried up to ``retries`` times in all while the broker's errors are
     transient (exponential backoff between tries), and an order whose ``client_order_id`` was already sent
     is refused rather than sent twice.
@@ -65,6 +65,7 @@ class OrderManager:
         *,
         fees: float = 0.0,
         slippage: float = 0.0,
+        fixed_fee: float = 0.0,
         retries: int = 3,
         strategy: str | None = None,
         risk: RiskManager | None = None,
@@ -72,6 +73,7 @@ class OrderManager:
         self.broker = broker
         self.clock = clock
         self.fees = fees
+        self.fixed_fee = fixed_fee
         self.slippage = slippage
         self.strategy = strategy
         self.risk = risk
@@ -119,7 +121,7 @@ class OrderManager:
         """
         account = self.broker.account()
         position = self.broker.positions().get(symbol.upper(), 0.0)
-        size = float(target_size_nb(account.cash, position, price, exposure, self.fees, self.slippage))
+        size = float(target_size_nb(account.cash, position, price, exposure, self.fees, self.fixed_fee, self.slippage))
         if self.risk is not None and exposure != 0.0:  # exits are never capped
             size = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
         if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):

@@ -43,7 +43,11 @@ class IllegalTransition(WorkbenchError):
     """An order was asked to move between two states that `TRANSITIONS` does not connect."""
 
     def __init__(
-        self, message: str, *, order_id: str = "", from_status: OrderStatus | None = None,
+        self,
+        message: str,
+        *,
+        order_id: str = "",
+        from_status: OrderStatus | None = None,
         to_status: OrderStatus | None = None,
     ) -> None:
         super().__init__(message)
@@ -109,33 +113,39 @@ class EventKind(StrEnum):
 
 _S = OrderStatus
 #: The state machine: status -> the statuses an order in it may move to. Terminal statuses allow nothing.
-TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType({
-    _S.NEW: frozenset({_S.ACCEPTED, _S.REJECTED, _S.CANCELED}),
-    _S.ACCEPTED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}),
-    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
-    _S.FILLED: frozenset(),
-    _S.CANCELED: frozenset(),
-    _S.REJECTED: frozenset(),
-    _S.EXPIRED: frozenset(),
-})
+TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        _S.NEW: frozenset({_S.ACCEPTED, _S.REJECTED, _S.CANCELED}),
+        _S.ACCEPTED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED, _S.REJECTED}),
+        _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.EXPIRED}),
+        _S.FILLED: frozenset(),
+        _S.CANCELED: frozenset(),
+        _S.REJECTED: frozenset(),
+        _S.EXPIRED: frozenset(),
+    }
+)
 TERMINAL_STATUSES = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 OPEN_STATUSES = frozenset(OrderStatus) - TERMINAL_STATUSES
 #: The prices each order type needs; every other price must be None.
-REQUIRED_PRICES: Mapping[OrderType, frozenset[str]] = MappingProxyType({
-    OrderType.MARKET: frozenset(),
-    OrderType.LIMIT: frozenset({"limit_price"}),
-    OrderType.STOP: frozenset({"stop_price"}),
-    OrderType.STOP_LIMIT: frozenset({"limit_price", "stop_price"}),
-})
+REQUIRED_PRICES: Mapping[OrderType, frozenset[str]] = MappingProxyType(
+    {
+        OrderType.MARKET: frozenset(),
+        OrderType.LIMIT: frozenset({"limit_price"}),
+        OrderType.STOP: frozenset({"stop_price"}),
+        OrderType.STOP_LIMIT: frozenset({"limit_price", "stop_price"}),
+    }
+)
 _FILL_STATUSES = frozenset({_S.PARTIALLY_FILLED, _S.FILLED})
-_EVENT_OF: Mapping[OrderStatus, EventKind] = MappingProxyType({
-    _S.ACCEPTED: EventKind.ACCEPTED,
-    _S.PARTIALLY_FILLED: EventKind.PARTIAL_FILL,
-    _S.FILLED: EventKind.FILL,
-    _S.CANCELED: EventKind.CANCELED,
-    _S.REJECTED: EventKind.REJECTED,
-    _S.EXPIRED: EventKind.EXPIRED,
-})
+_EVENT_OF: Mapping[OrderStatus, EventKind] = MappingProxyType(
+    {
+        _S.ACCEPTED: EventKind.ACCEPTED,
+        _S.PARTIALLY_FILLED: EventKind.PARTIAL_FILL,
+        _S.FILLED: EventKind.FILL,
+        _S.CANCELED: EventKind.CANCELED,
+        _S.REJECTED: EventKind.REJECTED,
+        _S.EXPIRED: EventKind.EXPIRED,
+    }
+)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -255,10 +265,15 @@ class Order:
         now = _utc("now", now)
         self._check_transition(target)
         if target in _FILL_STATUSES:
-            raise _invalid("status", target.value, "accepted, canceled, expired or rejected: fills change the "
-                           "status through apply_fill(fill)", context=f"order {self.id}")
-        event = OrderEvent(order_id=self.id, client_order_id=self.client_order_id, kind=_EVENT_OF[target],
-                           timestamp=now, reason=reason)
+            raise _invalid(
+                "status",
+                target.value,
+                "accepted, canceled, expired or rejected: fills change the status through apply_fill(fill)",
+                context=f"order {self.id}",
+            )
+        event = OrderEvent(
+            order_id=self.id, client_order_id=self.client_order_id, kind=_EVENT_OF[target], timestamp=now, reason=reason
+        )
         self.status, self.updated_at = target, event.timestamp
         if target is OrderStatus.REJECTED:
             self.reject_reason = event.reason
@@ -288,10 +303,19 @@ class Order:
         target = OrderStatus.FILLED if total >= self.qty - tolerance else OrderStatus.PARTIALLY_FILLED
         self._check_transition(target)
         if total > self.qty + tolerance:
-            raise _invalid("fill.qty", fill.qty, f"<= the remaining qty {self.remaining_qty!r} ({self.qty!r} "
-                           f"ordered, {self.filled_qty!r} filled)", context)
-        event = OrderEvent(order_id=self.id, client_order_id=self.client_order_id, kind=_EVENT_OF[target],
-                           timestamp=fill.timestamp, fill=fill)
+            raise _invalid(
+                "fill.qty",
+                fill.qty,
+                f"<= the remaining qty {self.remaining_qty!r} ({self.qty!r} ordered, {self.filled_qty!r} filled)",
+                context,
+            )
+        event = OrderEvent(
+            order_id=self.id,
+            client_order_id=self.client_order_id,
+            kind=_EVENT_OF[target],
+            timestamp=fill.timestamp,
+            fill=fill,
+        )
         if self.filled_qty == 0.0:  # exact for a single fill (no round trip through p * q / q)
             self.avg_fill_price = fill.price
         else:
@@ -317,18 +341,35 @@ class Order:
         """
         context, now = f"order {self.id}", _utc("now", now)
         if self.take_profit is None:
-            raise _invalid("take_profit", None, "a price: only a bracket order (take_profit and stop_loss set) "
-                           "has legs", context)
+            raise _invalid(
+                "take_profit", None, "a price: only a bracket order (take_profit and stop_loss set) has legs", context
+            )
         if self.filled_qty <= 0:
-            raise _invalid("filled_qty", self.filled_qty, "> 0: bracket legs protect a filled entry, make them "
-                           "once the parent fills", context)
-        common = dict(symbol=self.symbol, side=self.side.opposite, qty=self.filled_qty,
-                      time_in_force=TimeInForce.GTC, parent_id=self.id, oco_group=self.id,
-                      strategy=self.strategy, tags=self.tags, created_at=now)
+            raise _invalid(
+                "filled_qty",
+                self.filled_qty,
+                "> 0: bracket legs protect a filled entry, make them once the parent fills",
+                context,
+            )
+        common = dict(
+            symbol=self.symbol,
+            side=self.side.opposite,
+            qty=self.filled_qty,
+            time_in_force=TimeInForce.GTC,
+            parent_id=self.id,
+            oco_group=self.id,
+            strategy=self.strategy,
+            tags=self.tags,
+            created_at=now,
+        )
         take = Order(**self._leg_ids("take_profit"), type=OrderType.LIMIT, limit_price=self.take_profit, **common)
-        stop = Order(**self._leg_ids("stop_loss"),
-                     type=OrderType.STOP if self.stop_loss_limit is None else OrderType.STOP_LIMIT,
-                     stop_price=self.stop_loss, limit_price=self.stop_loss_limit, **common)
+        stop = Order(
+            **self._leg_ids("stop_loss"),
+            type=OrderType.STOP if self.stop_loss_limit is None else OrderType.STOP_LIMIT,
+            stop_price=self.stop_loss,
+            limit_price=self.stop_loss_limit,
+            **common,
+        )
         return take, stop
 
     # -- persistence -----------------------------------------------------------------------------------------
@@ -352,7 +393,9 @@ class Order:
                 f"order {self.id} (client_order_id {self.client_order_id}, {self.side} {self.qty:g} "
                 f"{self.symbol}): illegal transition {self.status} -> {target}; allowed from {self.status}: "
                 f"{names}",
-                order_id=self.id, from_status=self.status, to_status=target,
+                order_id=self.id,
+                from_status=self.status,
+                to_status=target,
             )
 
     def _check_prices(self) -> None:
@@ -370,8 +413,7 @@ class Order:
                 raise _invalid("stop_loss_limit", self.stop_loss_limit, "None: it needs a bracket's stop_loss")
             return
         for name in ("take_profit", "stop_loss"):
-            setattr(self, name, _number(name, getattr(self, name), why=" (a bracket needs take_profit and "
-                                                                         "stop_loss)"))
+            setattr(self, name, _number(name, getattr(self, name), why=" (a bracket needs take_profit and stop_loss)"))
         take, stop, sign = self.take_profit, self.stop_loss, self.side.sign
         above, below = (">", "<") if sign > 0 else ("<", ">")
         bracket = f"a {self.side} bracket"
@@ -385,8 +427,11 @@ class Order:
         if self.stop_loss_limit is not None:
             self.stop_loss_limit = _number("stop_loss_limit", self.stop_loss_limit)
             if sign * (stop - self.stop_loss_limit) < 0:
-                raise _invalid("stop_loss_limit", self.stop_loss_limit,
-                               f"{below}= stop_loss {stop!r} for {bracket} (the exit's limit lies beyond its stop)")
+                raise _invalid(
+                    "stop_loss_limit",
+                    self.stop_loss_limit,
+                    f"{below}= stop_loss {stop!r} for {bracket} (the exit's limit lies beyond its stop)",
+                )
 
     def _check_fill_state(self) -> None:
         done = self.filled_qty = _number("filled_qty", self.filled_qty, strict=False)
@@ -451,11 +496,30 @@ class Fill:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def for_order(cls, order: Order, *, qty: float, price: float, timestamp: datetime, fee: float = 0.0,
-                  liquidity: str | None = None, venue: str | None = None) -> Fill:
+    def for_order(
+        cls,
+        order: Order,
+        *,
+        qty: float,
+        price: float,
+        timestamp: datetime,
+        fee: float = 0.0,
+        liquidity: str | None = None,
+        venue: str | None = None,
+    ) -> Fill:
         """A fill of ``order`` (its ids, symbol and side) for ``qty`` at ``price``."""
-        return cls(order_id=order.id, client_order_id=order.client_order_id, symbol=order.symbol, side=order.side,
-                   qty=qty, price=price, fee=fee, timestamp=timestamp, liquidity=liquidity, venue=venue)
+        return cls(
+            order_id=order.id,
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            timestamp=timestamp,
+            liquidity=liquidity,
+            venue=venue,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict of every field (enums as strings, datetimes as ISO 8601)."""
@@ -500,8 +564,9 @@ class OrderEvent:
 
 def _invalid(name: str, value: Any, expected: str, context: str = "") -> OrderError:
     prefix = f"{context}: " if context else ""
-    return OrderError(f"{prefix}{name}={value!r} is invalid: expected {expected}",
-                      field=name, value=value, expected=expected)
+    return OrderError(
+        f"{prefix}{name}={value!r} is invalid: expected {expected}", field=name, value=value, expected=expected
+    )
 
 
 def _number(name: str, value: Any, *, strict: bool = True, why: str = "") -> float:
@@ -523,8 +588,9 @@ def _text(name: str, value: Any, *, optional: bool = False, max_len: int | None 
 
 def _symbol(value: Any) -> str:
     if not isinstance(value, str) or not _SYMBOL.fullmatch(value.upper()):
-        raise _invalid("symbol", value, "a ticker of letters, digits, '.', '_', '-' or '/' such as 'SPY', 'BRK.B' "
-                                        "or 'BTC/USD'")
+        raise _invalid(
+            "symbol", value, "a ticker of letters, digits, '.', '_', '-' or '/' such as 'SPY', 'BRK.B' or 'BTC/USD'"
+        )
     return value.upper()
 
 
@@ -573,8 +639,9 @@ def _from_dict(cls: type[_T], data: Mapping[str, Any]) -> _T:
     unknown = [key for key in data if key not in names]
     if unknown:
         raise _invalid(str(unknown[0]), data[unknown[0]], f"one of the {kind} fields: {', '.join(names)}")
-    missing = [f.name for f in fields(cls)
-               if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
+    missing = [
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING and f.name not in data
+    ]
     if missing:
         raise _invalid(missing[0], None, f"a value: {kind} needs {', '.join(missing)}")
     return cls(**data)

@@ -99,7 +99,7 @@ class RiskManager:
         """``size`` within ``max_shares`` and ``max_order_value`` (the sweep's kernel): an ``approve`` event, or
         a ``resize`` event naming the binding cap."""
         capped = float(cap_order_size_nb(size, position, price, self._array))
-        details = {"wanted": size, "allowed": capped, "price": price}
+        details = {"wanted": float(size), "allowed": capped, "price": float(price)}
         if capped == size:
             self._emit(RiskEvent(now, symbol, "approve", "", details))
             return capped

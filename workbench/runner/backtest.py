@@ -125,6 +125,7 @@ def backtest(
     periods_per_year: float | None = None,
     risk: RiskRules | dict[str, float | None] | None = None,
     weights: dict[str, float] | None = None,
+    fixed_fee: float = 0.0,
 ) -> BacktestResult | PortfolioResult:
     """Run ``strategy`` on one symbol's ``bars`` through OrderManager -> SimBroker, one decision at a time.
 
@@ -148,7 +149,7 @@ def backtest(
     cls, values = resolve_strategy(strategy)
     instance = strategy if isinstance(strategy, Strategy) else cls(**values)
     rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
-    costs = check_costs(cash, fees, slippage, fill, rules.active())
+    costs = check_costs(cash, fees, slippage, fill, rules.active(), fixed_fee)
     periods_per_year = check_periods_per_year(periods_per_year)
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
@@ -165,9 +166,17 @@ def backtest(
     moments = frame.index.to_pydatetime()
 
     clock = FrozenClock(moments[0])
-    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
+    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
-    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=cls.name, risk=risk_manager)
+    om = OrderManager(
+        broker,
+        clock,
+        fees=costs.fees,
+        fixed_fee=costs.fixed_fee,
+        slippage=costs.slippage,
+        strategy=cls.name,
+        risk=risk_manager,
+    )
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
     schedule, days = new_schedule_state(costs.cash), day_ids(frame.index)

@@ -75,8 +75,15 @@ def run_portfolio(
     changes = effective.ne(effective.shift(1).fillna(0.0)) & targets.notna()
 
     clock = FrozenClock(timeline[0].to_pydatetime())
-    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, slippage=costs.slippage)
-    om = OrderManager(broker, clock, fees=costs.fees, slippage=costs.slippage, strategy=type(instance).name)
+    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
+    om = OrderManager(
+        broker,
+        clock,
+        fees=costs.fees,
+        fixed_fee=costs.fixed_fee,
+        slippage=costs.slippage,
+        strategy=type(instance).name,
+    )
     n = len(timeline)
     positions = np.zeros((n, len(symbols)))
     cash = np.full(n, costs.cash)
@@ -162,7 +169,9 @@ def _target(om: OrderManager, broker: SimBroker, symbol: str, weight: float, pri
     from workbench.orders.model import Order, OrderType, Side
 
     position = broker.positions().get(symbol, 0.0)
-    size = float(target_size_nb(broker.account().cash + others, position, price, weight, om.fees, om.slippage))
+    size = float(
+        target_size_nb(broker.account().cash + others, position, price, weight, om.fees, om.fixed_fee, om.slippage)
+    )
     if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
         return
     side = Side.BUY if size > 0 else Side.SELL

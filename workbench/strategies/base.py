@@ -58,9 +58,7 @@ class Strategy:
             params.update({k: v for k, v in vars(klass).items() if isinstance(v, Param)})
         reserved = sorted(set(params) & set(vars(Strategy)))
         if reserved:
-            raise TypeError(
-                f"{cls.__name__}: parameter name(s) {', '.join(reserved)} are reserved by Strategy"
-            )
+            raise TypeError(f"{cls.__name__}: parameter name(s) {', '.join(reserved)} are reserved by Strategy")
         cls._params = params
         if "name" not in vars(cls) or not cls.name:
             cls.name = _snake(cls.__name__)
@@ -152,9 +150,7 @@ def _check_signature(cls: type[Strategy], fn: Any) -> None:
     args = list(inspect.signature(fn).parameters)
     expected = [*BAR_ARGS, *cls._params]
     if len(args) != len(expected) or args[len(BAR_ARGS) :] != list(cls._params):
-        raise TypeError(
-            f"{cls.__name__}.signals must take ({', '.join(expected)}); it takes ({', '.join(args)})"
-        )
+        raise TypeError(f"{cls.__name__}.signals must take ({', '.join(expected)}); it takes ({', '.join(args)})")
 
 
 def call_signals(cls: type[Strategy], arrays: list[np.ndarray], values: tuple) -> np.ndarray:
@@ -166,7 +162,5 @@ def call_signals(cls: type[Strategy], arrays: list[np.ndarray], values: tuple) -
     finite = out[~np.isnan(out)]
     if finite.size and (np.any(np.abs(finite) > 1.0) or not np.all(np.isfinite(finite))):
         bad = finite[(np.abs(finite) > 1.0) | ~np.isfinite(finite)][0]
-        raise ValueError(
-            f"{cls.__name__}.signals returned exposure {bad!r}; values must be in [-1, 1] or NaN"
-        )
+        raise ValueError(f"{cls.__name__}.signals returned exposure {bad!r}; values must be in [-1, 1] or NaN")
     return out

@@ -57,11 +57,7 @@ class Param:
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to the declared type, or raise ``ParameterError`` naming the problem."""
         label = self.name or "parameter"
-        if (
-            isinstance(value, str)
-            or (not isinstance(value, int | float | bool)
-            and not hasattr(value, "__float__"))
-        ):
+        if isinstance(value, str) or (not isinstance(value, int | float | bool) and not hasattr(value, "__float__")):
             raise ParameterError(f"{label}={value!r}: expected a {self.type.__name__}")
         if isinstance(value, bool | np.bool_) and self.type is not bool:
             raise ParameterError(f"{label}={value!r}: expected a {self.type.__name__}, not a bool")

@@ -80,17 +80,12 @@ def _load_file(name: str, path: Path) -> type[Strategy]:
     classes = [
         v
         for v in vars(module).values()
-        if isinstance(v, type)
-        and issubclass(v, Strategy)
-        and v is not Strategy
-        and v.__module__ == module.__name__
+        if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy and v.__module__ == module.__name__
     ]
     named = [c for c in classes if c.name == name]
     if len(named) == 1 or len(classes) == 1:
         return (named or classes)[0]
-    raise StrategyNotFoundError(
-        f"{path} defines {len(classes)} Strategy classes; give one of them name = {name!r}"
-    )
+    raise StrategyNotFoundError(f"{path} defines {len(classes)} Strategy classes; give one of them name = {name!r}")
 
 
 def available(extra: list[Path] | None = None) -> dict[str, str]:
