@@ -312,3 +312,17 @@ def test_valid_bars_pass_unchanged_and_one_bad_row_is_named(bars: pd.DataFrame, 
         validate_bars(broken, "H")
     assert info.value.failures["high_below_low"] == 1
     assert broken.index[row].strftime("%Y-%m-%d") in str(info.value)
+
+
+def test_canonical_frames_skip_parsing_but_are_still_copied_and_checked():
+    import workbench as wb
+    from workbench.data.schema import normalize_columns
+    from workbench.errors import DataValidationError
+
+    spy = wb.load("SPY", start="2020-01-01", end="2020-03-31")
+    again = normalize_columns(spy)
+    assert again is not spy and again.equals(spy)
+    broken = spy.copy()
+    broken.iloc[3, broken.columns.get_loc("high")] = 1.0  # below open/close
+    with pytest.raises(DataValidationError, match="high_below_open_close"):
+        wb.validate_bars(broken, symbol="SPY")

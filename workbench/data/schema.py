@@ -100,6 +100,8 @@ def normalize_columns(df: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
     >>> normalize_columns(raw).index[0]
     Timestamp('2020-01-02 00:00:00+0000', tz='UTC')
     """
+    if _is_canonical(df):  # already normalized (e.g. from `load`): a cheap copy, nothing to parse
+        return df.copy()
     renamed = df.rename(columns=lambda c: COLUMN_ALIASES.get(alias_key(c), c))
     duplicated = sorted({str(c) for c in renamed.columns[renamed.columns.duplicated()]})
     if duplicated:
@@ -124,6 +126,20 @@ def normalize_columns(df: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
     for col in (c for c in FLOAT_COLUMNS if c in out.columns):
         out[col] = _to_float(out[col], col, symbol)
     return out
+
+
+def _is_canonical(df: pd.DataFrame) -> bool:
+    """True for a frame `normalize_columns` would return unchanged: UTC ns ``timestamp`` index, bar columns
+    first and in order, float64 numbers."""
+    index = df.index
+    if not (isinstance(index, pd.DatetimeIndex) and index.name == INDEX_NAME and str(index.tz) == "UTC"):
+        return False
+    if index.unit != "ns" or df.columns.has_duplicates:
+        return False
+    ordered = [c for c in BAR_COLUMNS if c in df.columns]
+    if list(df.columns[: len(ordered)]) != ordered:
+        return False
+    return all(df[c].dtype == np.float64 for c in FLOAT_COLUMNS if c in df.columns)
 
 
 def _to_utc_index(times: pd.Series, symbol: str) -> pd.DatetimeIndex:
