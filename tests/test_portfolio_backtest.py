@@ -57,3 +57,32 @@ def test_custom_weights_and_bad_weights(bars) -> None:
         wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.5})
     with pytest.raises(NotImplementedError, match="single-symbol"):
         wb.backtest("sma_cross", bars, risk={"stop_loss": 0.05})
+
+
+def test_gross_and_net_limits_scale_all_targets(bars) -> None:
+    res = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fill="close", risk={"max_gross_exposure": 0.5})
+    closes = bars.close.reindex(res.equity.index).ffill().fillna(0.0)
+    gross = (res.positions.abs() * closes).sum(axis=1) / res.equity
+    fill_times = sorted(set(res.fills["timestamp"]))
+    # at each rebalance the traded symbols are set within the limit; holdings that did not move keep their price
+    # drift (targets are traded on change, not re-balanced every bar), hence the small tolerance
+    assert gross.loc[fill_times].max() <= 0.5 * 1.02
+    unlimited = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fill="close")
+    assert ((unlimited.positions.abs() * closes).sum(axis=1) / unlimited.equity).loc[fill_times].max() > 0.6
+    resizes = [e for e in res.risk_events if e.decision == "resize"]
+    assert resizes and {e.rule for e in resizes} == {"max_gross_exposure"}
+    assert all(abs(e.details["allowed"]) < abs(e.details["wanted"]) for e in resizes)
+
+
+def test_portfolio_refuses_per_position_rules(bars) -> None:
+    with pytest.raises(NotImplementedError, match=r"stop_loss apply to single-symbol backtests.*max_exposure"):
+        wb.backtest("sma_cross", bars, risk={"stop_loss": 0.05, "max_net_exposure": 0.5})
+
+
+def test_single_symbol_gross_limit_is_the_exposure_limit() -> None:
+    spy = wb.load("SPY", start="2012-01-01")
+    a = wb.backtest(wb.strategy("sma_cross")(), spy, risk={"max_gross_exposure": 0.4})
+    b = wb.backtest(wb.strategy("sma_cross")(), spy, risk={"max_exposure": 0.4})
+    row = wb.sweep("sma_cross", spy, fast=[10], slow=[50], risk={"max_net_exposure": 0.4}, progress=False)
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    np.testing.assert_allclose(a.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, equal_nan=True)

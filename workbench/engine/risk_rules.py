@@ -20,6 +20,8 @@ RISK_FIELDS = (
     "max_order_value",
     "daily_loss",
     "max_orders_per_day",
+    "max_gross_exposure",
+    "max_net_exposure",
 )
 N_RISK = len(RISK_FIELDS)
 (
@@ -32,9 +34,11 @@ N_RISK = len(RISK_FIELDS)
     MAX_ORDER_VALUE,
     DAILY_LOSS,
     MAX_ORDERS_PER_DAY,
+    MAX_GROSS_EXPOSURE,
+    MAX_NET_EXPOSURE,
 ) = range(N_RISK)
 # Upper bound of each threshold (the size caps and the order count are amounts without a bound).
-_UPPER = (1.0, 1.0, 10.0, 1.0, 1.0, np.inf, np.inf, 1.0, np.inf)
+_UPPER = (1.0, 1.0, 10.0, 1.0, 1.0, np.inf, np.inf, 1.0, np.inf, 10.0, 10.0)
 # What ended a position (0 = nothing); MAX_DRAWDOWN also halts trading for the rest of the run.
 # DAILY_LOSS halts until the next day.
 EXIT_REASONS = ("", "stop_loss", "take_profit", "trailing_stop", "max_drawdown", "daily_loss")
@@ -51,6 +55,8 @@ def risk_array(
     max_order_value: float | None = None,
     daily_loss: float | None = None,
     max_orders_per_day: int | None = None,
+    max_gross_exposure: float | None = None,
+    max_net_exposure: float | None = None,
 ) -> np.ndarray:
     """The rule array the kernels take: fractions in (0, 1] (``take_profit`` up to 10), caps any positive amount.
 
@@ -69,6 +75,8 @@ def risk_array(
         max_order_value,
         daily_loss,
         max_orders_per_day,
+        max_gross_exposure,
+        max_net_exposure,
     )
     out = np.full(N_RISK, np.nan)
     for i, (name, value) in enumerate(zip(RISK_FIELDS, values, strict=True)):
@@ -107,6 +115,33 @@ def cap_order_size_nb(size, position, price, risk):
     if not np.isnan(cap) and abs(size) * price > cap:
         size = (cap / price) if size > 0 else -(cap / price)
     return size
+
+
+@njit(cache=True, nogil=True)
+def exposure_limit_nb(risk):
+    """The tightest of ``max_exposure``, ``max_gross_exposure`` and ``max_net_exposure`` (NaN: no limit);
+    for one symbol the three coincide."""
+    limit = np.nan
+    for slot in (MAX_EXPOSURE, MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE):
+        if not np.isnan(risk[slot]) and not limit <= risk[slot]:
+            limit = risk[slot]
+    return limit
+
+
+@njit(cache=True, nogil=True)
+def scale_portfolio_nb(targets, risk):
+    """Per-symbol targets (fractions of equity, signed) within ``max_exposure`` each, then scaled down
+    together until the gross (sum of absolute values) and net (sum) exposures fit their limits."""
+    out = np.empty_like(targets)
+    for j in range(targets.shape[0]):
+        out[j] = clamp_exposure_nb(targets[j], risk[MAX_EXPOSURE])
+    gross = np.abs(out).sum()
+    if gross > risk[MAX_GROSS_EXPOSURE]:
+        out *= risk[MAX_GROSS_EXPOSURE] / gross
+    net = out.sum()
+    if abs(net) > risk[MAX_NET_EXPOSURE]:
+        out *= risk[MAX_NET_EXPOSURE] / abs(net)
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -14,10 +14,10 @@ from numba import njit
 from workbench.engine.risk_rules import (
     EXIT_DAILY_LOSS,
     EXIT_MAX_DRAWDOWN,
-    MAX_EXPOSURE,
     NO_EXIT,
     clamp_exposure_nb,
     exit_reason_nb,
+    exposure_limit_nb,
     update_extreme_nb,
 )
 
@@ -64,7 +64,7 @@ def next_event_nb(t, phase, end, exposure, close, day, fill_close, cash, positio
         if phase == SIGNAL:
             target = exposure[t]
             if not halted and not np.isnan(target):
-                target = clamp_exposure_nb(min(max(target, -1.0), 1.0), risk[MAX_EXPOSURE])
+                target = clamp_exposure_nb(min(max(target, -1.0), 1.0), exposure_limit_nb(risk))
                 if target != state[LAST_TARGET]:
                     state[LAST_TARGET] = target
                     if fill_close:

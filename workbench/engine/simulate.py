@@ -35,11 +35,11 @@ from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
 from workbench.engine.risk_rules import (
     EXIT_DAILY_LOSS,
     EXIT_MAX_DRAWDOWN,
-    MAX_EXPOSURE,
     NO_EXIT,
     cap_order_size_nb,
     clamp_exposure_nb,
     exit_reason_nb,
+    exposure_limit_nb,
     order_allowed_nb,
     update_extreme_nb,
 )
@@ -271,7 +271,7 @@ def run_nb(
             pending = np.nan
         target = exposure[t]
         if not halted and not day_halted and not np.isnan(target):
-            target = clamp_exposure_nb(min(max(target, -1.0), 1.0), risk[MAX_EXPOSURE])
+            target = clamp_exposure_nb(min(max(target, -1.0), 1.0), exposure_limit_nb(risk))
             if target != last_target:
                 last_target = target
                 if fill_close:

@@ -32,6 +32,8 @@ class RiskRules:
     max_order_value: float | None = None
     daily_loss: float | None = None
     max_orders_per_day: int | None = None
+    max_gross_exposure: float | None = None
+    max_net_exposure: float | None = None
 
     def __post_init__(self) -> None:
         risk_array(**asdict(self))  # raises ValueError naming a bad threshold
@@ -112,17 +114,10 @@ class RiskManager:
         """Record an order refused by ``rule`` (e.g. ``max_orders_per_day``)."""
         self._emit(RiskEvent(now, symbol, "deny", rule, {**details, "limit": getattr(self.rules, rule)}))
 
-    def resized(self, now: datetime, symbol: str, wanted: float, allowed: float) -> None:
-        """Record that ``max_exposure`` cut a target from ``wanted`` to ``allowed``."""
-        self._emit(
-            RiskEvent(
-                now,
-                symbol,
-                "resize",
-                "max_exposure",
-                {"wanted": wanted, "allowed": allowed, "limit": self.rules.max_exposure},
-            )
-        )
+    def resized(self, now: datetime, symbol: str, wanted: float, allowed: float, rule: str = "max_exposure") -> None:
+        """Record that ``rule`` (an exposure limit) cut a target from ``wanted`` to ``allowed``."""
+        limit = getattr(self.rules, rule)
+        self._emit(RiskEvent(now, symbol, "resize", rule, {"wanted": wanted, "allowed": allowed, "limit": limit}))
 
     def exited(self, now: datetime, symbol: str, reason: int, details: dict[str, float]) -> None:
         """Record an exit ordered by rule ``reason`` (an ``EXIT_*`` code); a drawdown breach flattens and halts."""

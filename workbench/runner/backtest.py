@@ -47,6 +47,9 @@ from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
+# Risk rules a multi-symbol backtest applies (the others act per position, single-symbol for now).
+PORTFOLIO_RULES = frozenset({"max_exposure", "max_gross_exposure", "max_net_exposure"})
+
 
 @dataclass
 class BacktestResult:
@@ -154,10 +157,15 @@ def backtest(
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
-        if rules.active():
-            raise NotImplementedError("risk rules apply to single-symbol backtests for now")
+        unsupported = sorted(set(rules.active()) - PORTFOLIO_RULES)
+        if unsupported:
+            raise NotImplementedError(
+                f"risk rule(s) {', '.join(unsupported)} apply to single-symbol backtests for now; portfolios "
+                f"take {', '.join(sorted(PORTFOLIO_RULES))}"
+            )
         ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
-        return run_portfolio(instance, frames, costs, check_weights(weights, list(frames)), ppy)
+        weights = check_weights(weights, list(frames))
+        return run_portfolio(instance, frames, costs, weights, ppy, RiskManager(rules))
     symbol, frame = next(iter(frames.items()))
     ppy = float(periods_per_year or infer_periods_per_year(frame.index))
     exposure = instance.exposure(frame).to_numpy()

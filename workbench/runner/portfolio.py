@@ -16,8 +16,10 @@ import pandas as pd
 from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
+from workbench.engine.risk_rules import MAX_EXPOSURE, MAX_NET_EXPOSURE, scale_portfolio_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
+from workbench.risk.manager import RiskEvent, RiskManager
 from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
@@ -36,6 +38,7 @@ class PortfolioResult:
     trades: pd.DataFrame
     metrics: pd.Series
     events: list[OrderEvent] = field(repr=False)
+    risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -59,9 +62,20 @@ def check_weights(weights: dict[str, float] | None, symbols: list[str]) -> dict[
 
 
 def run_portfolio(
-    instance: Strategy, frames: dict[str, pd.DataFrame], costs: Costs, weights: dict[str, float], ppy: float
+    instance: Strategy,
+    frames: dict[str, pd.DataFrame],
+    costs: Costs,
+    weights: dict[str, float],
+    ppy: float,
+    risk_manager: RiskManager | None = None,
 ) -> PortfolioResult:
-    """The multi-symbol backtest loop; see the module docstring for its semantics."""
+    """The multi-symbol backtest loop; see the module docstring for its semantics.
+
+    ``costs.risk`` may hold the exposure limits (``max_exposure`` per symbol, ``max_gross_exposure``,
+    ``max_net_exposure``): whenever a target changes, all targets are scaled to fit (``scale_portfolio_nb``)
+    and every symbol whose scaled target moved is rebalanced; each cut is a resize event.
+    """
+    risk_manager = risk_manager or RiskManager()
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     weights = {s.upper(): w for s, w in weights.items()}
     symbols = list(frames)
@@ -90,11 +104,20 @@ def run_portfolio(
     close_values, open_values = closes.to_numpy(), opens.to_numpy()
     last_price = np.full(len(symbols), np.nan)
     due: dict[int, list[tuple[int, float]]] = {}  # bar -> [(symbol index, target weight)]
+    weight_vector = np.array([weights[s] for s in symbols])
+    scaled = np.zeros(len(symbols))
     for t in range(n):
-        if costs.fill_close:
-            due.setdefault(t, []).extend(
-                (j, weights[s] * effective.iat[t, j]) for j, s in enumerate(symbols) if changes.iat[t, j]
-            )
+        if changes.iloc[t].any():
+            wanted = weight_vector * effective.iloc[t].to_numpy()
+            new = scale_portfolio_nb(wanted, costs.risk)
+            for j in np.flatnonzero(new != wanted):
+                rule = "max_exposure" if abs(new[j]) == costs.risk[MAX_EXPOSURE] else "max_gross_exposure"
+                if not np.isnan(costs.risk[MAX_NET_EXPOSURE]) and abs(new.sum()) == costs.risk[MAX_NET_EXPOSURE]:
+                    rule = "max_net_exposure"
+                risk_manager.resized(timeline[t].to_pydatetime(), symbols[j], float(wanted[j]), float(new[j]), rule)
+            moved = [(j, float(new[j])) for j in np.flatnonzero(new != scaled)]
+            scaled = new
+            due.setdefault(t if costs.fill_close else t + 1, []).extend(moved)
         orders = due.pop(t, [])
         prices = close_values[t] if costs.fill_close else open_values[t]
         if orders:
@@ -109,10 +132,6 @@ def run_portfolio(
                 broker.quote(symbol, price)
                 others = sum(q * last_price[symbols.index(s)] for s, q in broker.positions().items() if s != symbol)
                 _target(om, broker, symbol, weight, price, others)
-        if not costs.fill_close:
-            for j, s in enumerate(symbols):
-                if changes.iat[t, j]:
-                    due.setdefault(t + 1, []).append((j, weights[s] * effective.iat[t, j]))
         last_price = np.where(np.isnan(close_values[t]), last_price, close_values[t])
         for j, s in enumerate(symbols):
             if not np.isnan(close_values[t, j]):
@@ -146,6 +165,7 @@ def run_portfolio(
         trades=trades,
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
+        risk_events=risk_manager.events,
     )
 
 
