@@ -168,14 +168,32 @@ def _execute_nb(state, bar, price, target, cash, position, fees, fixed_fee, slip
 
 
 @njit(cache=True, nogil=True)
-def _execute_counted_nb(
-    state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out, count
+def _order_nb(
+    state,
+    bar,
+    price,
+    target,
+    cash,
+    position,
+    extreme,
+    orders_today,
+    fees,
+    fixed_fee,
+    slippage,
+    risk,
+    record,
+    trades_out,
 ):
-    """``_execute_nb`` that also counts the order when it traded (for ``max_orders_per_day``)."""
+    """One order of the run: refused once ``max_orders_per_day`` is used up (exits never are), else executed
+    and counted; a newly opened trade resets the trailing reference. Returns (cash, position, extreme, count).
+    """
+    if not order_allowed_nb(orders_today, target, risk):
+        return cash, position, extreme, orders_today
     new_cash, new_position = _execute_nb(
         state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out
     )
-    return new_cash, new_position, count + (1 if new_position != position else 0)
+    traded = 1 if new_position != position else 0
+    return new_cash, new_position, entry_extreme_nb(position, new_position, extreme, state), orders_today + traded
 
 
 @njit(cache=True, nogil=True)
@@ -243,6 +261,7 @@ def run_nb(
     day_start = cash0
     orders_today = 0
     day_halted = False
+    limit = exposure_limit_nb(risk)
     for t in range(start, end):
         if day[t] != current_day:
             current_day = day[t]
@@ -250,49 +269,45 @@ def run_nb(
             orders_today = 0
             day_halted = False
         if not np.isnan(pending):
-            before = position
-            if order_allowed_nb(orders_today, pending, risk):
-                cash, position, orders_today = _execute_counted_nb(
-                    state,
-                    t,
-                    open_[t],
-                    pending,
-                    cash,
-                    position,
-                    fees,
-                    fixed_fee,
-                    slippage,
-                    risk,
-                    record,
-                    trades_out,
-                    orders_today,
-                )
-            extreme = entry_extreme_nb(before, position, extreme, state)
+            cash, position, extreme, orders_today = _order_nb(
+                state,
+                t,
+                open_[t],
+                pending,
+                cash,
+                position,
+                extreme,
+                orders_today,
+                fees,
+                fixed_fee,
+                slippage,
+                risk,
+                record,
+                trades_out,
+            )
             pending = np.nan
         target = exposure[t]
         if not halted and not day_halted and not np.isnan(target):
-            target = clamp_exposure_nb(min(max(target, -1.0), 1.0), exposure_limit_nb(risk))
+            target = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
             if target != last_target:
                 last_target = target
                 if fill_close:
-                    before = position
-                    if order_allowed_nb(orders_today, target, risk):
-                        cash, position, orders_today = _execute_counted_nb(
-                            state,
-                            t,
-                            close[t],
-                            target,
-                            cash,
-                            position,
-                            fees,
-                            fixed_fee,
-                            slippage,
-                            risk,
-                            record,
-                            trades_out,
-                            orders_today,
-                        )
-                    extreme = entry_extreme_nb(before, position, extreme, state)
+                    cash, position, extreme, orders_today = _order_nb(
+                        state,
+                        t,
+                        close[t],
+                        target,
+                        cash,
+                        position,
+                        extreme,
+                        orders_today,
+                        fees,
+                        fixed_fee,
+                        slippage,
+                        risk,
+                        record,
+                        trades_out,
+                    )
                 else:
                     pending = target
         if not halted and not day_halted:
@@ -304,20 +319,21 @@ def run_nb(
                 halted = reason == EXIT_MAX_DRAWDOWN
                 day_halted = reason == EXIT_DAILY_LOSS
                 if fill_close:
-                    cash, position, orders_today = _execute_counted_nb(
+                    cash, position, extreme, orders_today = _order_nb(
                         state,
                         t,
                         close[t],
                         0.0,
                         cash,
                         position,
+                        extreme,
+                        orders_today,
                         fees,
                         fixed_fee,
                         slippage,
                         risk,
                         record,
                         trades_out,
-                        orders_today,
                     )
                 elif halted or day_halted or np.isnan(pending):
                     pending = 0.0
