@@ -162,18 +162,28 @@ def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, d
     """
     if position != 0.0:
         direction = 1.0 if position > 0 else -1.0
-        move = direction * (price / entry_price - 1.0)
-        if move <= -risk[STOP_LOSS]:
-            return EXIT_STOP_LOSS
-        if move >= risk[TAKE_PROFIT]:
-            return EXIT_TAKE_PROFIT
-        if direction * (price / extreme - 1.0) <= -risk[TRAILING_STOP]:
+        if not (np.isnan(risk[STOP_LOSS]) and np.isnan(risk[TAKE_PROFIT])):
+            move = direction * (price / entry_price - 1.0)
+            if move <= -risk[STOP_LOSS]:
+                return EXIT_STOP_LOSS
+            if move >= risk[TAKE_PROFIT]:
+                return EXIT_TAKE_PROFIT
+        if not np.isnan(risk[TRAILING_STOP]) and direction * (price / extreme - 1.0) <= -risk[TRAILING_STOP]:
             return EXIT_TRAILING_STOP
-    if peak_equity > 0 and equity / peak_equity - 1.0 <= -risk[MAX_DRAWDOWN]:
+    if not np.isnan(risk[MAX_DRAWDOWN]) and peak_equity > 0 and equity / peak_equity - 1.0 <= -risk[MAX_DRAWDOWN]:
         return EXIT_MAX_DRAWDOWN
-    if day_start_equity > 0 and equity / day_start_equity - 1.0 <= -risk[DAILY_LOSS]:
+    if not np.isnan(risk[DAILY_LOSS]) and day_start_equity > 0 and equity / day_start_equity - 1.0 <= -risk[DAILY_LOSS]:
         return EXIT_DAILY_LOSS
     return NO_EXIT
+
+
+@njit(cache=True, nogil=True)
+def exit_rules_active_nb(risk):
+    """True when any rule that can close a position (``exit_reason_nb``) is switched on."""
+    for slot in (STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, MAX_DRAWDOWN, DAILY_LOSS):  # noqa: SIM110 - numba loop
+        if not np.isnan(risk[slot]):
+            return True
+    return False
 
 
 def day_ids(index) -> np.ndarray:

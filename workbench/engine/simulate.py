@@ -33,12 +33,15 @@ from workbench.engine.fills import (
 )
 from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
 from workbench.engine.risk_rules import (
+    DAILY_LOSS,
     EXIT_DAILY_LOSS,
     EXIT_MAX_DRAWDOWN,
+    MAX_ORDERS_PER_DAY,
     NO_EXIT,
     cap_order_size_nb,
     clamp_exposure_nb,
     exit_reason_nb,
+    exit_rules_active_nb,
     exposure_limit_nb,
     order_allowed_nb,
     update_extreme_nb,
@@ -262,8 +265,10 @@ def run_nb(
     orders_today = 0
     day_halted = False
     limit = exposure_limit_nb(risk)
+    exits_on = exit_rules_active_nb(risk)  # without exit rules the per-bar risk step is skipped (hot loop)
+    days_on = not (np.isnan(risk[DAILY_LOSS]) and np.isnan(risk[MAX_ORDERS_PER_DAY]))
     for t in range(start, end):
-        if day[t] != current_day:
+        if days_on and day[t] != current_day:
             current_day = day[t]
             day_start = prev_equity
             orders_today = 0
@@ -310,7 +315,7 @@ def run_nb(
                     )
                 else:
                     pending = target
-        if not halted and not day_halted:
+        if exits_on and not halted and not day_halted:
             extreme = update_extreme_nb(position, extreme, close[t])
             reason = exit_reason_nb(
                 position, state[_T_ENTRY_PRICE], extreme, close[t], cash + position * close[t], peak, day_start, risk
