@@ -55,6 +55,51 @@ def _exposure_error_nb(exposure, n):
     return 0
 
 
+@njit(cache=True, nogil=True)
+def _window_metrics_nb(
+    open_,
+    close,
+    exposure,
+    days,
+    windows,
+    cash,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    periods_per_year,
+    risk,
+    metrics_out,
+    blocks_out,
+):
+    """Metrics of one exposure series in each window (``windows[w] = (start, end)``) into ``metrics_out[w]``;
+    the block moments of window 0 into ``blocks_out``. Nothing is recorded."""
+    no_record = np.empty(0)
+    no_trades = np.empty((0, N_TRADE_FIELDS))
+    for w in range(windows.shape[0]):
+        run_nb(
+            open_,
+            close,
+            exposure,
+            days,
+            windows[w, 0],
+            windows[w, 1],
+            cash,
+            fees,
+            fixed_fee,
+            slippage,
+            fill_close,
+            periods_per_year,
+            risk,
+            metrics_out[w],
+            blocks_out if w == 0 else blocks_out[:0],
+            False,
+            no_record,
+            no_record,
+            no_trades,
+        )
+
+
 @njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
 def sweep_signals_nb(
     signal_fn,
@@ -85,24 +130,19 @@ def sweep_signals_nb(
     An exposure array of the wrong length or with a value outside [-1, 1] (NaN allowed) flags the item in
     ``errors_out`` instead of being simulated, so the caller can name the parameter set.
     """
-    empty_1d = np.empty(0)
-    empty_2d = np.empty((0, N_TRADE_FIELDS))
     for k in prange(item_symbol.shape[0]):
         s = item_symbol[k]
         a = offsets[s]
         b = offsets[s + 1]
         exposure = signal_fn(open_[a:b], high[a:b], low[a:b], close[a:b], volume[a:b], params[item_combo[k]])
         errors_out[k] = _exposure_error_nb(exposure, b - a)
-        if errors_out[k] != 0:
-            continue
-        for w in range(windows.shape[1]):
-            run_nb(
+        if errors_out[k] == 0:
+            _window_metrics_nb(
                 open_[a:b],
                 close[a:b],
                 exposure,
                 days[a:b],
-                windows[s, w, 0],
-                windows[s, w, 1],
+                windows[s],
                 cash,
                 fees,
                 fixed_fee,
@@ -110,12 +150,8 @@ def sweep_signals_nb(
                 fill_close,
                 periods_per_year[s],
                 risk,
-                metrics_out[k, w],
-                blocks_out[k] if w == 0 else blocks_out[k, :0],
-                False,
-                empty_1d,
-                empty_1d,
-                empty_2d,
+                metrics_out[k],
+                blocks_out[k],
             )
 
 
@@ -137,28 +173,20 @@ def sweep_exposures_nb(
     blocks_out,
 ):
     """Like ``sweep_signals_nb`` for one symbol whose exposures (rows) were computed outside numba."""
-    empty_1d = np.empty(0)
-    empty_2d = np.empty((0, N_TRADE_FIELDS))
     for k in prange(exposures.shape[0]):
-        for w in range(windows.shape[0]):
-            run_nb(
-                open_,
-                close,
-                exposures[k],
-                days,
-                windows[w, 0],
-                windows[w, 1],
-                cash,
-                fees,
-                fixed_fee,
-                slippage,
-                fill_close,
-                periods_per_year,
-                risk,
-                metrics_out[k, w],
-                blocks_out[k] if w == 0 else blocks_out[k, :0],
-                False,
-                empty_1d,
-                empty_1d,
-                empty_2d,
-            )
+        _window_metrics_nb(
+            open_,
+            close,
+            exposures[k],
+            days,
+            windows,
+            cash,
+            fees,
+            fixed_fee,
+            slippage,
+            fill_close,
+            periods_per_year,
+            risk,
+            metrics_out[k],
+            blocks_out[k],
+        )
