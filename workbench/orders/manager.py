@@ -113,15 +113,16 @@ class OrderManager:
         self._sent.add(order.client_order_id)
         return sent
 
-    def target(self, symbol: str, exposure: float, price: float) -> Order | None:
+    def target(self, symbol: str, exposure: float, price: float, other_holdings: float = 0.0) -> Order | None:
         """Trade ``symbol`` to ``exposure`` x equity at ``price`` with a market order; None when nothing to do.
 
         Sized by the sweep's ``target_size_nb`` from the broker's cash and position, so a backtest through
-        this path reproduces the sweep's orders exactly.
+        this path reproduces the sweep's orders exactly. In a portfolio, ``other_holdings`` (the value of the
+        other positions) counts toward equity, so ``exposure`` is a fraction of the whole account.
         """
-        account = self.broker.account()
+        cash = self.broker.account().cash + other_holdings
         position = self.broker.positions().get(symbol.upper(), 0.0)
-        size = float(target_size_nb(account.cash, position, price, exposure, self.fees, self.fixed_fee, self.slippage))
+        size = float(target_size_nb(cash, position, price, exposure, self.fees, self.fixed_fee, self.slippage))
         if self.risk is not None and exposure != 0.0:  # exits are never capped
             size = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
         if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):

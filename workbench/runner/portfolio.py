@@ -131,7 +131,7 @@ def run_portfolio(
                     continue
                 broker.quote(symbol, price)
                 others = sum(q * last_price[symbols.index(s)] for s, q in broker.positions().items() if s != symbol)
-                _target(om, broker, symbol, weight, price, others)
+                om.target(symbol, weight, price, other_holdings=others)
         last_price = np.where(np.isnan(close_values[t]), last_price, close_values[t])
         for j, s in enumerate(symbols):
             if not np.isnan(close_values[t, j]):
@@ -181,30 +181,6 @@ def _sells_first(
         return weight - held.get(symbols[j], 0.0) * np.nan_to_num(marks[j]) / total
 
     return sorted(orders, key=weight_change)
-
-
-def _target(om: OrderManager, broker: SimBroker, symbol: str, weight: float, price: float, others: float) -> None:
-    """Trade ``symbol`` to ``weight`` of the whole account: other holdings count as cash for sizing."""
-    from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
-    from workbench.orders.model import Order, OrderType, Side
-
-    position = broker.positions().get(symbol, 0.0)
-    size = float(
-        target_size_nb(broker.account().cash + others, position, price, weight, om.fees, om.fixed_fee, om.slippage)
-    )
-    if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
-        return
-    side = Side.BUY if size > 0 else Side.SELL
-    om.submit(
-        Order(
-            symbol=symbol,
-            side=side,
-            qty=abs(size),
-            type=OrderType.MARKET,
-            created_at=om.clock.now(),
-            strategy=om.strategy,
-        )
-    )
 
 
 def _round_trips(om: OrderManager, symbols: list[str], last: dict[str, float]) -> pd.DataFrame:
