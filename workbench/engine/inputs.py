@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.metrics import METRIC_NAMES
-from workbench.engine.risk_rules import RISK_FIELDS, day_ids, risk_array
+from workbench.engine.risk_rules import RISK_FIELDS, risk_array
+from workbench.engine.sessions import (
+    DEFAULT_TIMEZONE,
+    SESSION_RULES,
+    check_symbols,
+    check_timezone,
+    parse_hours,
+    session_ids,
+)
 from workbench.strategies.base import BAR_ARGS, Strategy
 from workbench.strategies.params import ParameterError
 
@@ -54,10 +62,17 @@ class Costs:
     fill: str
     risk: np.ndarray = field(default_factory=lambda: risk_array(), compare=False)
     fixed_fee: float = 0.0
+    hours: tuple[int, int] | None = None  # trading hours in local minutes (sessions.parse_hours)
+    timezone: str = DEFAULT_TIMEZONE
+    allowed: frozenset[str] | None = None  # allowed symbols (None: all)
 
     @property
     def fill_close(self) -> bool:
         return self.fill == "close"
+
+    def sessions(self, index: pd.Index, symbol: str = "") -> np.ndarray:
+        """Session array of one symbol's bars: its day ids, ``CLOSED`` where it may not trade."""
+        return session_ids(index, symbol, hours=self.hours, timezone=self.timezone, allowed=self.allowed)
 
 
 def check_costs(
@@ -65,12 +80,14 @@ def check_costs(
     fees: float,
     slippage: float,
     fill: str,
-    risk: Mapping[str, float | None] | None = None,
+    risk: Mapping[str, Any] | None = None,
     fixed_fee: float = 0.0,
 ) -> Costs:
     """Raise ``ValueError`` naming the argument for a negative fee, an unknown fill model, a bad risk rule, ...
 
-    ``risk`` maps rule names of ``risk_rules.RISK_FIELDS`` to thresholds; ``fixed_fee`` is charged per order.
+    ``risk`` maps rule names of ``risk_rules.RISK_FIELDS`` to thresholds, plus the session rules
+    ``allowed_symbols`` (a list), ``trading_hours`` (``"09:30-16:00"``) and their ``timezone``;
+    ``fixed_fee`` is charged per order.
     """
     for name, value, lo, hi in (("fees", fees, 0.0, 1.0), ("slippage", slippage, 0.0, 1.0)):
         if not np.isfinite(value) or not lo <= value < hi:
@@ -79,13 +96,19 @@ def check_costs(
         raise ValueError(f"cash={cash!r}: must be a positive amount")
     if fill not in FILLS:
         raise ValueError(f"fill={fill!r}: must be one of {', '.join(FILLS)}")
-    risk = dict(risk or {})
-    unknown = sorted(set(risk) - set(RISK_FIELDS))
+    risk = {k: v for k, v in (risk or {}).items() if v is not None}
+    unknown = sorted(set(risk) - set(RISK_FIELDS) - set(SESSION_RULES))
     if unknown:
-        raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {', '.join(RISK_FIELDS)}")
+        rules = ", ".join((*RISK_FIELDS, *SESSION_RULES))
+        raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {rules}")
     if isinstance(fixed_fee, bool) or not np.isfinite(fixed_fee) or fixed_fee < 0:
         raise ValueError(f"fixed_fee={fixed_fee!r}: must be a non-negative amount per order")
-    return Costs(float(cash), float(fees), float(slippage), fill, risk_array(**risk), float(fixed_fee))
+    hours = parse_hours(risk.pop("trading_hours")) if "trading_hours" in risk else None
+    timezone = check_timezone(risk.pop("timezone", DEFAULT_TIMEZONE))
+    allowed = check_symbols(risk.pop("allowed_symbols")) if "allowed_symbols" in risk else None
+    return Costs(
+        float(cash), float(fees), float(slippage), fill, risk_array(**risk), float(fixed_fee), hours, timezone, allowed
+    )
 
 
 def check_periods_per_year(value: float | None) -> float | None:
@@ -136,19 +159,20 @@ class Packed:
 
     arrays: tuple[np.ndarray, ...]
     offsets: np.ndarray
-    days: np.ndarray  # day id of every bar, for the daily risk rules
+    sessions: np.ndarray  # session id of every bar (engine.sessions): its day, or CLOSED where it may not trade
 
     def symbol_arrays(self, s: int) -> list[np.ndarray]:
         a, b = self.offsets[s], self.offsets[s + 1]
         return [arr[a:b] for arr in self.arrays]
 
 
-def pack(frames: Mapping[str, pd.DataFrame]) -> Packed:
+def pack(frames: Mapping[str, pd.DataFrame], costs: Costs) -> Packed:
+    """Concatenate the bars of every symbol, with their session arrays under ``costs``' session rules."""
     lengths = [len(f) for f in frames.values()]
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     arrays = tuple(
         np.ascontiguousarray(np.concatenate([f[c].to_numpy(dtype=np.float64) for f in frames.values()]))
         for c in BAR_ARGS
     )
-    days = np.ascontiguousarray(np.concatenate([day_ids(f.index) for f in frames.values()]), dtype=np.int64)
-    return Packed(arrays, offsets, days)
+    sessions = np.concatenate([costs.sessions(f.index, s) for s, f in frames.items()])
+    return Packed(arrays, offsets, np.ascontiguousarray(sessions, dtype=np.int64))

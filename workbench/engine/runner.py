@@ -62,7 +62,7 @@ def run_grid(
                 sweep_signals_nb(
                     kernel,
                     *packed.arrays,
-                    packed.days,
+                    packed.sessions,
                     packed.offsets,
                     params,
                     k % n_sym,
@@ -129,7 +129,7 @@ def _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, items, metrics, blo
             arrays[0],
             arrays[3],
             exposures,
-            packed.days[packed.offsets[s] : packed.offsets[s + 1]],
+            packed.sessions[packed.offsets[s] : packed.offsets[s + 1]],
             windows[s],
             costs.cash,
             costs.fees,

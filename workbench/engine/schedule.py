@@ -20,6 +20,7 @@ from workbench.engine.risk_rules import (
     exposure_limit_nb,
     update_extreme_nb,
 )
+from workbench.engine.sessions import CLOSED
 
 SIGNAL, RISK, MARK = 0, 1, 2  # phases of a bar: the strategy's signal, the risk rules, marking at the close
 # Slots of the scheduler state shared with the Python driver.
@@ -37,8 +38,9 @@ def new_schedule_state(cash: float) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def roll_day_nb(state, day):
-    """Start a new day at a bar of ``day``: its loss is measured from the last close, its orders from 0."""
-    if day != state[DAY]:
+    """Start a new day at a bar of ``day`` (a session id; ``CLOSED`` bars never start one): its loss is
+    measured from the last close, its orders from 0."""
+    if day != CLOSED and day != state[DAY]:
         state[DAY] = day
         state[DAY_START] = state[LAST_EQUITY]
         state[ORDERS_TODAY] = 0.0
@@ -46,7 +48,7 @@ def roll_day_nb(state, day):
 
 
 @njit(cache=True, nogil=True)
-def next_event_nb(t, phase, end, exposure, close, day, fill_close, cash, position, entry_price, state, risk):
+def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, position, entry_price, state, risk):
     """Scan from bar ``t`` (at ``phase``) for the next order, updating ``state``; returns
     ``(bar, phase, target, reason)``.
 
@@ -57,11 +59,12 @@ def next_event_nb(t, phase, end, exposure, close, day, fill_close, cash, positio
     resumes at ``(bar + 1, SIGNAL)``.
     """
     while t < end:
-        roll_day_nb(state, day[t])
+        roll_day_nb(state, session[t])
         halted = state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0
+        can_trade = session[t] != CLOSED if fill_close else (t + 1 < end and session[t + 1] != CLOSED)
         pending = np.nan
         pending_reason = 0
-        if phase == SIGNAL:
+        if phase == SIGNAL and can_trade:
             target = exposure[t]
             if not halted and not np.isnan(target):
                 target = clamp_exposure_nb(min(max(target, -1.0), 1.0), exposure_limit_nb(risk))
@@ -72,16 +75,18 @@ def next_event_nb(t, phase, end, exposure, close, day, fill_close, cash, positio
                     pending = target
         if phase != MARK and not halted:
             state[EXTREME] = update_extreme_nb(position, state[EXTREME], close[t])
-            reason = exit_reason_nb(
-                position,
-                entry_price,
-                state[EXTREME],
-                close[t],
-                cash + position * close[t],
-                state[PEAK],
-                state[DAY_START],
-                risk,
-            )
+            reason = NO_EXIT
+            if can_trade:
+                reason = exit_reason_nb(
+                    position,
+                    entry_price,
+                    state[EXTREME],
+                    close[t],
+                    cash + position * close[t],
+                    state[PEAK],
+                    state[DAY_START],
+                    risk,
+                )
             if reason != NO_EXIT:
                 state[HALTED] = 1.0 if reason == EXIT_MAX_DRAWDOWN or state[HALTED] != 0.0 else 0.0
                 state[DAY_HALTED] = 1.0 if reason == EXIT_DAILY_LOSS else state[DAY_HALTED]

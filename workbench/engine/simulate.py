@@ -7,6 +7,8 @@ Semantics (pinned by tests and identical in every path):
   window's last bar never fills).
 - Fees are a fraction of traded value, slippage a fraction of price against the trade.
 - Equity is marked at each bar's close; an open position at the end is marked at the last close, no exit fee.
+- Session rules: at a bar outside the trading hours, or of a symbol not allowed, no order fills; the signal
+  and the exit rules wait for the first bar whose order can fill (equity is still marked).
 - Daily rules: ``daily_loss`` flattens once equity falls that far below the previous day's last close and
   ignores signals for the rest of the day; ``max_orders_per_day`` denies further orders that day (orders to
   go flat always pass). Days are UTC calendar days of the bar timestamps.
@@ -46,6 +48,7 @@ from workbench.engine.risk_rules import (
     order_allowed_nb,
     update_extreme_nb,
 )
+from workbench.engine.sessions import CLOSED
 
 # Columns of the trade records written when recording.
 TRADE_FIELDS = (
@@ -212,7 +215,7 @@ def run_nb(
     open_,
     close,
     exposure,
-    day,
+    session,
     start,
     end,
     cash0,
@@ -231,7 +234,8 @@ def run_nb(
 ):
     """Simulate ``exposure`` over bars [start, end), starting flat with ``cash0``; write metrics to ``metrics_out``.
 
-    ``day`` holds each bar's day id (``risk_rules.day_ids``) for the daily rules; ``risk`` is a
+    ``session`` holds each bar's session id (``sessions.session_ids``): its day for the daily rules, or
+    ``CLOSED`` where no order may fill (outside trading hours, a symbol not allowed); ``risk`` is a
     ``risk_rules.risk_array`` (all NaN: no rules).
 
     ``block_out`` (shape ``(S, 2)``, zeroed by the caller, S may be 0) receives the sum and the sum of squares
@@ -268,11 +272,14 @@ def run_nb(
     exits_on = exit_rules_active_nb(risk)  # without exit rules the per-bar risk step is skipped (hot loop)
     days_on = not (np.isnan(risk[DAILY_LOSS]) and np.isnan(risk[MAX_ORDERS_PER_DAY]))
     for t in range(start, end):
-        if days_on and day[t] != current_day:
-            current_day = day[t]
+        if days_on and session[t] != CLOSED and session[t] != current_day:
+            current_day = session[t]
             day_start = prev_equity
             orders_today = 0
             day_halted = False
+        # An order of bar t fills at its close or the next open: the strategy and the rules act only when
+        # that bar is in session.
+        can_trade = session[t] != CLOSED if fill_close else (t + 1 < end and session[t + 1] != CLOSED)
         if not np.isnan(pending):
             cash, position, extreme, orders_today = _order_nb(
                 state,
@@ -292,7 +299,7 @@ def run_nb(
             )
             pending = np.nan
         target = exposure[t]
-        if not halted and not day_halted and not np.isnan(target):
+        if can_trade and not halted and not day_halted and not np.isnan(target):
             target = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
             if target != last_target:
                 last_target = target
@@ -317,9 +324,11 @@ def run_nb(
                     pending = target
         if exits_on and not halted and not day_halted:
             extreme = update_extreme_nb(position, extreme, close[t])
-            reason = exit_reason_nb(
-                position, state[_T_ENTRY_PRICE], extreme, close[t], cash + position * close[t], peak, day_start, risk
-            )
+            reason = NO_EXIT
+            if can_trade:
+                equity = cash + position * close[t]
+                entry = state[_T_ENTRY_PRICE]
+                reason = exit_reason_nb(position, entry, extreme, close[t], equity, peak, day_start, risk)
             if reason != NO_EXIT:
                 halted = reason == EXIT_MAX_DRAWDOWN
                 day_halted = reason == EXIT_DAILY_LOSS

@@ -9,7 +9,6 @@ import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
-from workbench.engine.risk_rules import day_ids
 from workbench.engine.simulate import N_TRADE_FIELDS, TRADE_FIELDS, run_nb
 from workbench.strategies.base import Strategy
 
@@ -63,8 +62,13 @@ def simulate_exposure(
     start: int = 0,
     end: int | None = None,
     name: str = "run",
+    symbol: str | None = None,
 ) -> Run:
-    """Like ``simulate`` for a target-exposure array computed elsewhere (one value per bar of ``bars``)."""
+    """Like ``simulate`` for a target-exposure array computed elsewhere (one value per bar of ``bars``).
+
+    ``symbol`` (default: ``bars.attrs["symbol"]``) is what the allowed-symbols rule checks.
+    """
+    symbol = str(bars.attrs.get("symbol", "")) if symbol is None else symbol
     end = len(bars) if end is None else end
     n = end - start
     metrics, equity, position = np.empty(N_METRICS), np.empty(n), np.empty(n)
@@ -73,7 +77,7 @@ def simulate_exposure(
         np.ascontiguousarray(bars["open"].to_numpy(dtype=np.float64)),
         np.ascontiguousarray(bars["close"].to_numpy(dtype=np.float64)),
         exposure,
-        day_ids(bars.index),
+        costs.sessions(bars.index, symbol),
         start,
         end,
         costs.cash,

@@ -91,7 +91,7 @@ def sweep(
     run = run_grid(
         cls,
         grid,
-        pack(frames),
+        pack(frames, costs),
         windows,
         costs,
         np.array(list(ppy.values())),

@@ -23,7 +23,7 @@ _SWEEP_SIG = types.void(
     _f8,
     _f8,
     _f8,  # open, high, low, close, volume (all symbols concatenated)
-    types.int64[:],  # day id of every bar (risk_rules.day_ids), concatenated like the bars
+    types.int64[:],  # session id of every bar (sessions.session_ids), concatenated like the bars
     types.int64[:],  # offsets, length n_symbols + 1
     types.float64[:, :],  # params, one row per parameter set
     types.int64[:],
@@ -60,7 +60,7 @@ def _window_metrics_nb(
     open_,
     close,
     exposure,
-    days,
+    sessions,
     windows,
     cash,
     fees,
@@ -81,7 +81,7 @@ def _window_metrics_nb(
             open_,
             close,
             exposure,
-            days,
+            sessions,
             windows[w, 0],
             windows[w, 1],
             cash,
@@ -108,7 +108,7 @@ def sweep_signals_nb(
     low,
     close,
     volume,
-    days,
+    sessions,
     offsets,
     params,
     item_symbol,
@@ -141,7 +141,7 @@ def sweep_signals_nb(
                 open_[a:b],
                 close[a:b],
                 exposure,
-                days[a:b],
+                sessions[a:b],
                 windows[s],
                 cash,
                 fees,
@@ -160,7 +160,7 @@ def sweep_exposures_nb(
     open_,
     close,
     exposures,
-    days,
+    sessions,
     windows,
     cash,
     fees,
@@ -178,7 +178,7 @@ def sweep_exposures_nb(
             open_,
             close,
             exposures[k],
-            days,
+            sessions,
             windows,
             cash,
             fees,

@@ -193,7 +193,7 @@ def walk_forward(
         check_windows(cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]})
         ppy = float(periods_per_year or infer_periods_per_year(frame.index))
         windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
-        run = run_grid(cls, grid, pack({symbol: frame}), windows, costs, np.array([ppy]), progress=progress)
+        run = run_grid(cls, grid, pack({symbol: frame}, costs), windows, costs, np.array([ppy]), progress=progress)
         if run.done < len(grid):
             raise KeyboardInterrupt("walk-forward interrupted")
         w = len(splits)
@@ -212,7 +212,7 @@ def walk_forward(
             row.update({f"is_{m}": run.metrics[best[k], k, i] for i, m in enumerate(METRIC_NAMES)})
             row.update({f"oos_{m}": run.metrics[best[k], w + k, i] for i, m in enumerate(METRIC_NAMES)})
             rows.append(row)
-        equity, summary = _stitched_run(cls, grid, frame, splits, best, costs, ppy)
+        equity, summary = _stitched_run(cls, grid, symbol, frame, splits, best, costs, ppy)
         equities[symbol] = equity
         summaries.append(pd.Series(summary, index=list(METRIC_NAMES), name=symbol))
     return WalkForwardResult(
@@ -227,6 +227,7 @@ def walk_forward(
 def _stitched_run(
     cls: type[Strategy],
     grid: pd.DataFrame,
+    symbol: str,
     frame: pd.DataFrame,
     splits: np.ndarray,
     best: np.ndarray,
@@ -238,5 +239,5 @@ def _stitched_run(
     exposure = np.full(len(frame), np.nan)
     for (_, b, c), choice in zip(splits, best, strict=True):
         exposure[b:c] = call_signals(cls, arrays, row_values(cls, grid, int(choice)))[b:c]
-    run = simulate_exposure(exposure, frame, costs, ppy, int(splits[0, 1]), int(splits[-1, 2]))
+    run = simulate_exposure(exposure, frame, costs, ppy, int(splits[0, 1]), int(splits[-1, 2]), symbol=symbol)
     return run.equity, run.metrics.to_numpy()

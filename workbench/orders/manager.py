@@ -12,7 +12,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from workbench.brokers import BrokerError
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
 from workbench.engine.ledger import position_after_fill_nb
-from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderType, Side
+from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
 from workbench.ports import Broker, Clock
 from workbench.risk.manager import RiskManager
 
@@ -35,8 +35,8 @@ class PositionState:
 class OrderManager:
     """Routes orders to the broker and keeps orders, fills and positions up to date from its events.
 
-    Orders take the fixed path OrderManager -> RiskManager (when given: size caps, with resize events) ->
-    broker.
+    Orders take the fixed path OrderManager -> RiskManager (when given: size caps with resize events,
+    allowed symbols and trading hours with deny events) -> broker.
 
     ``fees``, ``fixed_fee`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
     as the sweep); a submission is tried up to ``retries`` times in all while the broker's errors are
@@ -96,7 +96,11 @@ class OrderManager:
         self._handlers.append(handler)
 
     def submit(self, order: Order) -> Order:
-        """Send ``order`` to the broker (retrying transient errors); refuse a ``client_order_id`` sent before."""
+        """Send ``order`` to the broker (retrying transient errors); refuse a ``client_order_id`` sent before.
+
+        An order the RiskManager's session rules refuse (symbol not allowed, outside trading hours) is not
+        sent: it comes back ``rejected``, with a ``deny`` risk event saying why.
+        """
         if order.client_order_id in self._sent:
             raise OrderError(
                 f"client_order_id {order.client_order_id!r} was already sent; an order is sent once",
@@ -105,6 +109,11 @@ class OrderManager:
                 expected="a new client_order_id",
             )
         self.orders[order.id] = order  # tracked before sending: the broker's events arrive during submit
+        if self.risk is not None:
+            position = self.broker.positions().get(order.symbol, 0.0)
+            if not self.risk.allows(self.clock.now(), order.symbol, order.signed_qty, position):
+                self._on_event(order.transition(OrderStatus.REJECTED, self.clock.now(), "denied by risk rules"))
+                return order
         try:
             sent = self._retrying(self.broker.submit, order)
         except Exception:

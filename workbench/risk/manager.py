@@ -7,10 +7,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from workbench.engine.risk_rules import EXIT_MAX_DRAWDOWN, EXIT_REASONS, RISK_FIELDS, cap_order_size_nb, risk_array
+from workbench.engine.sessions import (
+    DEFAULT_TIMEZONE,
+    SESSION_RULES,
+    check_symbols,
+    check_timezone,
+    in_hours_nb,
+    parse_hours,
+)
 
 
 @dataclass(frozen=True)
@@ -34,27 +43,42 @@ class RiskRules:
     max_orders_per_day: int | None = None
     max_gross_exposure: float | None = None
     max_net_exposure: float | None = None
+    allowed_symbols: tuple[str, ...] | None = None
+    trading_hours: str | None = None
+    timezone: str = DEFAULT_TIMEZONE
 
     def __post_init__(self) -> None:
-        risk_array(**asdict(self))  # raises ValueError naming a bad threshold
+        risk_array(**self._thresholds())  # raises ValueError naming a bad threshold
+        if self.allowed_symbols is not None:
+            object.__setattr__(self, "allowed_symbols", tuple(sorted(check_symbols(self.allowed_symbols))))
+        if self.trading_hours is not None:
+            parse_hours(self.trading_hours)
+        check_timezone(self.timezone)
 
     @property
     def array(self) -> np.ndarray:
-        """The rule array the kernels take."""
-        return risk_array(**asdict(self))
+        """The rule array the kernels take (the numeric rules)."""
+        return risk_array(**self._thresholds())
 
-    def active(self) -> dict[str, float]:
-        """The rules that are switched on."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    def active(self) -> dict[str, Any]:
+        """The rules that are switched on (``timezone`` goes with ``trading_hours``)."""
+        on = {k: v for k, v in asdict(self).items() if v is not None and k != "timezone"}
+        if self.trading_hours is not None:
+            on["timezone"] = self.timezone
+        return on
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> RiskRules:
         """Rules from a dict such as ``{"stop_loss": 0.05}``; unknown names are refused."""
         values = dict(values or {})
-        unknown = sorted(set(values) - set(RISK_FIELDS))
+        unknown = sorted(set(values) - set(RISK_FIELDS) - set(SESSION_RULES))
         if unknown:
-            raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {', '.join(RISK_FIELDS)}")
+            rules = ", ".join((*RISK_FIELDS, *SESSION_RULES))
+            raise ValueError(f"unknown risk rule {', '.join(unknown)}; rules: {rules}")
         return cls(**values)
+
+    def _thresholds(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in RISK_FIELDS}
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RiskRules:
@@ -78,7 +102,7 @@ class RiskEvent:
     symbol: str
     decision: str
     rule: str
-    details: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class RiskManager:
@@ -90,6 +114,8 @@ class RiskManager:
     def __init__(self, rules: RiskRules | None = None) -> None:
         self.rules = rules or RiskRules()
         self._array = self.rules.array
+        self._hours = parse_hours(self.rules.trading_hours) if self.rules.trading_hours else None
+        self._zone = ZoneInfo(self.rules.timezone)
         self.events: list[RiskEvent] = []
         self.halted = False
         self._handlers: list = []
@@ -110,9 +136,29 @@ class RiskManager:
         self._emit(RiskEvent(now, symbol, "resize", "max_order_value" if at_value_cap else "max_shares", details))
         return capped
 
+    def allows(self, now: datetime, symbol: str, size: float, position: float) -> bool:
+        """Whether an order of ``size`` may go out now under ``allowed_symbols`` (an order that only reduces
+        a position always may) and ``trading_hours`` (``now`` in the local session); a refusal is a ``deny``
+        event naming the rule."""
+        allowed = self.rules.allowed_symbols
+        reduces = position != 0.0 and (size > 0) != (position > 0) and abs(size) <= abs(position)
+        if allowed is not None and symbol.upper() not in allowed and not reduces:
+            details = {"size": float(size), "position": float(position)}
+            self._emit(RiskEvent(now, symbol, "deny", "allowed_symbols", details))
+            return False
+        if self._hours is not None:
+            local = now.astimezone(self._zone)
+            minute = local.hour * 60 + local.minute
+            if not in_hours_nb(minute, *self._hours):
+                details = {"minute": float(minute), "open": float(self._hours[0]), "close": float(self._hours[1])}
+                self._emit(RiskEvent(now, symbol, "deny", "trading_hours", {"size": float(size), **details}))
+                return False
+        return True
+
     def denied(self, now: datetime, symbol: str, rule: str, details: dict[str, float]) -> None:
-        """Record an order refused by ``rule`` (e.g. ``max_orders_per_day``)."""
-        self._emit(RiskEvent(now, symbol, "deny", rule, {**details, "limit": getattr(self.rules, rule)}))
+        """Record an order refused by ``rule`` (e.g. ``max_orders_per_day``); a numeric limit joins the details."""
+        limit = getattr(self.rules, rule)
+        self._emit(RiskEvent(now, symbol, "deny", rule, {**details, "limit": limit} if limit is not None else details))
 
     def resized(self, now: datetime, symbol: str, wanted: float, allowed: float, rule: str = "max_exposure") -> None:
         """Record that ``rule`` (an exposure limit) cut a target from ``wanted`` to ``allowed``."""

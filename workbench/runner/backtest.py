@@ -18,7 +18,7 @@ from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
-from workbench.engine.risk_rules import day_ids, order_allowed_nb
+from workbench.engine.risk_rules import order_allowed_nb
 from workbench.engine.schedule import (
     EXTREME,
     MARK,
@@ -48,7 +48,9 @@ from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
 # Risk rules a multi-symbol backtest applies (the others act per position, single-symbol for now).
-PORTFOLIO_RULES = frozenset({"max_exposure", "max_gross_exposure", "max_net_exposure"})
+PORTFOLIO_RULES = frozenset(
+    {"max_exposure", "max_gross_exposure", "max_net_exposure", "allowed_symbols", "trading_hours", "timezone"}
+)
 
 
 @dataclass
@@ -187,7 +189,7 @@ def backtest(
     )
     state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
     fill_bars, cash_after, position_after = [], [], []
-    schedule, days = new_schedule_state(costs.cash), day_ids(frame.index)
+    schedule, days = new_schedule_state(costs.cash), costs.sessions(frame.index, symbol)
     t, phase = 0, SIGNAL
     while True:
         cash_now, position = broker.account().cash, broker.positions().get(symbol, 0.0)

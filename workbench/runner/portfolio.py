@@ -17,6 +17,7 @@ from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.risk_rules import MAX_EXPOSURE, MAX_NET_EXPOSURE, scale_portfolio_nb
+from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager
@@ -98,6 +99,12 @@ def run_portfolio(
         slippage=costs.slippage,
         strategy=type(instance).name,
     )
+    closed = {s: pd.Series(costs.sessions(f.index, s) == CLOSED, index=f.index) for s, f in frames.items()}
+    closed_values = pd.DataFrame(closed).reindex(timeline, fill_value=True).to_numpy(dtype=bool)
+    for s in symbols:
+        if costs.allowed is not None and s not in costs.allowed:
+            risk_manager.denied(timeline[0].to_pydatetime(), s, "allowed_symbols", {"weight": weights[s]})
+            weights[s] = 0.0
     n = len(timeline)
     positions = np.zeros((n, len(symbols)))
     cash = np.full(n, costs.cash)
@@ -126,7 +133,7 @@ def run_portfolio(
             orders = _sells_first(orders, broker, symbols, marks)
             for j, weight in orders:
                 symbol, price = symbols[j], prices[j]
-                if np.isnan(price):  # no bar for this symbol now: wait for its next bar
+                if np.isnan(price) or closed_values[t, j]:  # no bar or out of session: wait for its next bar
                     due.setdefault(t + 1, []).append((j, weight))
                     continue
                 broker.quote(symbol, price)
