@@ -42,6 +42,7 @@ from workbench.engine.simulate import (
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
+from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
@@ -55,7 +56,8 @@ PORTFOLIO_RULES = frozenset(
 
 @dataclass
 class BacktestResult:
-    """What a backtest did: orders, fills, round-trip trades, equity and position per bar, metrics."""
+    """What a backtest did: orders, fills, round-trip trades, equity and position per bar, metrics, the risk
+    decisions (``risk_events``) and the RiskMonitor's alerts on the way (``alerts``)."""
 
     strategy: Strategy
     symbol: str
@@ -70,6 +72,7 @@ class BacktestResult:
     bars: pd.DataFrame = field(repr=False)
     cash: float = 10_000.0
     fees: float = 0.0
+    alerts: list[Alert] = field(default_factory=list, repr=False)
 
     def plot(self):
         """Equity, drawdown and price with entries (^) and exits (v): a holoviews layout for notebooks."""
@@ -266,6 +269,7 @@ def backtest(
         bars=frame,
         cash=costs.cash,
         fees=costs.fees,
+        alerts=path_alerts(frame.index, equity, np.abs(held := position_path * closes), held, costs.cash, rules),
     )
 
 

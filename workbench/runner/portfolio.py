@@ -21,6 +21,7 @@ from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager
+from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.records import records_frame
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
@@ -40,6 +41,7 @@ class PortfolioResult:
     metrics: pd.Series
     events: list[OrderEvent] = field(repr=False)
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
+    alerts: list[Alert] = field(default_factory=list, repr=False)
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -173,6 +175,9 @@ def run_portfolio(
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
         risk_events=risk_manager.events,
+        alerts=path_alerts(
+            timeline, equity, np.abs(values).sum(axis=1), values.sum(axis=1), costs.cash, risk_manager.rules
+        ),
     )
 
 
