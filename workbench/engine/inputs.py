@@ -131,7 +131,7 @@ def periods_per_year(index: pd.Index) -> float:
     """
     if len(index) < 2 or not isinstance(index, pd.DatetimeIndex):
         return 252.0
-    step = pd.Series(index[1:] - index[:-1]).median()
+    step = pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
     if step >= pd.Timedelta(days=25):
         return 12.0
     if step >= pd.Timedelta(days=5):

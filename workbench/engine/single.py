@@ -30,6 +30,18 @@ class Run:
         return (self.equity / previous - 1.0).rename("returns")
 
 
+def trade_table(records: np.ndarray, index: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Trade records (rows of ``TRADE_FIELDS``) as a table with integer bar numbers; with ``index`` (the
+    bars' timestamps) also ``entry_time`` and ``exit_time`` (NaT while a trade is open)."""
+    table = pd.DataFrame(records, columns=list(TRADE_FIELDS))
+    for col in ("entry_bar", "exit_bar"):
+        table[col] = table[col].astype(np.int64)
+    if index is not None:
+        table.insert(0, "entry_time", index[table["entry_bar"]])
+        table.insert(1, "exit_time", index[table["exit_bar"]].where(table["exit_bar"] >= 0))
+    return table
+
+
 def simulate(
     strategy: Strategy,
     bars: pd.DataFrame,
@@ -95,13 +107,10 @@ def simulate_exposure(
         trades,
     )
     index = bars.index[start:end]
-    table = pd.DataFrame(trades[:count], columns=list(TRADE_FIELDS))
-    for col in ("entry_bar", "exit_bar"):
-        table[col] = table[col].astype(np.int64)
     return Run(
         cash=costs.cash,
         equity=pd.Series(equity, index=index, name="equity"),
         position=pd.Series(position, index=index, name="position"),
-        trades=table,
+        trades=trade_table(trades[:count]),
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=name),
     )

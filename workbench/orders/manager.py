@@ -115,12 +115,29 @@ class OrderManager:
                 self._on_event(order.transition(OrderStatus.REJECTED, self.clock.now(), "denied by risk rules"))
                 return order
         try:
-            sent = self._retrying(self.broker.submit, order)
+            sent = self._send(order)
         except Exception:
             del self.orders[order.id]
             raise
         self._sent.add(order.client_order_id)
         return sent
+
+    def _send(self, order: Order) -> Order:
+        """``broker.submit`` once, and through the retry policy only after a transient error (which counts as
+        its first attempt): the common path costs no retry bookkeeping."""
+        try:
+            return self.broker.submit(order)
+        except BrokerError as exc:
+            if not exc.transient:
+                raise
+            failed = [exc]
+
+        def attempt() -> Order:
+            if failed:
+                raise failed.pop()
+            return self.broker.submit(order)
+
+        return self._retrying(attempt)
 
     def target(self, symbol: str, exposure: float, price: float, other_holdings: float = 0.0) -> Order | None:
         """Trade ``symbol`` to ``exposure`` x equity at ``price`` with a market order; None when nothing to do.

@@ -9,6 +9,8 @@ same parameters, fill model and costs — trades, fill prices and equity — and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,6 @@ from workbench.engine.schedule import (
 )
 from workbench.engine.simulate import (
     N_TRADE_FIELDS,
-    TRADE_FIELDS,
     book_fill_nb,
     close_open_trade_nb,
     entry_extreme_nb,
@@ -39,12 +40,13 @@ from workbench.engine.simulate import (
     trade_entry_price,
     trade_stats,
 )
+from workbench.engine.single import trade_table
 from workbench.orders.manager import OrderManager
-from workbench.orders.model import OrderEvent
+from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
-from workbench.runner.records import records_frame
+from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -55,7 +57,7 @@ PORTFOLIO_RULES = frozenset(
 
 
 @dataclass
-class BacktestResult:
+class BacktestResult(RecordFrames):
     """What a backtest did: orders, fills, round-trip trades, equity and position per bar, metrics, the risk
     decisions (``risk_events``) and the RiskMonitor's alerts on the way (``alerts``)."""
 
@@ -63,16 +65,21 @@ class BacktestResult:
     symbol: str
     equity: pd.Series
     position: pd.Series
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    trades: pd.DataFrame
+    trade_records: np.ndarray = field(repr=False)
     metrics: pd.Series
+    order_records: list[Order] = field(repr=False)
+    fill_records: list[Fill] = field(repr=False)
     events: list[OrderEvent] = field(repr=False)
     risk_events: list[RiskEvent] = field(repr=False)
     bars: pd.DataFrame = field(repr=False)
     cash: float = 10_000.0
     fees: float = 0.0
     alerts: list[Alert] = field(default_factory=list, repr=False)
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Round trips (flat or reversal to the next), one row each: bars, times, size, prices, fees, P&L."""
+        return trade_table(self.trade_records, self.bars.index)
 
     def plot(self):
         """Equity, drawdown and price with entries (^) and exits (v): a holoviews layout for notebooks."""
@@ -176,9 +183,9 @@ def backtest(
     exposure = instance.exposure(frame).to_numpy()
     opens, closes = frame["open"].to_numpy(dtype=np.float64), frame["close"].to_numpy(dtype=np.float64)
     n = len(frame)
-    moments = frame.index.to_pydatetime()
+    stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
 
-    clock = FrozenClock(moments[0])
+    clock = FrozenClock(stamps[0])
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
     om = OrderManager(
@@ -213,18 +220,18 @@ def backtest(
         if bar >= n:
             break
         fill_bar = bar if costs.fill_close else bar + 1
-        when = moments[bar]
         if reason:
-            risk_manager.exited(when, symbol, int(reason), {"close": float(closes[bar]), "position": position})
+            details = {"close": float(closes[bar]), "position": position}
+            risk_manager.exited(stamps[bar], symbol, int(reason), details)
         elif target != exposure[bar]:
-            risk_manager.resized(when, symbol, float(exposure[bar]), float(target))
+            risk_manager.resized(stamps[bar], symbol, float(exposure[bar]), float(target))
         if fill_bar >= n:
             break
         if not costs.fill_close:
             roll_day_nb(schedule, days[fill_bar])
         if order_allowed_nb(schedule[ORDERS_TODAY], target, costs.risk):
             price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
-            clock.set(moments[fill_bar])
+            clock.set(stamps[fill_bar])
             broker.quote(symbol, price)
             order = om.target(symbol, target, price)
             if order is not None and order.filled_qty > 0.0:
@@ -239,7 +246,8 @@ def backtest(
                 cash_after.append(broker.account().cash)
                 position_after.append(new_position)
         else:
-            risk_manager.denied(moments[fill_bar], symbol, "max_orders_per_day", {"target": float(target)})
+            when = stamps[fill_bar]
+            risk_manager.denied(when, symbol, "max_orders_per_day", {"target": float(target)})
         if costs.fill_close:
             t, phase = bar, (RISK if phase == SIGNAL else MARK)
         else:
@@ -250,19 +258,14 @@ def backtest(
     close_open_trade_nb(state, position_path[-1], closes[-1], equity[-1], True, trades_out)
     metrics = np.empty(N_METRICS)
     equity_metrics_nb(equity, position_path, costs.cash, *trade_stats(state), ppy, metrics)
-    trades = pd.DataFrame(trades_out[: trade_stats(state)[0]], columns=list(TRADE_FIELDS))
-    for col in ("entry_bar", "exit_bar"):
-        trades[col] = trades[col].astype(np.int64)
-    trades.insert(0, "entry_time", frame.index[trades["entry_bar"]])
-    trades.insert(1, "exit_time", frame.index[trades["exit_bar"]].where(trades["exit_bar"] >= 0))
     return BacktestResult(
         strategy=instance,
         symbol=symbol,
         equity=pd.Series(equity, index=frame.index, name="equity"),
         position=pd.Series(position_path, index=frame.index, name="position"),
-        orders=records_frame(om.orders.values()),
-        fills=records_frame(om.fills),
-        trades=trades,
+        order_records=list(om.orders.values()),
+        fill_records=om.fills,
+        trade_records=trades_out[: trade_stats(state)[0]],
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
         risk_events=risk_manager.events,
@@ -271,6 +274,20 @@ def backtest(
         fees=costs.fees,
         alerts=path_alerts(frame.index, equity, np.abs(held := position_path * closes), held, costs.cash, rules),
     )
+
+
+class _Moments:
+    """Bar ``i``'s timestamp as an aware ``datetime``, from the index's int64 nanoseconds (cheaper than pandas'
+    per-element indexing, which dominated a backtest's bookkeeping)."""
+
+    def __init__(self, index: pd.DatetimeIndex) -> None:
+        self._micros = index.as_unit("ns").asi8 // 1_000
+
+    def __getitem__(self, i: int) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(self._micros[i]))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _step_paths(

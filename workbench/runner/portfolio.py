@@ -19,26 +19,26 @@ from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.risk_rules import MAX_EXPOSURE, MAX_NET_EXPOSURE, scale_portfolio_nb
 from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
-from workbench.orders.model import OrderEvent
+from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager
 from workbench.risk.monitor import Alert, path_alerts
-from workbench.runner.records import records_frame
+from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
 
 @dataclass
-class PortfolioResult:
+class PortfolioResult(RecordFrames):
     """A multi-symbol backtest: equity, positions per symbol, orders, fills, round trips, metrics."""
 
     strategy: Strategy
     weights: dict[str, float]
     equity: pd.Series
     positions: pd.DataFrame
-    orders: pd.DataFrame
-    fills: pd.DataFrame
     trades: pd.DataFrame
     metrics: pd.Series
+    order_records: list[Order] = field(repr=False)
+    fill_records: list[Fill] = field(repr=False)
     events: list[OrderEvent] = field(repr=False)
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
     alerts: list[Alert] = field(default_factory=list, repr=False)
@@ -169,8 +169,8 @@ def run_portfolio(
         weights=weights,
         equity=pd.Series(equity, index=timeline, name="equity"),
         positions=pd.DataFrame(positions, index=timeline, columns=symbols),
-        orders=records_frame(om.orders.values()),
-        fills=records_frame(om.fills),
+        order_records=list(om.orders.values()),
+        fill_records=om.fills,
         trades=trades,
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
         events=om.events,
