@@ -91,8 +91,8 @@ def test_backtest_bad_input_is_refused_before_running() -> None:
         wb.backtest("sma_cross", bars, fees=-0.1)
     with pytest.raises(ValueError, match="fill='noon'"):
         wb.backtest("sma_cross", bars, fill="noon")
-    with pytest.raises(NotImplementedError, match="single-symbol backtests"):
-        wb.backtest("sma_cross", wb.load(["SPY", "QQQ"], start="2020-01-01"), risk={"stop_loss": 0.1})
+    with pytest.raises(ValueError, match=r"stop_loss=1\.5: must be a fraction in \(0, 1\]"):
+        wb.backtest("sma_cross", wb.load(["SPY", "QQQ"], start="2020-01-01"), risk={"stop_loss": 1.5})
 
 
 RULE_SETS = [

@@ -7,6 +7,7 @@ import pytest
 
 import workbench as wb
 from workbench.engine.inputs import check_costs
+from workbench.risk.manager import RiskManager, RiskRules
 from workbench.runner.portfolio import PortfolioResult, run_portfolio
 
 
@@ -55,8 +56,6 @@ def test_custom_weights_and_bad_weights(bars) -> None:
         wb.backtest("sma_cross", bars, weights={"SPY": 0.7, "QQQ": 0.7, "META": 0.0})
     with pytest.raises(ValueError, match=r"missing \['META'\]"):
         wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.5})
-    with pytest.raises(NotImplementedError, match="single-symbol"):
-        wb.backtest("sma_cross", bars, risk={"stop_loss": 0.05})
 
 
 def test_gross_and_net_limits_scale_all_targets(bars) -> None:
@@ -74,9 +73,51 @@ def test_gross_and_net_limits_scale_all_targets(bars) -> None:
     assert all(abs(e.details["allowed"]) < abs(e.details["wanted"]) for e in resizes)
 
 
-def test_portfolio_refuses_per_position_rules(bars) -> None:
-    with pytest.raises(NotImplementedError, match=r"stop_loss apply to single-symbol backtests.*max_exposure"):
-        wb.backtest("sma_cross", bars, risk={"stop_loss": 0.05, "max_net_exposure": 0.5})
+RULE_SETS = [
+    {"stop_loss": 0.03, "take_profit": 0.08},
+    {"trailing_stop": 0.04},
+    {"max_drawdown": 0.12},
+    {"daily_loss": 0.02, "max_orders_per_day": 1},
+    {"max_shares": 20, "max_order_value": 6_000},
+    {"stop_loss": 0.02, "trailing_stop": 0.05, "max_drawdown": 0.25, "max_exposure": 0.7},
+]
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("rules", RULE_SETS, ids=lambda r: "+".join(r))
+def test_portfolio_rules_equal_the_single_backtest_on_one_symbol(fill: str, rules: dict) -> None:
+    """The portfolio loop applies every rule as the single-symbol path (itself equal to the sweep) does."""
+    spy = wb.load("SPY", start="2008-01-01")
+    strategy = wb.strategy("sma_cross")(fast=5, slow=20)
+    single = wb.backtest(strategy, spy, fees=0.001, fill=fill, risk=rules)
+    costs = check_costs(10_000.0, 0.001, 0.0, fill, rules)
+    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0, RiskManager(RiskRules(**rules)))
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(portfolio.fills[["qty", "price"]], single.fills[["qty", "price"]], rtol=1e-12)
+    assert [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"] == [
+        (e.decision, e.rule) for e in single.risk_events if e.decision != "approve"
+    ]
+    assert any(e.decision in {"exit", "halt", "resize", "deny"} for e in single.risk_events)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_stops_act_per_position_and_the_drawdown_switch_flattens_the_account(bars, fill: str) -> None:
+    rules = {"stop_loss": 0.04, "max_drawdown": 0.15}
+    res = wb.backtest(wb.strategy("sma_cross")(fast=5, slow=20), bars, fees=0.001, fill=fill, risk=rules)
+    exits = [e for e in res.risk_events if e.decision == "exit"]
+    assert {e.rule for e in exits} == {"stop_loss"} and len({e.symbol for e in exits}) >= 2
+    fills = res.fills.assign(signed=lambda f: np.where(f.side == "buy", f.qty, -f.qty))
+    for e in exits:  # the stop fired at a close 4 % or more below the trade's entry fill
+        mine = fills[(fills.symbol == e.symbol) & (fills.timestamp <= e.timestamp)]
+        entry = mine[mine.signed.cumsum().shift(1, fill_value=0.0) == 0.0].price.iloc[-1]
+        assert e.details["close"] / entry - 1.0 <= -0.04 + 1e-12
+    halt = next(e for e in res.risk_events if e.decision == "halt")
+    assert halt.rule == "max_drawdown"
+    after = res.positions.loc[res.positions.index > halt.timestamp]
+    assert (after.iloc[1:] == 0.0).all().all()  # flat from the fill after the halt to the end
+    assert (res.fills.timestamp <= after.index[min(1, len(after) - 1)]).all()  # and nothing traded since
+    peak = res.equity.loc[: halt.timestamp].cummax().iloc[-1]
+    assert res.equity.loc[halt.timestamp] / peak - 1.0 <= -0.15
 
 
 def test_single_symbol_gross_limit_is_the_exposure_limit() -> None:
@@ -86,3 +127,18 @@ def test_single_symbol_gross_limit_is_the_exposure_limit() -> None:
     row = wb.sweep("sma_cross", spy, fast=[10], slow=[50], risk={"max_net_exposure": 0.4}, progress=False)
     np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
     np.testing.assert_allclose(a.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_portfolio_session_and_daily_rules_equal_the_single_backtest_on_minute_bars(fill: str) -> None:
+    bars = wb.load("SPY_1min", end="2011-02-01")
+    rules = {"trading_hours": "09:30-16:00", "daily_loss": 0.003, "stop_loss": 0.001, "max_orders_per_day": 8}
+    strategy = wb.strategy("sma_cross")(fast=5, slow=30)
+    single = wb.backtest(strategy, {"SPY": bars}["SPY"], fees=0.0002, fill=fill, risk=rules)
+    costs = check_costs(10_000.0, 0.0002, 0.0, fill, rules)
+    portfolio = run_portfolio(strategy, {"SPY": bars}, costs, {"SPY": 1.0}, 98_000.0, RiskManager(RiskRules(**rules)))
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    assert len(portfolio.fills) == len(single.fills) > 20
+    decisions = [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"]
+    assert decisions == [(e.decision, e.rule) for e in single.risk_events if e.decision != "approve"]
+    assert {rule for _, rule in decisions} >= {"daily_loss", "stop_loss", "max_orders_per_day"}

@@ -154,12 +154,18 @@ def clamp_exposure_nb(target, max_exposure):
 
 @njit(cache=True, nogil=True)
 def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, day_start_equity, risk):
-    """Which rule (``EXIT_*``) closes ``position`` at ``price``, checked in the order of ``RISK_FIELDS``.
+    """Which rule (``EXIT_*``) closes ``position`` at ``price``: the account's rules first (``max_drawdown``,
+    then ``daily_loss``: they also stop trading, so they win a tie), then the position's (stop-loss,
+    take-profit, trailing stop).
 
     ``extreme`` is the best close since entry (highest for a long, lowest for a short); ``peak_equity`` the
     highest equity so far (NaN before the first bar); ``day_start_equity`` the equity at the previous day's
     last close.
     """
+    if not np.isnan(risk[MAX_DRAWDOWN]) and peak_equity > 0 and equity / peak_equity - 1.0 <= -risk[MAX_DRAWDOWN]:
+        return EXIT_MAX_DRAWDOWN
+    if not np.isnan(risk[DAILY_LOSS]) and day_start_equity > 0 and equity / day_start_equity - 1.0 <= -risk[DAILY_LOSS]:
+        return EXIT_DAILY_LOSS
     if position != 0.0:
         direction = 1.0 if position > 0 else -1.0
         if not (np.isnan(risk[STOP_LOSS]) and np.isnan(risk[TAKE_PROFIT])):
@@ -170,10 +176,6 @@ def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, d
                 return EXIT_TAKE_PROFIT
         if not np.isnan(risk[TRAILING_STOP]) and direction * (price / extreme - 1.0) <= -risk[TRAILING_STOP]:
             return EXIT_TRAILING_STOP
-    if not np.isnan(risk[MAX_DRAWDOWN]) and peak_equity > 0 and equity / peak_equity - 1.0 <= -risk[MAX_DRAWDOWN]:
-        return EXIT_MAX_DRAWDOWN
-    if not np.isnan(risk[DAILY_LOSS]) and day_start_equity > 0 and equity / day_start_equity - 1.0 <= -risk[DAILY_LOSS]:
-        return EXIT_DAILY_LOSS
     return NO_EXIT
 
 

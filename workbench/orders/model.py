@@ -595,6 +595,8 @@ def _symbol(value: Any) -> str:
 
 
 def _enum(cls: type[_E], name: str, value: Any) -> _E:
+    if type(value) is cls:  # already a member: the common case, kept cheap
+        return value
     try:
         return cls(value.lower() if isinstance(value, str) else value)
     except (ValueError, TypeError):
@@ -603,6 +605,8 @@ def _enum(cls: type[_E], name: str, value: Any) -> _E:
 
 def _utc(name: str, value: Any) -> datetime:
     """A timezone-aware datetime (or ISO 8601 string) as a plain UTC `datetime` (pandas Timestamps too)."""
+    if type(value) is datetime and value.tzinfo is UTC:  # already normalized: the common case, kept cheap
+        return value
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)

@@ -92,6 +92,10 @@ class RiskRules:
             raise ValueError(f"risk file {path}: {exc}") from None
 
 
+#: The ``symbol`` of a decision about the whole account (a drawdown halt while nothing is held).
+ACCOUNT = "*"
+
+
 @dataclass(frozen=True)
 class RiskEvent:
     """One risk decision: ``approve`` (an order passed), ``resize`` (a target or order cut), ``deny`` (an order

@@ -50,11 +50,6 @@ from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
-# Risk rules a multi-symbol backtest applies (the others act per position, single-symbol for now).
-PORTFOLIO_RULES = frozenset(
-    {"max_exposure", "max_gross_exposure", "max_net_exposure", "allowed_symbols", "trading_hours", "timezone"}
-)
-
 
 @dataclass
 class BacktestResult(RecordFrames):
@@ -152,7 +147,7 @@ def backtest(
 
     Several symbols (a ``Bars`` or dict) make a portfolio with one cash account: each symbol is traded to
     ``weights[symbol] x its exposure`` of total equity (equal weights by default) and a ``PortfolioResult``
-    is returned (see ``runner.portfolio``; risk rules are single-symbol for now).
+    is returned (see ``runner.portfolio``, which applies every risk rule: per position or for the account).
 
     Examples
     --------
@@ -169,12 +164,6 @@ def backtest(
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
-        unsupported = sorted(set(rules.active()) - PORTFOLIO_RULES)
-        if unsupported:
-            raise NotImplementedError(
-                f"risk rule(s) {', '.join(unsupported)} apply to single-symbol backtests for now; portfolios "
-                f"take {', '.join(sorted(PORTFOLIO_RULES))}"
-            )
         ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
         weights = check_weights(weights, list(frames))
         return run_portfolio(instance, frames, costs, weights, ppy, RiskManager(rules))
