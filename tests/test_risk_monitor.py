@@ -76,3 +76,18 @@ def test_portfolio_backtest_reports_alerts() -> None:
     assert gross and gross[0].level in {"warning", "breach"}
     held = (bt.positions * bars.close.reindex(bt.positions.index).ffill()).abs().sum(axis=1) / bt.equity
     assert np.isclose(gross[0].value, held.loc[gross[0].timestamp])
+
+
+def test_a_measure_hovering_at_a_threshold_alerts_once_and_clears_ten_percent_below() -> None:
+    monitor = RiskMonitor(SimBroker(FrozenClock(T0), cash=10_000), RiskRules(max_drawdown=0.10), warn_at=0.8)
+    # drawdown 7.9 % (ok), 8.1 % (warning from 8 %), then hovering, then 10 % (breach), 9.5 % and 7.5 %
+    # (held: above 9 % and 7.2 %), 8.5 % (breach cleared to warning below 9 %), 7 % (ok below 7.2 %).
+    path = [0.079, 0.081, 0.079, 0.081, 0.0795, 0.1001, 0.095, 0.085, 0.075, 0.07]
+    for k, dd in enumerate(path):
+        monitor.observe(T0 + timedelta(minutes=k), 10_000 * (1 - dd), 0.0, 0.0)
+    assert [(a.level, round(a.value, 4)) for a in monitor.alerts] == [
+        ("warning", 0.081),
+        ("breach", 0.1001),
+        ("warning", 0.085),
+        ("ok", 0.07),
+    ]

@@ -264,7 +264,10 @@ def sweep_cmd(
 def backtest_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
-    symbol: Annotated[str, typer.Option("--symbol", "--symbols", help="One symbol.")] = "SPY",
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", "--symbol", help="Symbol(s): comma-separated or repeated; several make a portfolio."),
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
     ] = None,
@@ -293,7 +296,14 @@ def backtest_cmd(
         if len(parsed) != 1:
             raise ValueError(f"--param {key}={spec}: a backtest takes one value per parameter")
         values[key] = parsed[0]
-    bars = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    names = [s.strip() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
+    bars = load(
+        names if len(names) > 1 else names[0],
+        start=start,
+        end=end,
+        source=settings.data_source,
+        path=settings.data_path,
+    )
     result = backtest(
         strategy(name)(**values),
         bars,
@@ -306,7 +316,11 @@ def backtest_cmd(
     )
     typer.echo(repr(result))
     for event in (e for e in result.risk_events if e.decision != "approve"):
-        typer.echo(f"risk {event.decision} {event.rule} at {event.timestamp:%Y-%m-%d %H:%M}: {event.details}")
+        when = f"{event.timestamp:%Y-%m-%d %H:%M}"
+        typer.echo(f"risk {event.decision} {event.rule} {event.symbol} at {when}: {event.details}")
+    for alert in result.alerts:
+        when = f"{alert.timestamp:%Y-%m-%d %H:%M}"
+        typer.echo(f"alert {alert.level} {alert.measure} {alert.value:.2%} (limit {alert.limit:.2%}) at {when}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         typer.echo(result.metrics.to_string())
         if trades and len(result.trades):

@@ -18,6 +18,7 @@ N_MEASURES = len(MEASURES)
 MEASURE_RULES = (MAX_DRAWDOWN, DAILY_LOSS, MAX_GROSS_EXPOSURE, MAX_NET_EXPOSURE)
 LEVELS = ("ok", "warning", "breach")
 OK, WARNING, BREACH = range(3)
+CLEAR_MARGIN = 0.9  # a level clears once the measure is 10 % below the threshold that raised it
 # Slots of the monitor state: highest equity, current day, equity the day started from, last equity.
 _PEAK, _DAY, _DAY_START, _LAST = range(4)
 
@@ -44,15 +45,22 @@ def measures_step_nb(equity, gross_value, net_value, day, state, out):
 
 
 @njit(cache=True, nogil=True)
-def alert_level_nb(value, limit, warn_at):
-    """``BREACH`` at or past ``limit``, ``WARNING`` from ``warn_at`` x limit, else ``OK`` (NaN limit: ``OK``)."""
+def alert_level_nb(value, limit, warn_at, previous):
+    """``BREACH`` at or past ``limit``, ``WARNING`` from ``warn_at`` x limit, else ``OK`` (NaN limit: ``OK``).
+
+    A level is left only once the measure is ``CLEAR_MARGIN`` below the level's threshold, so a measure
+    hovering at a threshold does not raise an alert on every bar.
+    """
     if np.isnan(limit):
         return OK
     if value >= limit:
         return BREACH
-    if value >= warn_at * limit:
+    level = WARNING if value >= warn_at * limit else OK
+    if previous == BREACH and value >= CLEAR_MARGIN * limit:
+        return BREACH
+    if previous >= WARNING and level == OK and value >= CLEAR_MARGIN * warn_at * limit:
         return WARNING
-    return OK
+    return level
 
 
 @njit(cache=True, nogil=True)
@@ -62,4 +70,5 @@ def measures_path_nb(equity, gross_value, net_value, day, cash0, risk, warn_at, 
     for t in range(equity.shape[0]):
         measures_step_nb(equity[t], gross_value[t], net_value[t], day[t], state, measures_out[t])
         for m in range(measures_out.shape[1]):
-            levels_out[t, m] = alert_level_nb(measures_out[t, m], risk[MEASURE_RULES[m]], warn_at)
+            previous = levels_out[t - 1, m] if t > 0 else OK
+            levels_out[t, m] = alert_level_nb(measures_out[t, m], risk[MEASURE_RULES[m]], warn_at, previous)

@@ -1,7 +1,8 @@
 """``RiskMonitor``: re-evaluates the account against the risk limits on every bar and fill and raises alerts.
 
 An alert is raised when a measure (``engine.risk_measures.MEASURES``) moves between levels: ``warning`` from
-``warn_at`` x its limit, ``breach`` at the limit, ``ok`` when it is back below. The rules themselves act
+``warn_at`` x its limit, ``breach`` at the limit, ``ok`` once it is back 10 % below the threshold (so a
+measure hovering at a threshold does not alert on every bar). The rules themselves act
 through the RiskManager; the monitor tells people (log, notifications) before and when they do.
 """
 
@@ -98,7 +99,7 @@ class RiskMonitor:
         measures_step_nb(equity, gross_value, net_value, day, self._state, self.measures)
         raised = []
         for m in range(N_MEASURES):
-            level = alert_level_nb(self.measures[m], self._limits[m], self.warn_at)
+            level = alert_level_nb(self.measures[m], self._limits[m], self.warn_at, self._levels[m])
             if level != self._levels[m]:
                 self._levels[m] = level
                 raised.append(self._alert(now, m, level, self.measures[m]))

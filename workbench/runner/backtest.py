@@ -177,6 +177,8 @@ def backtest(
     clock = FrozenClock(stamps[0])
     broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
+    if costs.allowed is not None and symbol not in costs.allowed:
+        risk_manager.denied(stamps[0], symbol, "allowed_symbols", {})
     om = OrderManager(
         broker,
         clock,
