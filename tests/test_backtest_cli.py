@@ -29,3 +29,26 @@ def test_backtest_command_matches_the_library(capsys) -> None:
 def test_backtest_command_refuses_a_range(capsys) -> None:
     assert main(["backtest", "sma_cross", "-p", "fast=5:10"]) == 1
     assert "a backtest takes one value per parameter" in capsys.readouterr().err
+
+
+def test_backtest_command_runs_a_portfolio_under_a_risk_file(capsys, tmp_path) -> None:
+    risk = tmp_path / "risk.toml"
+    risk.write_text('allowed_symbols = ["SPY"]\nstop_loss = 0.05\nmax_drawdown = 0.2\n')
+    code = main(["backtest", "sma_cross", "--symbols", "SPY,QQQ", "--start", "2000-01-01", "--risk", str(risk)])
+    out = capsys.readouterr().out
+    expected = wb.backtest(
+        "sma_cross",
+        wb.load(["SPY", "QQQ"], start="2000-01-01"),
+        risk={"allowed_symbols": ["SPY"], "stop_loss": 0.05, "max_drawdown": 0.2},
+    )
+    assert code == 0
+    assert out.startswith(repr(expected))
+    assert "risk deny allowed_symbols QQQ" in out and "risk halt max_drawdown SPY" in out
+    assert "alert breach drawdown" in out
+
+
+def test_backtest_command_names_a_bad_risk_file(capsys, tmp_path) -> None:
+    risk = tmp_path / "risk.toml"
+    risk.write_text('trading_hours = "9-16"\n')
+    assert main(["backtest", "sma_cross", "--risk", str(risk)]) == 1
+    assert "trading_hours='9-16': must look like '09:30-16:00'" in capsys.readouterr().err
