@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 
@@ -77,6 +78,7 @@ def load(
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"start {start} is after end {end}")
     canonical = {name.casefold(): name for name in bar_source.symbols()}
+    origin = _origin(source, path, lo, hi, nan_policy)
     frames: dict[str, pd.DataFrame] = {}
     for name in names:
         symbol = canonical.get(name.casefold(), name)
@@ -87,10 +89,31 @@ def load(
             wanted = f"from {'the start' if start is None else start} to {'the end' if end is None else end}"
             raise DataNotFoundError(f"{symbol}: no bars {wanted}; the data covers {covered}")
         sliced.attrs["symbol"] = symbol  # sweeps and reports label a single frame by it
+        if origin is not None:
+            sliced.attrs["origin"] = origin  # run records reload the same bars from it
         frames[symbol] = sliced
     if isinstance(symbols, str) and "," not in symbols:
         return frames[next(iter(frames))]
     return Bars(frames)
+
+
+def _origin(
+    source: str | BarSource,
+    path: str | os.PathLike[str] | None,
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+    nan_policy: str,
+) -> dict[str, str | None] | None:
+    """The ``load`` arguments that give these bars again (None for a custom ``BarSource`` object)."""
+    if not isinstance(source, str):
+        return None
+    return {
+        "source": source,
+        "path": None if path is None else str(Path(path).expanduser().resolve()),
+        "start": None if lo is None else lo.isoformat(),
+        "end": None if hi is None else hi.isoformat(),
+        "nan_policy": nan_policy,
+    }
 
 
 def _parse_symbols(symbols: str | Sequence[str]) -> list[str]:

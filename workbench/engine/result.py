@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from workbench.runner.provenance import RunSpec
 
 # Metrics where lower is better; every other metric ranks descending (max_drawdown is <= 0, so closer to 0
 # ranks first).
@@ -40,6 +44,20 @@ class SweepResult:
     blocks: np.ndarray = field(repr=False)
     frames: dict[str, pd.DataFrame] = field(repr=False)
     periods_per_year: dict[str, float] = field(repr=False)
+    grid: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def spec(self) -> RunSpec:
+        """What this sweep was made of, to save it and run it again: the grid as per-parameter ``ranges``
+        and the exact ``rows`` kept (so a function constraint reproduces too)."""
+        from workbench.runner.provenance import make_spec
+
+        params = {
+            "ranges": {c: sorted(pd.unique(self.grid[c]).tolist()) for c in self.grid.columns},
+            "rows": self.grid.to_numpy().tolist(),
+        }
+        return make_spec("sweep", self.strategy, params, self.frames, self.settings)
 
     def __repr__(self) -> str:
         state = "" if self.complete else ", interrupted"

@@ -109,6 +109,20 @@ def sweep(
         blocks=run.blocks,
         frames=frames,
         periods_per_year=ppy,
+        grid=grid,
+        settings={
+            "costs": {
+                "cash": costs.cash,
+                "fees": costs.fees,
+                "slippage": costs.slippage,
+                "fill": costs.fill,
+                "fixed_fee": costs.fixed_fee,
+                "periods_per_year": periods_per_year,
+            },
+            "risk": dict(risk or {}),
+            "constraint": constraint if isinstance(constraint, str) or constraint is None else "<function>",
+            "metric": metric,
+        },
     )
 
 

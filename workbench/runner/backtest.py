@@ -46,6 +46,7 @@ from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
+from workbench.runner.provenance import RunSpec, make_spec
 from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
@@ -70,6 +71,12 @@ class BacktestResult(RecordFrames):
     cash: float = 10_000.0
     fees: float = 0.0
     alerts: list[Alert] = field(default_factory=list, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def spec(self) -> RunSpec:
+        """What this run was made of, to save it and run it again (``runner.provenance``)."""
+        return make_spec("backtest", type(self.strategy), self.strategy.values, {self.symbol: self.bars}, self.settings)
 
     @cached_property
     def trades(self) -> pd.DataFrame:
@@ -161,12 +168,26 @@ def backtest(
     rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
     costs = check_costs(cash, fees, slippage, fill, rules.active(), fixed_fee)
     periods_per_year = check_periods_per_year(periods_per_year)
+    settings = {
+        "costs": {
+            "cash": costs.cash,
+            "fees": costs.fees,
+            "slippage": costs.slippage,
+            "fill": costs.fill,
+            "fixed_fee": costs.fixed_fee,
+            "periods_per_year": periods_per_year,
+        },
+        "risk": rules.active(),
+        "weights": weights,
+    }
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
         ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
         weights = check_weights(weights, list(frames))
-        return run_portfolio(instance, frames, costs, weights, ppy, RiskManager(rules))
+        result = run_portfolio(instance, frames, costs, weights, ppy, RiskManager(rules))
+        result.settings = {**settings, "weights": weights}
+        return result
     symbol, frame = next(iter(frames.items()))
     ppy = float(periods_per_year or infer_periods_per_year(frame.index))
     exposure = instance.exposure(frame).to_numpy()
@@ -264,6 +285,7 @@ def backtest(
         cash=costs.cash,
         fees=costs.fees,
         alerts=path_alerts(frame.index, equity, np.abs(held := position_path * closes), held, costs.cash, rules),
+        settings=settings,
     )
 
 

@@ -9,6 +9,8 @@ freed first. Equity is marked at each bar's close with the last known price of e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,7 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import ACCOUNT, RiskEvent, RiskManager
 from workbench.risk.monitor import Alert, path_alerts
+from workbench.runner.provenance import RunSpec, make_spec
 from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
@@ -56,6 +59,13 @@ class PortfolioResult(RecordFrames):
     events: list[OrderEvent] = field(repr=False)
     risk_events: list[RiskEvent] = field(default_factory=list, repr=False)
     alerts: list[Alert] = field(default_factory=list, repr=False)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def spec(self) -> RunSpec:
+        """What this run was made of, to save it and run it again (``runner.provenance``)."""
+        return make_spec("backtest", type(self.strategy), self.strategy.values, self.frames, self.settings)
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -113,7 +123,7 @@ class _PortfolioRun:
         risk_manager: RiskManager,
     ) -> None:
         self.instance, self.costs, self.risk_manager = instance, costs, risk_manager
-        frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
+        self.frames = frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders: upper case
         self.weights = {s.upper(): w for s, w in weights.items()}
         self.symbols = symbols = list(frames)
         timeline = frames[symbols[0]].index
@@ -321,6 +331,7 @@ class _PortfolioRun:
             metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(self.instance)),
             events=self.om.events,
             risk_events=self.risk_manager.events,
+            frames=self.frames,
             alerts=path_alerts(
                 self.timeline, equity, np.abs(values).sum(axis=1), values.sum(axis=1), costs.cash,
                 self.risk_manager.rules,
