@@ -39,7 +39,7 @@ def test_cli_risk_file(tmp_path, monkeypatch, capsys) -> None:
     rules.write_text("stop_loss = 0.03\nmax_drawdown = 0.2\n")
     assert main(["backtest", "sma_cross", "-p", "fast=10", "-p", "slow=50", "--risk", str(rules), "--trades", "0"]) == 0
     out = capsys.readouterr().out
-    assert "risk exit stop_loss at 2000-04-14" in out and "'limit': 0.03" in out
+    assert "risk exit stop_loss SPY at 2000-04-14" in out and "'limit': 0.03" in out
     rules.write_text("stop_los = 0.03\n")
     assert main(["backtest", "sma_cross", "--risk", str(rules)]) == 1
     assert "unknown risk rule stop_los" in capsys.readouterr().err
