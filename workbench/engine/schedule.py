@@ -52,8 +52,10 @@ def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, pos
     """Scan from bar ``t`` (at ``phase``) for the next order, updating ``state``; returns
     ``(bar, phase, target, reason)``.
 
-    ``bar == end`` means no more orders. ``reason`` is 0 for a strategy order, else the ``risk_rules.EXIT_*``
-    code of a risk exit (whose ``target`` is 0). With close fills the order is due at ``close[bar]`` and the
+    ``bar == end`` means no more orders before ``end``; ``session`` may run past ``end`` (a live session
+    scans bar t only once bar t + 1 is known, whose session decides whether a next-open order can fill).
+    ``reason`` is 0 for a strategy order, else the ``risk_rules.EXIT_*`` code of a risk exit (whose
+    ``target`` is 0). With close fills the order is due at ``close[bar]`` and the
     scan resumes at ``(bar, RISK)`` after a signal order or ``(bar, MARK)`` after a risk exit; with
     next-open fills it is due at ``open[bar + 1]`` (call ``roll_day_nb`` for that bar first) and the scan
     resumes at ``(bar + 1, SIGNAL)``.
@@ -61,7 +63,7 @@ def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, pos
     while t < end:
         roll_day_nb(state, session[t])
         halted = state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0
-        can_trade = session[t] != CLOSED if fill_close else (t + 1 < end and session[t + 1] != CLOSED)
+        can_trade = session[t] != CLOSED if fill_close else (t + 1 < session.shape[0] and session[t + 1] != CLOSED)
         pending = np.nan
         pending_reason = 0
         if phase == SIGNAL and can_trade:

@@ -20,24 +20,8 @@ from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
-from workbench.engine.risk_rules import order_allowed_nb
-from workbench.engine.schedule import (
-    EXTREME,
-    MARK,
-    ORDERS_TODAY,
-    RISK,
-    SIGNAL,
-    new_schedule_state,
-    next_event_nb,
-    roll_day_nb,
-)
 from workbench.engine.simulate import (
-    N_TRADE_FIELDS,
-    book_fill_nb,
     close_open_trade_nb,
-    entry_extreme_nb,
-    new_trade_state,
-    trade_entry_price,
     trade_stats,
 )
 from workbench.engine.single import trade_table
@@ -45,6 +29,7 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
+from workbench.runner.driver import TargetDriver
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.runner.provenance import RunSpec, make_spec
 from workbench.runner.records import RecordFrames
@@ -209,63 +194,10 @@ def backtest(
         strategy=cls.name,
         risk=risk_manager,
     )
-    state, trades_out = new_trade_state(), np.empty((n + 1, N_TRADE_FIELDS))
-    fill_bars, cash_after, position_after = [], [], []
-    schedule, days = new_schedule_state(costs.cash), costs.sessions(frame.index, symbol)
-    t, phase = 0, SIGNAL
-    while True:
-        cash_now, position = broker.account().cash, broker.positions().get(symbol, 0.0)
-        bar, phase, target, reason = next_event_nb(
-            t,
-            phase,
-            n,
-            exposure,
-            closes,
-            days,
-            costs.fill_close,
-            cash_now,
-            position,
-            trade_entry_price(state),
-            schedule,
-            costs.risk,
-        )
-        if bar >= n:
-            break
-        fill_bar = bar if costs.fill_close else bar + 1
-        if reason:
-            details = {"close": float(closes[bar]), "position": position}
-            risk_manager.exited(stamps[bar], symbol, int(reason), details)
-        elif target != exposure[bar]:
-            risk_manager.resized(stamps[bar], symbol, float(exposure[bar]), float(target))
-        if fill_bar >= n:
-            break
-        if not costs.fill_close:
-            roll_day_nb(schedule, days[fill_bar])
-        if order_allowed_nb(schedule[ORDERS_TODAY], target, costs.risk):
-            price = closes[fill_bar] if costs.fill_close else opens[fill_bar]
-            clock.set(stamps[fill_bar])
-            broker.quote(symbol, price)
-            order = om.target(symbol, target, price)
-            if order is not None and order.filled_qty > 0.0:
-                size = order.filled_qty * order.side.sign
-                book_fill_nb(
-                    state, fill_bar, position, size, order.avg_fill_price, order.fees, cash_now, True, trades_out
-                )
-                new_position = broker.positions().get(symbol, 0.0)
-                schedule[EXTREME] = entry_extreme_nb(position, new_position, schedule[EXTREME], state)
-                schedule[ORDERS_TODAY] += 1
-                fill_bars.append(fill_bar)
-                cash_after.append(broker.account().cash)
-                position_after.append(new_position)
-        else:
-            when = stamps[fill_bar]
-            risk_manager.denied(when, symbol, "max_orders_per_day", {"target": float(target)})
-        if costs.fill_close:
-            t, phase = bar, (RISK if phase == SIGNAL else MARK)
-        else:
-            t, phase = bar + 1, SIGNAL
-
-    cash_path, position_path = _step_paths(n, costs.cash, fill_bars, cash_after, position_after)
+    driver = TargetDriver(symbol, costs, broker, clock, om, risk_manager, capacity=n + 1)
+    driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)
+    state, trades_out = driver.trade_state, driver.trade_records
+    cash_path, position_path = _step_paths(n, costs.cash, driver.fill_bars, driver.cash_after, driver.position_after)
     equity = cash_path + position_path * closes
     close_open_trade_nb(state, position_path[-1], closes[-1], equity[-1], True, trades_out)
     metrics = np.empty(N_METRICS)
