@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.store.cli import db_app
 
 try:  # typer >= 0.26 vendors click; its exceptions are not the `click` package's
     from typer._click.exceptions import ClickException
@@ -28,6 +29,7 @@ strategies_app = typer.Typer(help="List and describe strategies.", no_args_is_he
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(strategies_app, name="strategies")
+app.add_typer(db_app, name="db")
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

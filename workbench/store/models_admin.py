@@ -1,0 +1,106 @@
+"""Rows of the operational tables: users, API keys, login sessions, notifications and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from workbench.store.base import Base, check
+from workbench.store.types import utcnow
+from workbench.store.validation import EMPTY_OK, NON_NEGATIVE, one_of
+
+
+class UserRole(StrEnum):
+    """What a user may do: everything, trade and switch strategies, or only look."""
+
+    ADMIN = "admin"
+    TRADER = "trader"
+    VIEWER = "viewer"
+
+
+class NotificationStatus(StrEnum):
+    """Delivery state of a notification."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class UserRow(Base):
+    """A person (or service) who logs in to the dashboard or API."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16), info=check(one_of(UserRole)))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class ApiKeyRow(Base):
+    """An API key of a user; only its hash is stored, ``prefix`` identifies it in lists and logs."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        sa.CheckConstraint("expires_at IS NULL OR expires_at > created_at", name="expires_after_created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), index=True)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SessionRow(Base):
+    """A login session (bearer token) of a user; only the token's hash is stored."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expires_after_created"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class NotificationRow(Base):
+    """A message to deliver on a channel (email, webhook, ...), with its delivery attempts."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    body: Mapped[str] = mapped_column(sa.Text, info={EMPTY_OK: True})
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default=NotificationStatus.PENDING.value, index=True, info=check(one_of(NotificationStatus))
+    )
+    attempts: Mapped[int] = mapped_column(default=0, info=check(NON_NEGATIVE))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AuditRow(Base):
+    """Who did what to which target, and when (logins, strategy switches, halts, config changes, ...)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    target: Mapped[str | None] = mapped_column(sa.String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
