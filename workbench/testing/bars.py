@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pandas as pd
 
-from workbench.ports import Bar
+from workbench.data.feeds import ReplayFeed
 
 
 def make_bars(
@@ -42,23 +40,5 @@ def make_bars(
     return frame
 
 
-class ListFeed:
-    """A ``DataFeed`` replaying bars of one or more symbols in time order (ties in symbol order).
-
-    Examples
-    --------
-    >>> feed = ListFeed({"SYN": make_bars(3)})
-    >>> [bar.timestamp.day for bar in feed]
-    [1, 2, 3]
-    """
-
-    def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
-        self.frames = frames
-
-    def __iter__(self) -> Iterator[Bar]:
-        rows = []
-        for order, (symbol, frame) in enumerate(self.frames.items()):
-            for ts, o, h, lo, c, v in frame[["open", "high", "low", "close", "volume"]].itertuples():
-                rows.append((ts, order, Bar(symbol.upper(), ts.to_pydatetime(), o, h, lo, c, v)))
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return (bar for *_, bar in rows)
+# The testing kit's name for the replay feed (``workbench.data.feeds.ReplayFeed``).
+ListFeed = ReplayFeed

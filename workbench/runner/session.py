@@ -1,0 +1,147 @@
+"""``TradingSession``: a strategy trading one symbol as bars arrive, through the objects a backtest uses.
+
+Each bar goes to the same ``TargetDriver`` (scheduler, RiskManager, OrderManager) that ``wb.backtest`` runs
+over history, so a session fed the bars of a backtest places the same orders at the same prices. Only the
+three ports differ: the broker (SimBroker for local paper trading, Alpaca live), the clock (the wall clock)
+and the feed (a paced replay, a live stream).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.brokers.sim import SimBroker
+from workbench.engine.inputs import check_costs, resolve_strategy
+from workbench.orders.manager import OrderManager
+from workbench.orders.model import Order
+from workbench.ports import Bar, Broker, Clock, DataFeed
+from workbench.risk.manager import RiskManager, RiskRules
+from workbench.risk.monitor import RiskMonitor
+from workbench.runner.driver import TargetDriver
+from workbench.strategies.base import Strategy
+
+_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+class TradingSession:
+    """Trade ``strategy`` on ``symbol`` through ``broker``: call ``on_bar`` with each new bar (or ``run`` a feed).
+
+    A signal of bar t is acted on as in a backtest: with ``fill="close"`` at once, with ``"next_open"``
+    when bar t + 1 arrives (at its open). ``history`` (bars before the session) warms up the indicators
+    without trading them; the first live bar then trades toward the strategy's current target.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> from workbench.data.feeds import ReplayFeed
+    >>> session = TradingSession.paper(wb.strategy("sma_cross")(fast=5, slow=20), "SPY", cash=10_000)
+    >>> orders = session.run(ReplayFeed({"SPY": wb.load("SPY", start="2024-01-01", end="2024-06-30")}))
+    >>> len(orders) > 0 and session.om.positions["SPY"].symbol == "SPY"
+    True
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy | type[Strategy] | str,
+        symbol: str,
+        broker: Broker,
+        clock: Clock,
+        *,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        fixed_fee: float = 0.0,
+        fill: str = "next_open",
+        risk: RiskRules | dict[str, Any] | None = None,
+        history: pd.DataFrame | None = None,
+        om: OrderManager | None = None,
+    ) -> None:
+        cls, values = resolve_strategy(strategy)
+        self.strategy = strategy if isinstance(strategy, Strategy) else cls(**values)
+        self.symbol = symbol.upper()
+        self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
+        self.costs = check_costs(broker.account().cash, fees, slippage, fill, self.rules.active(), fixed_fee)
+        self.broker, self.clock = broker, clock
+        self.risk_manager = RiskManager(self.rules)
+        self.om = om or OrderManager(
+            broker, clock, fees=fees, fixed_fee=fixed_fee, slippage=slippage, strategy=cls.name, risk=self.risk_manager
+        )
+        self.monitor = RiskMonitor(broker, self.rules)
+        self.om.subscribe(self.monitor.on_event)
+        self.driver = TargetDriver(self.symbol, self.costs, broker, clock, self.om, self.risk_manager)
+        self._times: list[datetime] = []
+        self._values = np.empty((256, len(_COLUMNS)))
+        if history is not None and len(history):
+            for row in history[list(_COLUMNS)].itertuples():
+                self._append(row[0].to_pydatetime(), row[1:])
+            self.driver.t = len(self._times)  # history is for the indicators, not for trading
+
+    @classmethod
+    def paper(
+        cls,
+        strategy: Strategy | type[Strategy] | str,
+        symbol: str,
+        *,
+        cash: float = 10_000.0,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        fixed_fee: float = 0.0,
+        clock: Clock | None = None,
+        **kwargs: Any,
+    ) -> TradingSession:
+        """A local paper session: a ``SimBroker`` holding ``cash`` on the wall clock (no keys needed)."""
+        from workbench.clock import SystemClock
+
+        clock = clock or SystemClock()
+        broker = SimBroker(clock, cash=cash, fees=fees, fixed_fee=fixed_fee, slippage=slippage)
+        return cls(strategy, symbol, broker, clock, fees=fees, slippage=slippage, fixed_fee=fixed_fee, **kwargs)
+
+    def on_bar(self, bar: Bar) -> list[Order]:
+        """Take ``bar`` (bars of other symbols are ignored) and place the orders it calls for; returns them."""
+        if bar.symbol.upper() != self.symbol:
+            return []
+        if self._times and bar.timestamp <= self._times[-1]:
+            raise ValueError(
+                f"{self.symbol} bar at {bar.timestamp.isoformat()} is not after the previous one "
+                f"({self._times[-1].isoformat()}): bars must arrive in time order"
+            )
+        before = len(self.om.orders)
+        self._append(bar.timestamp, (bar.open, bar.high, bar.low, bar.close, bar.volume))
+        n = len(self._times)
+        frame = self.frame()
+        exposure = self.strategy.exposure(frame).to_numpy()
+        sessions = self.costs.sessions(frame.index, self.symbol)
+        values = self._values[:n]
+        end = n if self.costs.fill_close else n - 1  # a next-open signal of bar n-1 waits for bar n
+        self.driver.advance(end, exposure, values[:, 0], values[:, 3], sessions, self._times)
+        if hasattr(self.clock, "set"):
+            self.clock.set(bar.timestamp)
+        if hasattr(self.broker, "quote"):
+            self.broker.quote(self.symbol, bar.close)  # a simulated broker marks at the close
+        self.monitor.on_bar(bar.timestamp, {self.symbol: bar.close})
+        return list(self.om.orders.values())[before:]
+
+    def run(self, feed: DataFeed) -> list[Order]:
+        """``on_bar`` for every bar of ``feed``, until it ends; returns every order placed."""
+        placed = []
+        for bar in feed:
+            placed.extend(self.on_bar(bar))
+        return placed
+
+    def frame(self) -> pd.DataFrame:
+        """The bars seen so far (history included), as a canonical bar table."""
+        n = len(self._times)
+        index = pd.DatetimeIndex(self._times, name="timestamp").as_unit("ns")
+        frame = pd.DataFrame(self._values[:n], index=index, columns=list(_COLUMNS))
+        frame.attrs["symbol"] = self.symbol
+        return frame
+
+    def _append(self, timestamp: datetime, values) -> None:
+        n = len(self._times)
+        if n == len(self._values):
+            self._values = np.concatenate([self._values, np.empty_like(self._values)])
+        self._values[n] = values
+        self._times.append(timestamp)
