@@ -135,6 +135,17 @@ class SimBroker:
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
         self._handlers.append(handler)
 
+    def restore(self, cash: float, positions: dict[str, float], open_orders: list[Order]) -> None:
+        """Resume a local paper account from its records (``OrderJournal.restore``): cash, positions and the
+        orders still working. Only a fresh broker can be restored."""
+        if self._orders or self._positions:
+            raise BrokerError("restore needs a fresh SimBroker: this one has orders or positions already")
+        self._cash = float(cash)
+        self._positions = {s.upper(): float(q) for s, q in positions.items() if q}
+        for order in open_orders:
+            self._orders[order.id] = order
+            self._client_ids.add(order.client_order_id)
+
     # --- market simulation -----------------------------------------------------------------------------------
     def quote(self, symbol: str, price: float, volume: float | None = None) -> None:
         """Set ``symbol``'s current price and the volume tradable there (None: unlimited): market orders

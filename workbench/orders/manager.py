@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -32,11 +33,21 @@ class PositionState:
         return self.qty * (price - self.avg_price)
 
 
+class Journal(Protocol):
+    """Where an OrderManager writes ahead (``store.journal.OrderJournal``): each order before it is sent,
+    each event with the order's state after it."""
+
+    def record_order(self, order: Order) -> None: ...
+
+    def record_event(self, event: OrderEvent, order: Order) -> None: ...
+
+
 class OrderManager:
     """Routes orders to the broker and keeps orders, fills and positions up to date from its events.
 
     Orders take the fixed path OrderManager -> RiskManager (when given: size caps with resize events,
-    allowed symbols and trading hours with deny events) -> broker.
+    allowed symbols and trading hours with deny events) -> broker. With a ``journal`` every order is stored
+    before it is sent and every event before memory changes (write-ahead; see ``store.journal``).
 
     ``fees``, ``fixed_fee`` and ``slippage`` are the cost model used to size target-exposure orders (the same arithmetic
     as the sweep); a submission is tried up to ``retries`` times in all while the broker's errors are
@@ -69,6 +80,7 @@ class OrderManager:
         retries: int = 3,
         strategy: str | None = None,
         risk: RiskManager | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.broker = broker
         self.clock = clock
@@ -77,11 +89,13 @@ class OrderManager:
         self.slippage = slippage
         self.strategy = strategy
         self.risk = risk
+        self.journal = journal
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
         self.events: list[OrderEvent] = []
         self.positions: dict[str, PositionState] = {}
         self._sent: set[str] = set()
+        self._journaled: set[str] = set()
         self._handlers: list[Callable[[OrderEvent], None]] = []
         self._retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, BrokerError) and e.transient),
@@ -109,6 +123,9 @@ class OrderManager:
                 expected="a new client_order_id",
             )
         self.orders[order.id] = order  # tracked before sending: the broker's events arrive during submit
+        if self.journal is not None and order.id not in self._journaled:
+            self.journal.record_order(order)  # write-ahead: stored before anything can happen to it
+            self._journaled.add(order.id)
         if self.risk is not None:
             position = self.broker.positions().get(order.symbol, 0.0)
             if not self.risk.allows(self.clock.now(), order.symbol, order.signed_qty, position):
@@ -171,7 +188,23 @@ class OrderManager:
         """Unrealized P&L over all open positions marked at ``prices``."""
         return sum(p.unrealized_pnl(prices[s]) for s, p in self.positions.items() if p.qty != 0.0)
 
+    def restore(self, positions: dict[str, PositionState], open_orders: list[Order], sent: set[str]) -> None:
+        """Take over a restarted run's state (``OrderJournal.restore``): its positions, the orders still
+        working at the broker, and every ``client_order_id`` already sent, so none is sent twice."""
+        self.positions = dict(positions)
+        self.orders = {o.id: o for o in open_orders}
+        self._sent = set(sent)
+        self._journaled = {o.id for o in open_orders}
+
     def _on_event(self, event: OrderEvent) -> None:
+        order = self.orders.get(event.order_id)
+        if order is None:  # made by the broker (a bracket's legs): tracked from its first event
+            order = self.orders[event.order_id] = self.broker.get_order(event.order_id)
+            if self.journal is not None:
+                self.journal.record_order(order)
+                self._journaled.add(order.id)
+        if self.journal is not None:
+            self.journal.record_event(event, order)  # stored before memory moves
         self.events.append(event)
         if event.fill is not None:
             fill = event.fill

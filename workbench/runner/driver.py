@@ -58,7 +58,7 @@ class TargetDriver:
         self.om, self.risk_manager = om, risk_manager
         self.trade_state = new_trade_state()
         self.trade_records = np.empty((capacity, N_TRADE_FIELDS))
-        self.schedule = new_schedule_state(broker.account().cash)
+        self.schedule = new_schedule_state(broker.account().equity)
         self.t, self.phase = 0, SIGNAL
         self.fill_bars: list[int] = []
         self.cash_after: list[float] = []
@@ -111,6 +111,15 @@ class TargetDriver:
                 self.t, self.phase = bar, (RISK if phase == SIGNAL else MARK)
             else:
                 self.t, self.phase = bar + 1, SIGNAL
+
+    def adopt(self, bar: int, position: float, entry_price: float) -> None:
+        """Take over a position opened before this driver (a resumed session): its trade, entered at
+        ``entry_price``, is open from ``bar`` with the account's current equity, and the stops work from it."""
+        if position == 0.0:
+            return
+        equity = self.broker.account().equity
+        book_fill_nb(self.trade_state, bar, 0.0, position, entry_price, 0.0, equity, True, self.trade_records)
+        self.schedule[EXTREME] = entry_price
 
     def _trade(self, fill_bar: int, target: float, cash_before: float, position: float, prices, stamps) -> None:
         price = float(prices[fill_bar])

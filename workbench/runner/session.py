@@ -9,13 +9,14 @@ and the feed (a paced replay, a live stream).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, resolve_strategy
+from workbench.engine.schedule import HALTED
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order
 from workbench.ports import Bar, Broker, Clock, DataFeed
@@ -23,6 +24,9 @@ from workbench.risk.manager import RiskManager, RiskRules
 from workbench.risk.monitor import RiskMonitor
 from workbench.runner.driver import TargetDriver
 from workbench.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from workbench.store.journal import OrderJournal
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -57,17 +61,26 @@ class TradingSession:
         fill: str = "next_open",
         risk: RiskRules | dict[str, Any] | None = None,
         history: pd.DataFrame | None = None,
-        om: OrderManager | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
         cls, values = resolve_strategy(strategy)
         self.strategy = strategy if isinstance(strategy, Strategy) else cls(**values)
         self.symbol = symbol.upper()
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
-        self.costs = check_costs(broker.account().cash, fees, slippage, fill, self.rules.active(), fixed_fee)
+        if history is not None and len(history) and hasattr(broker, "quote"):
+            broker.quote(self.symbol, float(history["close"].iloc[-1]))  # a resumed account is worth its marks
+        self.costs = check_costs(broker.account().equity, fees, slippage, fill, self.rules.active(), fixed_fee)
         self.broker, self.clock = broker, clock
         self.risk_manager = RiskManager(self.rules)
-        self.om = om or OrderManager(
-            broker, clock, fees=fees, fixed_fee=fixed_fee, slippage=slippage, strategy=cls.name, risk=self.risk_manager
+        self.om = OrderManager(
+            broker,
+            clock,
+            fees=fees,
+            fixed_fee=fixed_fee,
+            slippage=slippage,
+            strategy=cls.name,
+            risk=self.risk_manager,
+            journal=journal,
         )
         self.monitor = RiskMonitor(broker, self.rules)
         self.om.subscribe(self.monitor.on_event)
@@ -78,6 +91,20 @@ class TradingSession:
             for row in history[list(_COLUMNS)].itertuples():
                 self._append(row[0].to_pydatetime(), row[1:])
             self.driver.t = len(self._times)  # history is for the indicators, not for trading
+        if journal is not None:
+            self._resume(journal)
+
+    def _resume(self, journal: OrderJournal) -> None:
+        """Continue the journal's run: its positions, working orders and sent ids; a halted run stays halted."""
+        state = journal.restore()
+        self.om.restore(state.positions, state.open_orders, state.client_order_ids)
+        held = state.positions.get(self.symbol)
+        if held is not None:
+            self.driver.adopt(len(self._times), held.qty, held.avg_price)
+        if state.halted:
+            self.risk_manager.halted = True
+            self.driver.schedule[HALTED] = 1.0
+        self.risk_manager.subscribe(journal.record_risk)
 
     @classmethod
     def paper(
@@ -90,14 +117,20 @@ class TradingSession:
         slippage: float = 0.0,
         fixed_fee: float = 0.0,
         clock: Clock | None = None,
+        journal: OrderJournal | None = None,
         **kwargs: Any,
     ) -> TradingSession:
-        """A local paper session: a ``SimBroker`` holding ``cash`` on the wall clock (no keys needed)."""
+        """A local paper session: a ``SimBroker`` holding ``cash`` on the wall clock (no keys needed). With a
+        ``journal`` the account is the journal's (its cash, positions and working orders, after a restart)."""
         from workbench.clock import SystemClock
 
         clock = clock or SystemClock()
         broker = SimBroker(clock, cash=cash, fees=fees, fixed_fee=fixed_fee, slippage=slippage)
-        return cls(strategy, symbol, broker, clock, fees=fees, slippage=slippage, fixed_fee=fixed_fee, **kwargs)
+        if journal is not None:
+            state = journal.restore()
+            broker.restore(state.cash, {s: p.qty for s, p in state.positions.items()}, state.open_orders)
+        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee}
+        return cls(strategy, symbol, broker, clock, **costs, journal=journal, **kwargs)
 
     def on_bar(self, bar: Bar) -> list[Order]:
         """Take ``bar`` (bars of other symbols are ignored) and place the orders it calls for; returns them."""
