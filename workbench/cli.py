@@ -287,17 +287,11 @@ def backtest_cmd(
     import pandas as pd
 
     from workbench.data.load import load
-    from workbench.engine.grid import parse_range
     from workbench.runner.backtest import backtest
     from workbench.strategies.registry import strategy
 
     settings = ctx.obj
-    values = {}
-    for key, spec in (_parse_param(p) for p in param or []):
-        parsed = parse_range(spec)
-        if len(parsed) != 1:
-            raise ValueError(f"--param {key}={spec}: a backtest takes one value per parameter")
-        values[key] = parsed[0]
+    values = _single_values(param)
     names = [s.strip() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
     bars = load(
         names if len(names) > 1 else names[0],
@@ -328,6 +322,87 @@ def backtest_cmd(
         if trades and len(result.trades):
             typer.echo(f"last {min(trades, len(result.trades))} of {len(result.trades)} trades:")
             typer.echo(result.trades.tail(trades).to_string())
+
+
+@app.command("paper")
+def paper_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="The symbol to trade.")] = "SPY",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
+    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees: FeesOpt = None,
+    slippage: SlippageOpt = 0.0,
+    cash: CashOpt = None,
+    fill: FillOpt = "next_open",
+    risk: RiskOpt = None,
+    pace: Annotated[float, typer.Option(help="Seconds between bars (0: as fast as possible).", min=0.0)] = 0.0,
+    resume: Annotated[int | None, typer.Option(help="Continue the recorded paper run with this id.")] = None,
+    record: Annotated[bool, typer.Option(help="Record orders, fills and risk decisions in the database.")] = True,
+) -> None:
+    """Paper-trade on the local simulated broker (no keys): the data source's bars replayed as a live feed, the
+    strategy, risk and orders as live; every order and fill is recorded write-ahead, and --resume continues."""
+    from workbench.data.feeds import ReplayFeed
+    from workbench.data.load import load
+    from workbench.runner.session import TradingSession
+    from workbench.strategies.registry import strategy
+
+    settings = ctx.obj
+    instance = strategy(name)(**_single_values(param))
+    bars = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    cash = settings.initial_cash if cash is None else cash
+    journal, history = None, None
+    if record or resume is not None:
+        from workbench.store import Store
+        from workbench.store.journal import OrderJournal
+
+        store = Store.open(settings)
+        if resume is not None:
+            journal = OrderJournal.resume(store, resume)
+            last = journal.restore().last_bar
+            if last is not None:  # the bars the run already traded warm up the indicators
+                history, bars = bars.loc[:last], bars.loc[last:].iloc[1:]
+        else:
+            journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values)
+    session = TradingSession.paper(
+        instance,
+        symbol,
+        cash=cash,
+        fees=settings.fees if fees is None else fees,
+        slippage=slippage,
+        fill=fill,
+        risk=_risk_rules(risk),
+        journal=journal,
+        history=history,
+    )
+    session.om.subscribe(_echo_fill)
+    session.run(ReplayFeed({symbol: bars}, pace=pace or None))
+    account = session.broker.account()
+    where = f"; recorded as run {journal.run_id}" if journal is not None else ""
+    typer.echo(f"{len(session.om.fills)} fills, cash {account.cash:,.2f}, equity {account.equity:,.2f}{where}")
+
+
+def _echo_fill(event) -> None:
+    if event.fill is not None:
+        f = event.fill
+        when = f"{f.timestamp:%Y-%m-%d %H:%M:%S}"
+        typer.echo(f"{when} {f.side.value} {f.qty:.4f} {f.symbol} @ {f.price:.4f} fee {f.fee:.2f}")
+
+
+def _single_values(param: list[str] | None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` options as parameter values, one each (a range is refused)."""
+    from workbench.engine.grid import parse_range
+
+    values = {}
+    for key, spec in (_parse_param(p) for p in param or []):
+        parsed = parse_range(spec)
+        if len(parsed) != 1:
+            raise ValueError(f"--param {key}={spec}: a backtest takes one value per parameter")
+        values[key] = parsed[0]
+    return values
 
 
 def _risk_rules(path: Path | None):

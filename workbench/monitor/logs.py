@@ -10,6 +10,9 @@ import structlog
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+_CHATTY = ("alembic", "numba", "bokeh", "asyncio", "urllib3")
+
+
 def configure_logging(level: str = "INFO", *, json: bool = False, stream=None) -> None:
     """Route structlog and stdlib logging through one handler at ``level``.
 
@@ -30,7 +33,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False, stream=None) -
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -40,12 +43,26 @@ def configure_logging(level: str = "INFO", *, json: bool = False, stream=None) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in _CHATTY:  # libraries whose INFO lines are their own bookkeeping
+        logging.getLogger(name).setLevel(level if level == "DEBUG" else "WARNING")
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (test runners and notebooks swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

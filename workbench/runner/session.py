@@ -85,6 +85,7 @@ class TradingSession:
         self.monitor = RiskMonitor(broker, self.rules)
         self.om.subscribe(self.monitor.on_event)
         self.driver = TargetDriver(self.symbol, self.costs, broker, clock, self.om, self.risk_manager)
+        self.journal = journal
         self._times: list[datetime] = []
         self._values = np.empty((256, len(_COLUMNS)))
         if history is not None and len(history):
@@ -155,6 +156,9 @@ class TradingSession:
         if hasattr(self.broker, "quote"):
             self.broker.quote(self.symbol, bar.close)  # a simulated broker marks at the close
         self.monitor.on_bar(bar.timestamp, {self.symbol: bar.close})
+        if self.journal is not None:
+            account = self.broker.account()
+            self.journal.record_mark(bar.timestamp, account.cash, account.equity)
         return list(self.om.orders.values())[before:]
 
     def run(self, feed: DataFeed) -> list[Order]:

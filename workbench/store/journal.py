@@ -9,6 +9,7 @@ one transaction. A process killed at any moment leaves either all of an event or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from workbench.engine.fills import cash_after_fill_nb
@@ -28,6 +29,7 @@ class TradingState:
     client_order_ids: set[str] = field(default_factory=set)
     halted: bool = False
     halted_reason: str | None = None
+    last_bar: datetime | None = None  # the time of the last bar the run marked (``record_mark``)
 
 
 class OrderJournal:
@@ -91,6 +93,11 @@ class OrderJournal:
             if event.decision == "halt":
                 uow.strategies.halt(self.strategy, f"{event.rule} at {event.timestamp.isoformat()}")
 
+    def record_mark(self, bar_time: datetime, cash: float, equity: float) -> None:
+        """Store the account marked at a bar's close: the equity curve, and where a restart picks up."""
+        with self.store.unit_of_work() as uow:
+            uow.equity.add(self.run_id, bar_time, cash=cash, equity=equity)
+
     def restore(self) -> TradingState:
         """The run's state from the database alone: cash (starting cash moved by every fill), positions,
         open orders, every ``client_order_id`` sent and whether the strategy is halted."""
@@ -98,6 +105,7 @@ class OrderJournal:
             fills = uow.fills.find(run_id=self.run_id)
             orders = uow.orders.find(run_id=self.run_id)
             strategy = uow.strategies.get(self.strategy)
+            mark = uow.equity.latest(self.run_id)
             cash = self.cash
             for fill in fills:  # in time order, with the broker's arithmetic
                 cash = float(cash_after_fill_nb(cash, fill.qty * fill.side.sign, fill.price, fill.fee))
@@ -108,4 +116,5 @@ class OrderJournal:
                 client_order_ids={o.client_order_id for o in orders},
                 halted=bool(strategy is not None and strategy.halted),
                 halted_reason=None if strategy is None else strategy.halted_reason,
+                last_bar=None if mark is None else mark.timestamp,
             )
