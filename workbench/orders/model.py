@@ -571,7 +571,10 @@ def _invalid(name: str, value: Any, expected: str, context: str = "") -> OrderEr
 
 def _number(name: str, value: Any, *, strict: bool = True, why: str = "") -> float:
     """``value`` as a float, finite and > 0 (``strict``) or >= 0."""
-    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, float) or type(value) is int:  # the common cases, without the slow ABC check
+        ok = math.isfinite(value)
+    else:
+        ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or not (value > 0 if strict else value >= 0):
         raise _invalid(name, value, f"a finite number {'>' if strict else '>='} 0{why}")
     return float(value)
