@@ -35,6 +35,9 @@ PUBLIC = {
     "ConfigError": "workbench.errors",
     "DataValidationError": "workbench.errors",
     "DataNotFoundError": "workbench.errors",
+    "runs": "workbench.saved_runs",
+    "rerun": "workbench.runner.rerun",
+    "TradingSession": "workbench.runner.session",
 }
 
 

@@ -107,3 +107,18 @@ def test_rerun_says_why_it_cannot_reproduce(tmp_path) -> None:
     with pytest.raises(NotReproducible, match="source of strategy 'sma_cross' changed since the run"):
         rerun(spec)
     assert rerun(spec, check_code=False).metrics["trades"] > 0
+
+
+def test_results_save_to_the_default_store_and_wb_runs_lists_them(monkeypatch, tmp_path) -> None:
+    for key in [k for k in __import__("os").environ if k.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    bars = wb.load("SPY", start="2018-01-01")
+    bt = wb.backtest("sma_cross", bars, fees=0.001)
+    res = wb.sweep("sma_cross", bars, fast=[5, 10], slow=[50, 100], progress=False)
+    ids = [bt.save(), res.save(name="grid")]
+    assert (tmp_path / "workbench.db").is_file()  # created and migrated on first use
+    table = wb.runs()
+    assert list(table.index) == ids[::-1]  # newest first
+    assert table.loc[ids[0], "kind"] == "backtest" and table.loc[ids[1], "kind"] == "sweep"
+    assert table.loc[ids[0], "total_return"] == bt.metrics["total_return"]

@@ -41,12 +41,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0001"
+        assert upgrade(engine) == head_revision() == "0002"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0001"  # idempotent
+        assert upgrade(engine) == "0002"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0001"  # and back up again
+        assert upgrade(engine) == "0002"  # and back up again
     finally:
         engine.dispose()
 

@@ -10,6 +10,8 @@ A notebook session::
     wf = wb.walk_forward("sma_cross", bars, train="3Y", test="1Y", fast=range(5, 60, 5), slow=range(20, 250, 10))
     wb.check_lookahead("sma_cross", bars)
     bt = wb.backtest(wb.strategy("sma_cross")(fast=12, slow=80), bars, fees=0.001)   # through OrderManager
+    bt.save(); wb.runs()                                 # run history in the database (SQLite by default)
+    wb.rerun(bt.spec)                                    # the same numbers again, or why not
 
 Importing the package is light: names are resolved on first use, so no numba compilation, Panel or
 FastAPI is loaded until a feature that needs it is called.
@@ -45,6 +47,9 @@ _EXPORTS = {
     "ConfigError": "workbench.errors",
     "DataValidationError": "workbench.errors",
     "DataNotFoundError": "workbench.errors",
+    "runs": "workbench.saved_runs",
+    "rerun": "workbench.runner.rerun",
+    "TradingSession": "workbench.runner.session",
 }
 
 __all__ = [
@@ -59,6 +64,7 @@ __all__ = [
     "Settings",
     "Strategy",
     "SweepResult",
+    "TradingSession",
     "WalkForwardResult",
     "WorkbenchError",
     "__version__",
@@ -66,6 +72,8 @@ __all__ = [
     "check_lookahead",
     "load",
     "load_settings",
+    "rerun",
+    "runs",
     "strategy",
     "sweep",
     "validate_bars",
@@ -84,6 +92,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
     from workbench.runner.backtest import BacktestResult, backtest
     from workbench.runner.portfolio import PortfolioResult
+    from workbench.runner.rerun import rerun
+    from workbench.runner.session import TradingSession
+    from workbench.saved_runs import runs
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy

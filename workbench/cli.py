@@ -10,6 +10,7 @@ import typer
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.store.cli import db_app
+from workbench.store.runs_cli import runs_app
 
 try:  # typer >= 0.26 vendors click; its exceptions are not the `click` package's
     from typer._click.exceptions import ClickException
@@ -30,6 +31,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(db_app, name="db")
+app.add_typer(runs_app, name="runs")
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

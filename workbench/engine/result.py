@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.inputs import Costs
+from workbench.runner.provenance import Saveable
 from workbench.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ LOWER_IS_BETTER = frozenset({"volatility"})
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Saveable):
     """Metrics of every parameter set (and symbol) of a sweep.
 
     ``metrics`` is indexed by the parameters (and ``symbol`` when several symbols were swept) with one

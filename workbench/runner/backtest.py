@@ -31,14 +31,14 @@ from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.driver import TargetDriver
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
-from workbench.runner.provenance import RunSpec, make_spec
+from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
 
 @dataclass
-class BacktestResult(RecordFrames):
+class BacktestResult(RecordFrames, Saveable):
     """What a backtest did: orders, fills, round-trip trades, equity and position per bar, metrics, the risk
     decisions (``risk_events``) and the RiskMonitor's alerts on the way (``alerts``)."""
 

@@ -38,14 +38,14 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import ACCOUNT, RiskEvent, RiskManager
 from workbench.risk.monitor import Alert, path_alerts
-from workbench.runner.provenance import RunSpec, make_spec
+from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
 
 @dataclass
-class PortfolioResult(RecordFrames):
+class PortfolioResult(RecordFrames, Saveable):
     """A multi-symbol backtest: equity, positions per symbol, orders, fills, round trips, metrics."""
 
     strategy: Strategy

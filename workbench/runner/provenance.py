@@ -59,6 +59,17 @@ class RunSpec:
         return cls(**dict(data))
 
 
+class Saveable:
+    """``save()`` for results that have a ``spec``: the run goes to the store (``workbench.saved_runs``)."""
+
+    def save(self, store: Any = None, *, name: str | None = None) -> int:
+        """Save this run in ``store`` (default: the configured database) and return its run id; list saved
+        runs with ``wb.runs()`` and reproduce one with ``workbench runs rerun ID``."""
+        from workbench.saved_runs import save_run
+
+        return save_run(self, store, name=name)
+
+
 def bars_hash(frames: Mapping[str, pd.DataFrame]) -> str:
     """SHA-256 of the exact bars: symbols (case ignored), timestamps and OHLCV values, in order."""
     digest = hashlib.sha256()

@@ -31,6 +31,7 @@ class RunKind(StrEnum):
     SWEEP = "sweep"
     WALK_FORWARD = "walk_forward"
     LIVE = "live"
+    NOTEBOOK = "notebook"
 
 
 class RunStatus(StrEnum):

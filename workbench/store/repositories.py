@@ -7,7 +7,7 @@ class, come out as their rows (still readable after the unit of work ends).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar
@@ -288,6 +288,14 @@ class EquityRepository(Repository):
         """Record the run's cash and equity at ``timestamp`` (one snapshot per run and time)."""
         row = EquitySnapshotRow(run_id=run_id, timestamp=timestamp, cash=cash, equity=equity)
         self._add(row, f"equity of run {run_id} at {timestamp}")
+
+    def add_many(self, run_id: int, snapshots: Iterable[tuple[datetime, float, float]]) -> int:
+        """Record ``(timestamp, cash, equity)`` snapshots of the run in one flush (a saved equity curve); return
+        how many."""
+        rows = [EquitySnapshotRow(run_id=run_id, timestamp=t, cash=c, equity=e) for t, c, e in snapshots]
+        self._session.add_all(rows)
+        self._flush(f"{len(rows)} equity snapshots of run {run_id}")
+        return len(rows)
 
     def latest(self, run_id: int) -> EquitySnapshotRow | None:
         """The run's newest snapshot, or None."""
