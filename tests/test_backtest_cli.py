@@ -65,3 +65,12 @@ def test_paper_command_records_and_resumes_to_the_backtest_result(capsys) -> Non
     fills = sum(line.split()[2] in {"buy", "sell"} for line in (first + second).splitlines() if line[:2] == "20")
     assert fills == len(bt.fills)
     assert f"equity {bt.equity.iloc[-1]:,.2f}; recorded as run 1" in second
+
+
+def test_backtest_and_sweep_commands_save_runs(capsys) -> None:
+    assert main(["backtest", "sma_cross", "--start", "2020-01-01", "--save"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("saved as run 1")
+    assert main(["sweep", "sma_cross", "--start", "2020-01-01", "-p", "fast=5:20:5", "-p", "slow=50", "--save"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("saved as run 2")
+    assert main(["runs", "rerun", "1"]) == 0 and main(["runs", "rerun", "2"]) == 0
+    assert capsys.readouterr().out.count("reproduced") == 2

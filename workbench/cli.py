@@ -200,6 +200,7 @@ FixedFeeOpt = Annotated[float, typer.Option("--fixed-fee", help="Fee per order, 
 SlippageOpt = Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")]
 CashOpt = Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")]
 FillOpt = Annotated[str, typer.Option("--fill", help="next_open or close.")]
+SaveOpt = Annotated[bool, typer.Option("--save", help="Save the run in the database (see `workbench runs`).")]
 RiskOpt = Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules, e.g. stop_loss = 0.05.")]
 
 
@@ -223,6 +224,7 @@ def sweep_cmd(
     top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
     risk: RiskOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write all rows to .parquet or .csv.")] = None,
+    save: SaveOpt = False,
 ) -> None:
     """Sweep a strategy's parameters over bundled (or configured) bars and print the best rows."""
     import time
@@ -262,6 +264,8 @@ def sweep_cmd(
         table = result.to_frame()
         table.to_parquet(out) if out.suffix == ".parquet" else table.to_csv(out, index=False)
         typer.echo(f"wrote {len(table)} rows to {out}")
+    if save:
+        typer.echo(f"saved as run {result.save(_store(ctx))}")
 
 
 @app.command("backtest")
@@ -284,6 +288,7 @@ def backtest_cmd(
     fill: FillOpt = "next_open",
     trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
     risk: RiskOpt = None,
+    save: SaveOpt = False,
 ) -> None:
     """Backtest one parameter set through the order manager and simulated broker; print metrics and trades."""
     import pandas as pd
@@ -324,6 +329,8 @@ def backtest_cmd(
         if trades and len(result.trades):
             typer.echo(f"last {min(trades, len(result.trades))} of {len(result.trades)} trades:")
             typer.echo(result.trades.tail(trades).to_string())
+    if save:
+        typer.echo(f"saved as run {result.save(_store(ctx))}")
 
 
 @app.command("paper")
@@ -358,10 +365,9 @@ def paper_cmd(
     cash = settings.initial_cash if cash is None else cash
     journal, history = None, None
     if record or resume is not None:
-        from workbench.store import Store
         from workbench.store.journal import OrderJournal
 
-        store = Store.open(settings)
+        store = _store(ctx)
         if resume is not None:
             journal = OrderJournal.resume(store, resume)
             last = journal.restore().last_bar
@@ -405,6 +411,13 @@ def _single_values(param: list[str] | None) -> dict[str, Any]:
             raise ValueError(f"--param {key}={spec}: a backtest takes one value per parameter")
         values[key] = parsed[0]
     return values
+
+
+def _store(ctx: typer.Context):
+    """The configured database (created and migrated on first use)."""
+    from workbench.store import Store
+
+    return Store.open(ctx.obj)
 
 
 def _risk_rules(path: Path | None):
