@@ -413,6 +413,78 @@ def _single_values(param: list[str] | None) -> dict[str, Any]:
     return values
 
 
+# `-p NAME VALUE` pairs (papermill's form) arrive as extra arguments: Typer options take one value each.
+_PAIRS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command("run", context_settings=_PAIRS)
+def run_cmd(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="The .ipynb to execute (its cell tagged 'parameters').")],
+    out_dir: Annotated[Path, typer.Option(help="Runs go to OUT_DIR/<notebook name>/.")] = Path("reports/runs"),
+) -> None:
+    """Execute a notebook once with papermill into OUT_DIR (+ HTML) and record the run; exit 1 if it failed.
+
+    Parameters: -p NAME VALUE (repeatable; a VALUE that reads as JSON, such as 5, true or ["SPY"], is that).
+    """
+    from workbench.schedule.notebook_run import run_notebook
+
+    run = run_notebook(notebook, _notebook_parameters(ctx.args), out_dir=out_dir, store=_store(ctx))
+    typer.echo(f"{run.status} in {run.duration:.1f} s: {run.output} (run {run.run_id})")
+    if run.error:
+        typer.echo(f"error: {run.error}", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("schedule", context_settings=_PAIRS)
+def schedule_cmd(
+    ctx: typer.Context,
+    notebook: Annotated[Path, typer.Argument(help="The .ipynb to execute repeatedly.")],
+    every: Annotated[str, typer.Option(help="Interval: 30s, 5m, 1h, 1d.")] = "5m",
+    market_hours: Annotated[bool, typer.Option(help="Only while the exchange (--calendar) is open.")] = False,
+    calendar: Annotated[str, typer.Option(help="Exchange calendar code for --market-hours.")] = "XNYS",
+    out_dir: Annotated[Path, typer.Option(help="Runs go to OUT_DIR/<notebook name>/.")] = Path("reports/runs"),
+    max_runs: Annotated[int | None, typer.Option(help="Stop after this many attempts.", min=1)] = None,
+) -> None:
+    """Run a notebook now and every --every until Ctrl-C: never two at once, failures recorded and notified.
+
+    Parameters: -p NAME VALUE (repeatable), as for `workbench run`.
+    """
+    from workbench.schedule.scheduler import NotebookSchedule, queue_failure_notice
+
+    store = _store(ctx)
+    schedule = NotebookSchedule(
+        notebook,
+        every,
+        parameters=_notebook_parameters(ctx.args),
+        market_hours=market_hours,
+        calendar=calendar,
+        store=store,
+        out_dir=out_dir,
+        notify=queue_failure_notice(store),
+    )
+    typer.echo(f"running {notebook} every {every}{' in market hours' if market_hours else ''}; Ctrl-C stops")
+    schedule.start(max_runs=max_runs)
+    failed = sum(r.status == "failed" for r in schedule.runs)
+    typer.echo(f"{len(schedule.runs)} runs ({failed} failed), {schedule.skipped} skipped")
+
+
+def _notebook_parameters(args: list[str]) -> dict[str, Any]:
+    """``-p NAME VALUE`` triples as parameters: a value that reads as JSON (numbers, true, lists, ...) is that
+    value, anything else the text."""
+    import json
+
+    if len(args) % 3 or any(flag not in ("-p", "--parameter") for flag in args[::3]):
+        raise ValueError(f"unexpected arguments {' '.join(args)}: notebook parameters are -p NAME VALUE")
+    values = {}
+    for name, text in zip(args[1::3], args[2::3], strict=True):
+        try:
+            values[name] = json.loads(text)
+        except json.JSONDecodeError:
+            values[name] = text
+    return values
+
+
 def _store(ctx: typer.Context):
     """The configured database (created and migrated on first use)."""
     from workbench.store import Store
