@@ -142,3 +142,37 @@ def test_portfolio_session_and_daily_rules_equal_the_single_backtest_on_minute_b
     decisions = [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"]
     assert decisions == [(e.decision, e.rule) for e in single.risk_events if e.decision != "approve"]
     assert {rule for _, rule in decisions} >= {"daily_loss", "stop_loss", "max_orders_per_day"}
+
+
+@pytest.mark.parametrize("costs", [{}, {"fees": 0.001, "slippage": 0.0005, "fixed_fee": 1.0}])
+def test_rebalances_restore_every_weight_and_never_run_out_of_cash(costs: dict) -> None:
+    """When one target changes, drifted holdings go back to their weights and the buys fit the cash."""
+    bars = wb.load(["SPY", "QQQ", "IWM"], start="2010-01-01")
+    res = wb.backtest("sma_cross", bars, **costs)
+    assert set(res.orders["status"]) == {"filled"}
+    closes = bars.close.reindex(res.positions.index).ffill()
+    weights = (res.positions * closes).div(res.equity, axis=0)
+    fills_at = sorted(set(res.fills["timestamp"]))
+    exposure = wb.strategy("sma_cross")().exposure
+    targets = {s: exposure(bars[s]).reindex(res.positions.index).ffill().fillna(0.0) / 3 for s in bars.symbols}
+    checked = 0
+    for when in fills_at[5:60]:
+        bar = res.positions.index.get_loc(when)
+        for s in bars.symbols:
+            target = targets[s].iloc[bar - 1]  # next-open fills: the signal of the bar before
+            if target > 0 and weights[s].iloc[bar] > 0:
+                drift = closes[s].iloc[bar] / bars[s]["open"].reindex(res.positions.index).iloc[bar] - 1
+                assert weights[s].iloc[bar] == pytest.approx(target * (1 + drift), abs=0.01)
+                checked += 1
+    assert checked > 40
+
+
+def test_affordable_size_cuts_only_buys_the_cash_cannot_pay() -> None:
+    from workbench.engine.fills import affordable_size_nb
+
+    assert affordable_size_nb(1_000.0, 0.0, 100.0, 5.0, 0.001, 1.0, 0.0) == 5.0  # 500.5 + 1 <= 1000
+    cut = affordable_size_nb(1_000.0, 2.0, 100.0, 20.0, 0.001, 1.0, 0.01)
+    assert cut == pytest.approx((1_000.0 - 1.0) / (101.0 * 1.001), rel=1e-15)
+    assert affordable_size_nb(1_000.0, 0.0, 100.0, -50.0, 0.001, 1.0, 0.0) == -50.0  # sells pass
+    assert affordable_size_nb(10.0, -30.0, 100.0, 20.0, 0.001, 1.0, 0.0) == 20.0  # covering a short passes
+    assert affordable_size_nb(0.5, 0.0, 100.0, 1.0, 0.0, 1.0, 0.0) == 0.0  # not even the fixed fee

@@ -23,12 +23,9 @@ from collections.abc import Callable
 from numbers import Real
 
 from workbench.brokers import BrokerError
-from workbench.engine.fills import cash_after_fill_nb, fee_nb, fill_price_nb
+from workbench.engine.fills import CASH_TOLERANCE, cash_after_fill_nb, fee_nb, fill_price_nb
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
 from workbench.ports import Account, Bar, Clock
-
-# Buying power check tolerance: the all-in sizing spends cash to the last rounding error.
-_CASH_TOL = 1e-9
 
 
 class SimBroker:
@@ -199,7 +196,7 @@ class SimBroker:
         fee = fee_nb(size, fill_price, self.fees, self.fixed_fee if order.filled_qty == 0.0 else 0.0)
         cash = cash_after_fill_nb(self._cash, size, fill_price, fee)
         position = self._positions.get(order.symbol, 0.0) + size
-        if size > 0 and position > 0 and cash < -_CASH_TOL * max(self._cash, 1.0):
+        if size > 0 and position > 0 and cash < -CASH_TOLERANCE * max(self._cash, 1.0):
             refused = OrderStatus.CANCELED if order.filled_qty > 0 else OrderStatus.REJECTED
             self._close(order, refused, "insufficient cash")
             return

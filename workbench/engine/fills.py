@@ -36,6 +36,10 @@ def fill_price_nb(price, size, slippage):
     return price * (1.0 - slippage)
 
 
+#: Relative shortfall of cash a buy may leave (rounding of an all-in order); brokers refuse anything beyond.
+CASH_TOLERANCE = 1e-9
+
+
 @njit(cache=True, nogil=True)
 def target_size_nb(cash, position, price, target, fees, fixed_fee, slippage):
     """Units to trade so that the position is ``target`` x equity after fees, at ``price`` before slippage.
@@ -67,6 +71,22 @@ def target_size_nb(cash, position, price, target, fees, fixed_fee, slippage):
     if value < held_sell:
         return (value - held_sell) / sell_price
     return 0.0
+
+
+@njit(cache=True, nogil=True)
+def affordable_size_nb(cash, position, price, size, fees, fixed_fee, slippage):
+    """``size`` cut so that a buy adding to a long position costs at most ``cash``, fees included.
+
+    One symbol's all-in order never needs the cut (it is sized to the cash); in a portfolio the cash is
+    shared, and the fees of the earlier buys of a rebalance leave the last one a little short. Sells and
+    buys that cover a short pass unchanged, as a broker allows them.
+    """
+    if size <= 0.0 or position < 0.0:
+        return size
+    fill = price * (1.0 + slippage)
+    if size * fill * (1.0 + fees) + fixed_fee - cash <= CASH_TOLERANCE * max(cash, 1.0):
+        return size
+    return max((cash - fixed_fee) / (fill * (1.0 + fees)), 0.0)
 
 
 @njit(cache=True, nogil=True)

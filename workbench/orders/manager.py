@@ -11,7 +11,7 @@ from typing import Protocol
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from workbench.brokers import BrokerError
-from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, target_size_nb
+from workbench.engine.fills import MIN_ORDER_SIZE, affordable_size_nb, is_less_nb, target_size_nb
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
 from workbench.ports import Broker, Clock
@@ -161,11 +161,14 @@ class OrderManager:
 
         Sized by the sweep's ``target_size_nb`` from the broker's cash and position, so a backtest through
         this path reproduces the sweep's orders exactly. In a portfolio, ``other_holdings`` (the value of the
-        other positions) counts toward equity, so ``exposure`` is a fraction of the whole account.
+        other positions) counts toward equity, so ``exposure`` is a fraction of the whole account, and a buy is
+        cut to the cash left (``affordable_size_nb``) rather than refused by the broker.
         """
         cash = self.broker.account().cash + other_holdings
         position = self.broker.positions().get(symbol.upper(), 0.0)
         size = float(target_size_nb(cash, position, price, exposure, self.fees, self.fixed_fee, self.slippage))
+        spendable = self.broker.account().cash
+        size = float(affordable_size_nb(spendable, position, price, size, self.fees, self.fixed_fee, self.slippage))
         if self.risk is not None and exposure != 0.0:  # exits are never capped
             size = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
         if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):

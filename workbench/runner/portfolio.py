@@ -165,6 +165,7 @@ class _PortfolioRun:
         self.due: dict[int, list[tuple[int, float]]] = {}  # bar -> [(symbol index, target weight)]
         self.scaled = np.zeros(m)  # the target weights last sent (or waiting to be)
         self.unsynced = False  # a target could not be sent yet (no bar, out of session, paused)
+        self.stopped: set[int] = set()  # symbols a risk rule closed: out until their own target changes
         self.entry, self.extreme = np.full(m, np.nan), np.full(m, np.nan)
         self.exits_on = exit_rules_active_nb(costs.risk)
         self.days_on = not (np.isnan(costs.risk[DAILY_LOSS]) and np.isnan(costs.risk[MAX_ORDERS_PER_DAY]))
@@ -208,10 +209,13 @@ class _PortfolioRun:
         return f < self.n and not np.isnan(prices[f, j]) and not self.closed[f, j]
 
     def _signal(self, t: int) -> None:
-        """Scale the targets of bar ``t`` and send the ones that moved and can trade; the rest wait."""
+        """Scale the targets of bar ``t``; when one moved, trade it and bring every other holding back to its
+        target weight (drift since the last rebalance would otherwise leave the buys short of cash). A symbol
+        that cannot trade now waits; one a risk rule closed stays out until its own target changes."""
         wanted = self.weight_vector * self.effective[t]
         new = scale_portfolio_nb(wanted, self.costs.risk)
         self.unsynced = False
+        moved = []
         for j in np.flatnonzero(new != self.scaled):
             if not self._can_trade(t, j):
                 self.unsynced = True
@@ -220,7 +224,16 @@ class _PortfolioRun:
                 rule = self._cut_by(new, j)
                 self.risk_manager.resized(self.moments[t], self.symbols[j], float(wanted[j]), float(new[j]), rule)
             self.scaled[j] = new[j]
-            self.due.setdefault(self._fill_bar(t), []).append((j, float(new[j])))
+            self.stopped.discard(j)
+            moved.append(j)
+        if not moved:
+            return
+        drifted = [
+            j
+            for j in np.flatnonzero(self.scaled != 0.0)
+            if j not in moved and j not in self.stopped and self._can_trade(t, j)
+        ]
+        self.due.setdefault(self._fill_bar(t), []).extend((j, float(self.scaled[j])) for j in [*moved, *drifted])
 
     def _cut_by(self, new: np.ndarray, j: int) -> str:
         """The exposure limit that cut symbol ``j``'s target to ``new[j]``."""
@@ -269,6 +282,7 @@ class _PortfolioRun:
             pending = self.due.pop(self._fill_bar(t), []) if not self.costs.fill_close else []
             exits = sorted({j for j, _ in pending} | {self.symbols.index(s) for s in held})
             flattened = [j for j in exits if self.symbols[j] in held]
+            self.stopped.update(exits)
             for j in flattened:
                 self._record_exit(t, j, reason, held[self.symbols[j]])
             if not flattened:  # nothing held: the rule still pauses (or halts) the account
@@ -288,6 +302,7 @@ class _PortfolioRun:
             if any(k == j for k, _ in pending):  # an order already due at that open takes precedence
                 continue
             self._record_exit(t, j, reason, position)
+            self.stopped.add(j)
             exits.append((j, 0.0))
         self._send_exits(t, exits)
 
