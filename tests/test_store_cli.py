@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 from workbench.config import load_settings
 from workbench.store import Store, StoreError
 from workbench.store.cli import db_app
+from workbench.store.migrate import head_revision
 
 pytest_plugins = ["store_fixtures"]
+
+HEAD = head_revision()
 
 
 def _app(db_url: str) -> typer.Typer:
@@ -41,10 +44,10 @@ def test_upgrade_then_current(db_url: str) -> None:
     assert "revision: none" in result.stdout
     result = _invoke(db_url, "upgrade")
     assert result.exit_code == 0, result.stdout
-    assert result.stdout.strip().endswith(": upgraded from empty to 0001")
-    assert _invoke(db_url, "upgrade").stdout.strip().endswith(": already at 0001")
+    assert result.stdout.strip().endswith(f": upgraded from empty to {HEAD}")
+    assert _invoke(db_url, "upgrade").stdout.strip().endswith(f": already at {HEAD}")
     result = _invoke(db_url, "current")
-    assert result.stdout.splitlines()[1] == "revision: 0001 (newest)"
+    assert result.stdout.splitlines()[1] == f"revision: {HEAD} (newest)"
 
 
 def test_current_masks_the_password_and_creates_nothing(db_url: str, tmp_path: Path) -> None:
@@ -97,7 +100,7 @@ def test_backup_of_a_live_sqlite_database(tmp_path: Path) -> None:
     with contextlib.closing(sqlite3.connect(tmp_path / "copy.db")) as plain:
         assert plain.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert plain.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file, no -wal beside it
-        assert plain.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+        assert plain.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
     with (
         Store.open(f"sqlite:///{tmp_path / 'copy.db'}", upgrade=False) as copy,
         copy.unit_of_work(readonly=True) as uow,

@@ -102,7 +102,7 @@ def test_repository_arguments_are_refused_before_sql(store, run_id, statements, 
     _refused(
         store,
         statements,
-        "runs.kind='paper_trade' is invalid: expected one of backtest, sweep, walk_forward, live",
+        "runs.kind='paper_trade' is invalid: expected one of backtest, sweep, walk_forward, live, notebook",
         lambda uow: uow.runs.start("paper_trade", "sma_cross"),
     )
     _refused(
