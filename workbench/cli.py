@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.reports.cli import report_cmd
 from workbench.store.cli import db_app
 from workbench.store.runs_cli import runs_app
 
@@ -32,6 +33,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(strategies_app, name="strategies")
 app.add_typer(db_app, name="db")
 app.add_typer(runs_app, name="runs")
+app.command("report")(report_cmd)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

@@ -60,7 +60,15 @@ class RunSpec:
 
 
 class Saveable:
-    """``save()`` for results that have a ``spec``: the run goes to the store (``workbench.saved_runs``)."""
+    """``save()`` and ``report()`` for results that have a ``spec``: the run goes to the store
+    (``workbench.saved_runs``) or into an HTML report (``workbench.reports``)."""
+
+    def report(self, out: Any = None, show_code: bool = False, sweep: Any = None) -> Any:
+        """Run the backtest report notebook on this result's spec and write it as HTML; returns the path.
+        ``sweep`` (the sweep the parameters came from) adds its parameter heatmap."""
+        from workbench.reports import report_result
+
+        return report_result(self, out, show_code, sweep)
 
     def save(self, store: Any = None, *, name: str | None = None) -> int:
         """Save this run in ``store`` (default: the configured database) and return its run id; list saved

@@ -1,0 +1,148 @@
+"""Every notebook in notebooks/ is committed without outputs, has one literal ``parameters`` cell, runs under
+papermill with small parameters (its key outputs checked against the library) and passes ``nbval-lax``."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_reports_support import html_metrics
+
+import workbench as wb
+from workbench.reports.benchmark import buy_and_hold
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+# Small parameters each notebook runs with in CI (seconds each on the bundled data).
+SMALL = {
+    "01_quickstart.ipynb": {
+        "start": "2019-01-01",
+        "end": "2021-12-31",
+        "params": {"fast": 10, "slow": 40},
+        "sweep": {"fast": "5:25:5", "slow": "30:90:20"},
+    },
+    "research_sweep.ipynb": {
+        "start": "2016-01-01",
+        "end": "2021-12-31",
+        "sweep": {"fast": "5:25:5", "slow": "30:90:20"},
+        "train": "2Y",
+        "test": "1Y",
+    },
+    "backtest_report.ipynb": {
+        "start": "2019-01-01",
+        "end": "2020-12-31",
+        "params": {"fast": 10, "slow": 40},
+        "risk": {"stop_loss": 0.05},
+        "sweep": {"fast": "5:25:5", "slow": "30:90:20"},
+    },
+}
+
+
+def _texts(notebook) -> list[str]:
+    """Every output of ``notebook`` as text (plain text, HTML and streams)."""
+    out = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            out.append(output.get("text", ""))
+            out += [str(output.get("data", {}).get(kind, "")) for kind in ("text/plain", "text/html")]
+    return out
+
+
+def _run(name: str, tmp_path: Path):
+    import papermill
+
+    return papermill.execute_notebook(
+        str(ROOT / "notebooks" / name),
+        str(tmp_path / name),
+        parameters=SMALL[name],
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+
+
+def test_every_notebook_has_small_ci_parameters() -> None:
+    assert [p.name for p in NOTEBOOKS] == sorted(SMALL)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_committed_stripped_with_one_literal_parameters_cell(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.metadata.kernelspec.name == "python3"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), "commit notebooks without outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    for statement in ast.parse(tagged[0].source).body:
+        assert isinstance(statement, ast.Assign), ast.unparse(statement)
+        ast.literal_eval(statement.value)  # papermill parameters are literals
+    assert set(SMALL[path.name]) <= {t.id for s in ast.parse(tagged[0].source).body for t in s.targets}
+
+
+@pytest.mark.slow
+def test_quickstart_runs_a_backtest_and_a_sweep(tmp_path) -> None:
+    texts = _texts(_run("01_quickstart.ipynb", tmp_path))
+    small = SMALL["01_quickstart.ipynb"]
+    bars = wb.load("SPY", start=small["start"], end=small["end"])
+    bt = wb.backtest(wb.strategy("sma_cross")(**small["params"]), bars, fees=0.001)
+    res = wb.sweep("sma_cross", bars, fees=0.001, progress=False, **small["sweep"])
+    assert repr(bt) in texts
+    assert any(":HeatMap   [fast,slow]   (sharpe)" in t for t in texts)
+    assert any(f"{res.best(1)['sharpe'].iloc[0]:.6f}" in t for t in texts)
+
+
+@pytest.mark.slow
+def test_research_sweep_walks_forward_and_reports_out_of_sample(tmp_path) -> None:
+    texts = _texts(_run("research_sweep.ipynb", tmp_path))
+    small = SMALL["research_sweep.ipynb"]
+    bars = wb.load(["SPY"], start=small["start"], end=small["end"])
+    wf = wb.walk_forward(
+        "sma_cross", bars, train=small["train"], test=small["test"], fees=0.001, progress=False, **small["sweep"]
+    )
+    assert any(repr(wf) in t for t in texts)
+    assert any("PBO" in t and "deflated Sharpe" in t for t in texts)
+    assert any(f"{wf.oos_metrics.loc['SPY', 'total_return']:.6f}" in t for t in texts)
+
+
+@pytest.mark.slow
+def test_backtest_report_shows_the_runs_metrics(tmp_path) -> None:
+    from workbench.reports.export import to_html
+
+    small = SMALL["backtest_report.ipynb"]
+    bars = wb.load("SPY", start=small["start"], end=small["end"])
+    bt = wb.backtest(wb.strategy("sma_cross")(**small["params"]), bars, fees=0.001, risk=small["risk"])
+    table = html_metrics(to_html(_run("backtest_report.ipynb", tmp_path)))
+    for column, result in (("strategy", bt), ("buy & hold", buy_and_hold(bars, fees=0.001))):
+        for name, value in result.metrics.items():
+            shown, step = table.loc[name, column]
+            assert shown == pytest.approx(value, abs=step / 2 + 1e-12, nan_ok=True), (column, name)
+
+
+@pytest.mark.slow
+def test_notebooks_pass_nbval_lax() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "notebooks",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout

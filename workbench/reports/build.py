@@ -1,0 +1,94 @@
+"""``build_report`` and ``report_result``: check the parameters, run the report notebook, write its HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workbench.engine.result import SweepResult
+    from workbench.runner.backtest import BacktestResult
+    from workbench.runner.portfolio import PortfolioResult
+
+
+def build_report(
+    strategy: str,
+    symbols: str | Sequence[str] = "SPY",
+    params: Mapping[str, Any] | None = None,
+    start: Any = None,
+    end: Any = None,
+    *,
+    out: str | Path | None = None,
+    show_code: bool = False,
+    **settings: Any,
+) -> Path:
+    """Backtest ``strategy`` in the report notebook and write its HTML report; returns the file's path.
+
+    ``settings`` are the other arguments of ``parameters.check_parameters`` (cash, fees, slippage, fill,
+    fixed_fee, risk, weights, sweep ranges, metric, source, data_path, ...). Every parameter is checked
+    before a kernel starts; on any failure no file is left at ``out`` (default:
+    ``reports/<strategy>_<symbols>_<timestamp>.html`` under the current directory).
+
+    Examples
+    --------
+    >>> build_report("sma_cross", "SPY", {"fast": 12, "slow": 80}, start="2015-01-01", fees=0.001,
+    ...              sweep={"fast": "5:60:5", "slow": "20:250:10"})  # doctest: +SKIP
+    PosixPath('.../reports/sma_cross_SPY_20250101-120000.html')
+    """
+    from workbench.reports.export import to_html, write_atomic
+    from workbench.reports.notebook import execute
+    from workbench.reports.parameters import check_parameters
+
+    target = default_out(strategy, symbols) if out is None else _check_out(Path(out))
+    parameters = check_parameters(strategy, symbols, params, start, end, **settings).parameters
+    notebook = execute(parameters)
+    notebook.metadata["title"] = f"{parameters['strategy']} on {', '.join(parameters['symbols'])}"
+    return write_atomic(target, to_html(notebook, show_code=show_code))
+
+
+def report_result(
+    result: BacktestResult | PortfolioResult,
+    out: str | Path | None = None,
+    show_code: bool = False,
+    sweep: SweepResult | None = None,
+) -> Path:
+    """The HTML report of a finished backtest, made by running it again from ``result.spec`` (same bars,
+    checked by hash; same strategy code, checked by hash); ``sweep``, the sweep the parameters came from,
+    adds its heatmap.
+
+    Examples
+    --------
+    >>> import workbench as wb
+    >>> bt = wb.backtest("sma_cross", wb.load("SPY", start="2015-01-01"), fees=0.001)
+    >>> report_result(bt)  # doctest: +SKIP
+    PosixPath('.../reports/sma_cross_SPY_20250101-120000.html')
+    """
+    from workbench.reports.parameters import spec_parameters
+
+    return build_report(out=out, show_code=show_code, **spec_parameters(result.spec, sweep))
+
+
+def default_out(strategy: str, symbols: str | Sequence[str], now: datetime | None = None) -> Path:
+    """``reports/<strategy>_<symbols>_<YYYYmmdd-HHMMSS>.html`` under the current directory.
+
+    Examples
+    --------
+    >>> default_out("sma_cross", ["SPY", "QQQ"], datetime(2025, 1, 2, 3, 4, 5)).name
+    'sma_cross_SPY-QQQ_20250102-030405.html'
+    """
+    names = symbols.split(",") if isinstance(symbols, str) else list(symbols)
+    label = "-".join(str(s).strip().upper() for s in names if str(s).strip())
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path.cwd() / "reports" / f"{strategy}_{label}_{stamp}.html"
+
+
+def _check_out(path: Path) -> Path:
+    """Refuse an output path that is not an ``.html`` file before any work is done."""
+    path = path.expanduser().absolute()
+    if path.suffix.lower() != ".html":
+        raise ValueError(f"out={str(path)!r}: a report is an .html file")
+    if path.is_dir():
+        raise ValueError(f"out={str(path)!r} is a folder; name the .html file to write")
+    return path
