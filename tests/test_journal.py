@@ -190,3 +190,22 @@ def test_sigkill_at_random_moments_leaves_a_consistent_store(db_url: str) -> Non
     orders, fills = counts[-1]
     assert orders > 40 and fills > 40 and len({c for c in counts}) > 10  # work went on between the kills
     store.close()
+
+
+def test_paper_steps_resume_the_latest_run_and_match_one_long_step(store: Store, tmp_path) -> None:
+    from workbench.runner.live_step import paper_step
+
+    kwargs = dict(params={"fast": 5, "slow": 20}, start="2023-01-03", fees=0.001, risk={"stop_loss": 0.04})
+    steps = [paper_step("sma_cross", "SPY", store=store, run_id="latest", steps=n, **kwargs) for n in (120, 1, 129)]
+    assert len({s.run_id for s in steps}) == 1 and [s.bars for s in steps] == [120, 1, 129]
+    other = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+    whole = paper_step("sma_cross", "SPY", store=other, steps=250, **kwargs)
+    assert steps[-1].equity == pytest.approx(whole.equity, rel=1e-12)
+    assert sum(len(s.fills) for s in steps) == len(whole.fills) > 5
+    assert steps[-1].last_bar == whole.last_bar
+    with store.unit_of_work(readonly=True) as uow:
+        queued = uow.notifications.pending(limit=None)
+    assert len(queued) == sum(len(s.notified) for s in steps) >= len(whole.fills)
+    with pytest.raises(ValueError, match="steps=0: must be at least 1 bar"):
+        paper_step("sma_cross", "SPY", store=store, steps=0)
+    other.close()

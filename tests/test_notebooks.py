@@ -4,6 +4,7 @@ papermill with small parameters (its key outputs checked against the library) an
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ SMALL = {
         "train": "2Y",
         "test": "1Y",
     },
+    "live_session.ipynb": {"steps": 3, "start": "2024-01-02"},
     "backtest_report.ipynb": {
         "start": "2019-01-01",
         "end": "2020-12-31",
@@ -53,13 +55,13 @@ def _texts(notebook) -> list[str]:
     return out
 
 
-def _run(name: str, tmp_path: Path):
+def _run(name: str, tmp_path: Path, **extra):
     import papermill
 
     return papermill.execute_notebook(
         str(ROOT / "notebooks" / name),
         str(tmp_path / name),
-        parameters=SMALL[name],
+        parameters={**SMALL[name], **extra},
         kernel_name="python3",
         cwd=str(tmp_path),
         progress_bar=False,
@@ -125,7 +127,23 @@ def test_backtest_report_shows_the_runs_metrics(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_notebooks_pass_nbval_lax() -> None:
+def test_live_session_steps_resume_the_same_recorded_run(tmp_path) -> None:
+    from workbench.store import Store
+
+    database = f"sqlite:///{tmp_path / 'wb.db'}"
+    first = _texts(_run("live_session.ipynb", tmp_path, database=database, steps=40))
+    second = _texts(_run("live_session.ipynb", tmp_path, database=database, steps=10))
+    assert any("bars" in t and "40" in t for t in first) and any("bars" in t and "10" in t for t in second)
+    store = Store.open(database)
+    with store.unit_of_work(readonly=True) as uow:
+        (run,) = uow.runs.find(kind="live")  # the second step resumed it
+        marks = uow.equity.series(run.id)
+    assert len(marks) == 50 and str(marks[0].timestamp.date()) == "2024-01-02"
+    store.close()
+
+
+@pytest.mark.slow
+def test_notebooks_pass_nbval_lax(tmp_path) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -139,6 +157,7 @@ def test_notebooks_pass_nbval_lax() -> None:
             "notebooks",
         ],
         cwd=ROOT,
+        env={**os.environ, "WORKBENCH_HOME": str(tmp_path)},  # the live session records into a scratch database
         capture_output=True,
         text=True,
         timeout=600,

@@ -352,47 +352,37 @@ def paper_cmd(
     risk: RiskOpt = None,
     pace: Annotated[float, typer.Option(help="Seconds between bars (0: as fast as possible).", min=0.0)] = 0.0,
     resume: Annotated[int | None, typer.Option(help="Continue the recorded paper run with this id.")] = None,
-    record: Annotated[bool, typer.Option(help="Record orders, fills and risk decisions in the database.")] = True,
 ) -> None:
-    """Paper-trade on the local simulated broker (no keys): the data source's bars replayed as a live feed, the
-    strategy, risk and orders as live; every order and fill is recorded write-ahead, and --resume continues."""
-    from workbench.data.feeds import ReplayFeed
-    from workbench.data.load import load
-    from workbench.runner.session import TradingSession
-    from workbench.strategies.registry import strategy
+    """Paper-trade on the local simulated broker (no keys): the data source's bars replayed as a live feed from
+    --start (earlier bars warm up the indicators), the strategy, risk and orders as live; every order and fill
+    is recorded write-ahead, and --resume continues a recorded run after its last bar."""
+    from workbench.runner.live_step import paper_step
 
     settings = ctx.obj
-    instance = strategy(name)(**_single_values(param))
-    bars = load(symbol, start=start, end=end, source=settings.data_source, path=settings.data_path)
-    cash = settings.initial_cash if cash is None else cash
-    journal, history = None, None
-    if record or resume is not None:
-        from workbench.store.journal import OrderJournal
-
-        store = _store(ctx)
-        if resume is not None:
-            journal = OrderJournal.resume(store, resume)
-            last = journal.restore().last_bar
-            if last is not None:  # the bars the run already traded warm up the indicators
-                history, bars = bars.loc[:last], bars.loc[last:].iloc[1:]
-        else:
-            journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values)
-    session = TradingSession.paper(
-        instance,
+    step = paper_step(
+        name,
         symbol,
-        cash=cash,
+        params=_single_values(param),
+        store=_store(ctx),
+        run_id=resume,
+        start=start,
+        end=end,
+        steps=None,
+        cash=settings.initial_cash if cash is None else cash,
         fees=settings.fees if fees is None else fees,
         slippage=slippage,
         fill=fill,
         risk=_risk_rules(risk),
-        journal=journal,
-        history=history,
+        source=settings.data_source,
+        path=settings.data_path,
+        pace=pace or None,
+        on_event=_echo_fill,
+        notify_channel=None,
     )
-    session.om.subscribe(_echo_fill)
-    session.run(ReplayFeed({symbol: bars}, pace=pace or None))
-    account = session.broker.account()
-    where = f"; recorded as run {journal.run_id}" if journal is not None else ""
-    typer.echo(f"{len(session.om.fills)} fills, cash {account.cash:,.2f}, equity {account.equity:,.2f}{where}")
+    typer.echo(
+        f"{step.bars} bars, {len(step.fills)} fills, cash {step.cash:,.2f}, equity {step.equity:,.2f}; "
+        f"recorded as run {step.run_id}"
+    )
 
 
 def _echo_fill(event) -> None:

@@ -1,0 +1,145 @@
+"""``paper_step``: advance a recorded paper-trading run by the next bars of its feed, the unit of work of a
+scheduled live session: load its state, take the new bars, let strategy, risk and orders act, record, notify."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from workbench.orders.model import Fill, OrderEvent
+from workbench.risk.monitor import Alert
+
+
+@dataclass
+class StepResult:
+    """What one step did: the run it belongs to, the bars it took, the fills and alerts they caused, and the
+    account after them."""
+
+    run_id: int
+    bars: int
+    fills: list[Fill]
+    alerts: list[Alert]
+    cash: float
+    equity: float
+    positions: dict[str, float]
+    halted: bool
+    last_bar: pd.Timestamp | None = None
+    notified: list[str] = field(default_factory=list)
+
+
+def paper_step(
+    strategy: str,
+    symbol: str,
+    *,
+    params: dict[str, Any] | None = None,
+    store: Any = None,
+    run_id: int | str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    steps: int | None = 1,
+    cash: float = 10_000.0,
+    fees: float = 0.0,
+    slippage: float = 0.0,
+    fill: str = "next_open",
+    risk: Any = None,
+    source: str = "sample",
+    path: str | None = None,
+    pace: float | None = None,
+    on_event: Callable[[OrderEvent], None] | None = None,
+    notify_channel: str | None = "default",
+) -> StepResult:
+    """Trade ``steps`` more bars (None: all up to ``end``) of a local paper run on the simulated broker.
+
+    A new run (``run_id`` None) starts trading at ``start`` with ``cash``, the bars before it warming up the
+    indicators; a recorded run resumes after the last bar it marked, from the database alone. ``run_id=
+    "latest"`` resumes the newest run of this strategy on ``symbol``, or starts one (what a schedule wants). Every order
+    and fill is journaled write-ahead; with ``notify_channel`` each fill and risk alert of the step is queued
+    as a notification in the store's outbox.
+
+    Examples
+    --------
+    >>> params = {"fast": 5, "slow": 20}
+    >>> step = paper_step("sma_cross", "SPY", params=params, start="2024-01-02", steps=20)  # doctest: +SKIP
+    >>> paper_step("sma_cross", "SPY", params=params, run_id=step.run_id, steps=1).bars  # doctest: +SKIP
+    1
+    """
+    from workbench.config import load_settings
+    from workbench.data.feeds import ReplayFeed
+    from workbench.data.load import load
+    from workbench.runner.session import TradingSession
+    from workbench.store import Store
+    from workbench.store.journal import OrderJournal
+    from workbench.strategies.registry import strategy as lookup
+
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps={steps!r}: must be at least 1 bar (or None for every bar up to the end)")
+    instance = lookup(strategy)(**(params or {}))
+    store = store or Store.open(load_settings())
+    bars = load(symbol, end=end, source=source, path=path)
+    if run_id == "latest":
+        run_id = _latest_run(store, instance.name, symbol)
+    if run_id is None:
+        journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config={"symbol": symbol})
+        resume_after = None if start is None else pd.Timestamp(start, tz="UTC") - pd.Timedelta(1, "ns")
+    else:
+        journal = OrderJournal.resume(store, run_id)
+        resume_after = journal.restore().last_bar
+    history = bars.loc[:resume_after] if resume_after is not None else bars.iloc[:0]
+    upcoming = bars.iloc[len(history) :]
+    upcoming = upcoming if steps is None else upcoming.iloc[:steps]
+    session = TradingSession.paper(
+        instance,
+        symbol,
+        cash=cash,
+        fees=fees,
+        slippage=slippage,
+        fill=fill,
+        risk=risk,
+        journal=journal,
+        history=history if len(history) else None,
+    )
+    if on_event is not None:
+        session.om.subscribe(on_event)
+    session.run(ReplayFeed({symbol: upcoming}, pace=pace))
+    account = session.broker.account()
+    result = StepResult(
+        run_id=journal.run_id,
+        bars=len(upcoming),
+        fills=list(session.om.fills),
+        alerts=list(session.monitor.alerts),
+        cash=account.cash,
+        equity=account.equity,
+        positions=session.broker.positions(),
+        halted=session.risk_manager.halted,
+        last_bar=upcoming.index[-1] if len(upcoming) else resume_after,
+    )
+    if notify_channel is not None:
+        result.notified = _queue_notices(store, notify_channel, instance.name, result)
+    return result
+
+
+def _latest_run(store: Any, strategy: str, symbol: str) -> int | None:
+    """The newest recorded paper run of ``strategy`` on ``symbol``, if any."""
+    with store.unit_of_work(readonly=True) as uow:
+        runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
+    return next((r.id for r in runs if (r.config or {}).get("symbol") == symbol), None)
+
+
+def _queue_notices(store: Any, channel: str, name: str, step: StepResult) -> list[str]:
+    """One outbox notification per fill and per alert of the step; returns their subjects."""
+    notices = [
+        (f"{name}: {f.side.value} {f.qty:.4f} {f.symbol} @ {f.price:.4f}", f"fill {f.fill_id} at {f.timestamp}")
+        for f in step.fills
+    ]
+    notices += [
+        (f"{name}: risk {a.level} {a.measure} {a.value:.2%}", f"limit {a.limit:.2%} ({a.rule}) at {a.timestamp}")
+        for a in step.alerts
+    ]
+    if notices:
+        with store.unit_of_work() as uow:
+            for subject, body in notices:
+                uow.notifications.add(channel, subject, body)
+    return [subject for subject, _ in notices]
