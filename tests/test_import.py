@@ -83,7 +83,7 @@ def test_version_matches_metadata() -> None:
 
 
 def test_dir_lists_public_names() -> None:
-    assert set(dir(workbench)) == {*PUBLIC, "__version__"}
+    assert set(dir(workbench)) == {*PUBLIC, "__version__", "widgets"}
     assert dir(workbench) == sorted(dir(workbench))
     assert set(workbench.__all__) == set(dir(workbench))
 
@@ -119,4 +119,14 @@ def test_fresh_star_import_gives_public_names() -> None:
         "exec('from workbench import *', ns)\n"
         "print(json.dumps(sorted(k for k in ns if not k.startswith('__') or k == '__version__')))\n"
     )
-    assert set(result) == {*PUBLIC, "__version__"}
+    assert set(result) == {*PUBLIC, "__version__", "widgets"}
+
+
+def test_widgets_is_a_lazily_imported_submodule() -> None:
+    code = (
+        "import json, sys, workbench as wb\n"
+        "before = 'workbench.widgets' in sys.modules\n"
+        "explorer = wb.widgets.sweep_explorer\n"
+        "print(json.dumps([before, wb.widgets.__name__, 'ipywidgets' in sys.modules]))"
+    )
+    assert _fresh(code) == [False, "workbench.widgets", False]

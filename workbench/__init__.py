@@ -52,6 +52,9 @@ _EXPORTS = {
     "TradingSession": "workbench.runner.session",
 }
 
+# submodules reachable as attributes: wb.widgets.sweep_explorer(res)
+_SUBMODULES = ("widgets",)
+
 __all__ = [
     "BacktestResult",
     "Bars",
@@ -78,6 +81,7 @@ __all__ = [
     "sweep",
     "validate_bars",
     "walk_forward",
+    "widgets",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
@@ -101,6 +105,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # modules of helpers, imported on first use like the names above
+        value = import_module(f"workbench.{name}")
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'workbench' has no attribute {name!r}")
