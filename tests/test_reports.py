@@ -46,7 +46,7 @@ def run(tmp_path_factory) -> dict:
     bars = load("SPY", **BARS)
     bt = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=40), bars, fees=0.001, risk=RISK)
     res = wb.sweep("sma_cross", bars, fees=0.001, risk=RISK, fast=range(5, 30, 5), slow=range(20, 100, 20))
-    path = report_result(bt, out=tmp_path_factory.mktemp("report") / "bt.html", sweep=res)
+    path = bt.report(out=tmp_path_factory.mktemp("report") / "bt.html", sweep=res)
     return {"bt": bt, "res": res, "hold": buy_and_hold(bars, fees=0.001), "path": path, "html": path.read_text()}
 
 
@@ -311,9 +311,8 @@ def test_a_report_can_be_made_from_inside_a_notebook(tmp_path) -> None:
 
     code = (
         "import workbench as wb\n"
-        "from workbench.reports import report_result\n"
         "bt = wb.backtest('sma_cross', wb.load('SPY', start='2021-01-01', end='2021-12-31'), fees=0.001)\n"
-        f"path = report_result(bt, out={str(tmp_path / 'nested.html')!r})"
+        f"path = bt.report(out={str(tmp_path / 'nested.html')!r})"
     )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
