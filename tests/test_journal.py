@@ -120,6 +120,9 @@ def test_a_halt_is_stored_and_a_restarted_session_stays_halted(store: Store) -> 
     session = TradingSession.paper(strategy, "QQQ", cash=10_000.0, clock=clock, journal=journal, risk=risk)
     session.run(ReplayFeed({"QQQ": bars.iloc[:300]}))
     assert session.risk_manager.halted
+    state = OrderJournal.resume(store, journal.run_id).restore()
+    assert state.halted and state.halted_reason.startswith("max_drawdown at ")
+    assert state.enabled_strategies == ["sma_cross"]
     with store.unit_of_work(readonly=True) as uow:
         assert uow.strategies.get("sma_cross").halted
         assert [e.decision for e in uow.risk_events.find(journal.run_id, decision="halt")] == ["halt"]

@@ -30,6 +30,7 @@ class TradingState:
     halted: bool = False
     halted_reason: str | None = None
     last_bar: datetime | None = None  # the time of the last bar the run marked (``record_mark``)
+    enabled_strategies: list[str] = field(default_factory=list)  # every strategy switched on, halted or not
 
 
 class OrderJournal:
@@ -100,7 +101,7 @@ class OrderJournal:
 
     def restore(self) -> TradingState:
         """The run's state from the database alone: cash (starting cash moved by every fill), positions,
-        open orders, every ``client_order_id`` sent and whether the strategy is halted."""
+        open orders, every ``client_order_id`` sent, whether the strategy is halted, the enabled strategies."""
         with self.store.unit_of_work(readonly=True) as uow:
             fills = uow.fills.find(run_id=self.run_id)
             orders = uow.orders.find(run_id=self.run_id)
@@ -117,4 +118,5 @@ class OrderJournal:
                 halted=bool(strategy is not None and strategy.halted),
                 halted_reason=None if strategy is None else strategy.halted_reason,
                 last_bar=None if mark is None else mark.timestamp,
+                enabled_strategies=[row.name for row in uow.strategies.enabled(include_halted=True)],
             )
