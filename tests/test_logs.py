@@ -50,3 +50,14 @@ def test_reconfiguring_replaces_the_handler() -> None:
 def test_bad_level_is_refused() -> None:
     with pytest.raises(ValueError, match="log level 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR"):
         configure_logging("loud")
+
+
+def test_json_lines_carry_the_traceback_as_text() -> None:
+    buffer = io.StringIO()
+    configure_logging("INFO", json=True, stream=buffer)
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        get_logger("workbench.test").exception("failed")
+    record = json.loads(buffer.getvalue().splitlines()[-1])
+    assert record["event"] == "failed" and "ZeroDivisionError: division by zero" in record["exception"]
