@@ -16,7 +16,7 @@ import pytest
 
 import workbench.data as wd
 from workbench.data import Bars, FolderSource, SampleSource, load, to_polars
-from workbench.errors import DataNotFoundError, DataValidationError
+from workbench.errors import ConfigError, DataNotFoundError, DataValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,10 +111,13 @@ def test_path_without_csv_source_is_an_error(tmp_path: Path) -> None:
         load("SPY", path=tmp_path)
 
 
-@pytest.mark.parametrize("source", ["yfinance", "alpaca"])
-def test_network_sources_arrive_later(source: str) -> None:
-    with pytest.raises(NotImplementedError, match=r"issue #7"):
-        load("SPY", source=source)
+def test_alpaca_source_needs_keys_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no workbench.toml
+    for var in ("WORKBENCH_CONFIG", "WORKBENCH_ALPACA_API_KEY", "WORKBENCH_ALPACA_SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+
+    with pytest.raises(ConfigError, match=r"source 'alpaca' needs alpaca_api_key and alpaca_secret_key"):
+        load("SPY", source="alpaca")
 
 
 def test_unknown_source_lists_the_allowed_ones() -> None:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from workbench.data._failures import format_timestamp
 from workbench.data.bars import Bars
-from workbench.data.sources import BarSource, FolderSource, SampleSource
+from workbench.data.sources import (
+    BarSource,
+    DataSource,
+    FolderSource,
+    SampleSource,
+    TimeBound,
+    bars_in_range,
+    time_bound,
+)
 from workbench.data.validate import NanPolicy, validate_bars
-from workbench.errors import DataNotFoundError
 
 #: Source names `load` accepts.
 SOURCES: tuple[str, ...] = ("sample", "csv", "yfinance", "alpaca")
-
-TimeBound = str | date | datetime | pd.Timestamp | None
 
 
 def load(
@@ -39,9 +42,13 @@ def load(
     start, end : str, datetime.date, datetime.datetime or pandas.Timestamp, optional
         Inclusive bounds; naive values are UTC. An `end` given as a date alone (a `datetime.date`, or a string
         without a time of day such as ``"2011-01-31"``) includes that whole day, intraday bars too.
-    source : {"sample", "csv", "yfinance", "alpaca"} or BarSource
+    source : {"sample", "csv", "yfinance", "alpaca"}, DataSource or BarSource
         ``"sample"``: the bundled data (`SampleSource`); ``"csv"``: a folder of ``SYMBOL.csv``, ``.csv.gz`` or
-        ``.parquet`` files given by `path` (`FolderSource`); or any object with ``symbols()`` and ``read()``.
+        ``.parquet`` files given by `path` (`FolderSource`); ``"yfinance"``: Yahoo Finance daily bars, OHLC
+        as Yahoo quotes them plus ``adj_close`` (`YahooSource` with ``adjusted=False``); ``"alpaca"``: Alpaca
+        daily bars, split-adjusted, with the keys from the settings (`AlpacaDataSource.from_settings`). Or
+        any source object: a `DataSource` is asked for the range (``history``), a plain `BarSource` is read
+        whole and sliced. Configure a source object for other choices (adjusted prices, another feed).
     path : str or os.PathLike, optional
         The folder for ``source="csv"`` (and only for it).
     nan_policy : {"raise", "drop", "ffill"}
@@ -55,13 +62,16 @@ def load(
     Raises
     ------
     DataNotFoundError
-        Unknown symbol (the message lists available ones), missing folder, or no bars in the range.
+        Unknown symbol (the message lists available ones where the source can), missing folder, or no bars
+        in the range.
     DataValidationError
-        The bars break a rule of `validate_bars`.
+        The bars break a rule of `validate_bars`; the message names the source and the symbol.
+    ConfigError
+        ``"alpaca"`` without keys in the settings, or keys Alpaca rejects.
+    WorkbenchError
+        A network source still failing after its retries.
     ValueError
         Unknown source, ``"csv"`` without `path`, a bound that is not a time, or `start` after `end`.
-    NotImplementedError
-        ``"yfinance"`` and ``"alpaca"``, whose connectors are not there yet.
 
     Examples
     --------
@@ -72,23 +82,16 @@ def load(
     ['SPY', 'QQQ']
     """
     names = _parse_symbols(symbols)
-    bar_source = _open_source(source, path)
-    lo = _bound(start, "start", whole_day=False)
-    hi = _bound(end, "end", whole_day=True)
+    lo = time_bound(start, "start", whole_day=False)
+    hi = time_bound(end, "end", whole_day=True)
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"start {start} is after end {end}")
-    canonical = {name.casefold(): name for name in bar_source.symbols()}
+    bar_source = _open_source(source, path)
     origin = _origin(source, path, lo, hi, nan_policy)
     frames: dict[str, pd.DataFrame] = {}
     for name in names:
-        symbol = canonical.get(name.casefold(), name)
-        bars = validate_bars(bar_source.read(symbol), symbol=symbol, nan_policy=nan_policy)
-        sliced = bars.loc[lo:hi]
-        if sliced.empty:
-            covered = f"{format_timestamp(bars.index[0])} .. {format_timestamp(bars.index[-1])}"
-            wanted = f"from {'the start' if start is None else start} to {'the end' if end is None else end}"
-            raise DataNotFoundError(f"{symbol}: no bars {wanted}; the data covers {covered}")
-        sliced.attrs["symbol"] = symbol  # sweeps and reports label a single frame by it
+        sliced = _read_range(bar_source, name, lo, hi, nan_policy)
+        symbol = sliced.attrs.setdefault("symbol", name)  # sweeps and reports label a single frame by it
         if origin is not None:
             sliced.attrs["origin"] = origin  # run records reload the same bars from it
         frames[symbol] = sliced
@@ -116,6 +119,19 @@ def _origin(
     }
 
 
+def _read_range(
+    source: BarSource, name: str, lo: pd.Timestamp | None, hi: pd.Timestamp | None, nan_policy: NanPolicy
+) -> pd.DataFrame:
+    """One symbol's validated bars in range, from a `DataSource` (asked for the range) or a `BarSource`."""
+    if isinstance(source, DataSource):
+        return source.history(name, lo, hi, nan_policy=nan_policy)
+    canonical = {known.casefold(): known for known in source.symbols()}
+    symbol = canonical.get(name.casefold(), name)
+    sliced = bars_in_range(validate_bars(source.read(symbol), symbol=symbol, nan_policy=nan_policy), symbol, lo, hi)
+    sliced.attrs["symbol"] = symbol
+    return sliced
+
+
 def _parse_symbols(symbols: str | Sequence[str]) -> list[str]:
     """Split ``"SPY,QQQ"`` or a sequence into stripped, non-empty names."""
     names = [name.strip() for name in (symbols.split(",") if isinstance(symbols, str) else symbols)]
@@ -125,9 +141,7 @@ def _parse_symbols(symbols: str | Sequence[str]) -> list[str]:
 
 
 def _open_source(source: str | BarSource, path: str | os.PathLike[str] | None) -> BarSource:
-    """Return the `BarSource` a `load` call names."""
-    if source in ("yfinance", "alpaca"):
-        raise NotImplementedError(f"source={source!r}: this connector arrives later (issue #7); use 'sample' or 'csv'")
+    """Return the source a `load` call names (the network connectors are imported only when named)."""
     if isinstance(source, str) and source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; expected one of {', '.join(SOURCES)} or a BarSource")
     if source == "csv":
@@ -136,21 +150,13 @@ def _open_source(source: str | BarSource, path: str | os.PathLike[str] | None) -
         return FolderSource(path)
     if path is not None:
         raise ValueError(f"path={str(path)!r} is only read by source='csv', not by source={source!r}")
+    if source == "yfinance":
+        from workbench.data.yahoo import YahooSource
+
+        return YahooSource(adjusted=False)
+    if source == "alpaca":
+        from workbench.config import load_settings
+        from workbench.data.alpaca import AlpacaDataSource
+
+        return AlpacaDataSource.from_settings(load_settings())
     return SampleSource() if isinstance(source, str) else source
-
-
-def _bound(value: TimeBound, name: str, whole_day: bool) -> pd.Timestamp | None:
-    """Parse a `load` bound to UTC; with `whole_day`, a date alone stands for the last instant of that day."""
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}={value!r} is not a date or time") from exc
-    if ts is pd.NaT:
-        raise ValueError(f"{name}={value!r} is not a date or time")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    date_only = (isinstance(value, date) and not isinstance(value, datetime)) or (
-        isinstance(value, str) and ":" not in value
-    )
-    return ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if whole_day and date_only else ts
