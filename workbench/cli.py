@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from workbench.api.cli import api_app
+from workbench.auth.cli import keys_app, users_app
 from workbench.cache.cli import cache_app
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.reports.cli import report_cmd
@@ -35,6 +37,9 @@ app.add_typer(strategies_app, name="strategies")
 app.add_typer(db_app, name="db")
 app.add_typer(runs_app, name="runs")
 app.add_typer(cache_app, name="cache")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(api_app, name="api")
 app.command("report")(report_cmd)
 
 

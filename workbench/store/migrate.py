@@ -65,11 +65,33 @@ def downgrade(engine: sa.Engine, revision: str) -> str | None:
 
 def _run(engine: sa.Engine, step: Callable[[Config, str], None], revision: str) -> None:
     """Run an Alembic command in one transaction that first locks out other migrating threads and processes
-    (SQLite's write lock, or an advisory lock on PostgreSQL), so two processes opening a new database both succeed."""
+    (SQLite's write lock, or an advisory lock on PostgreSQL), so two processes opening a new database both succeed.
+
+    On SQLite, foreign keys are off while it runs: a migration that rebuilds a table (Alembic's batch mode)
+    drops the old one, which would otherwise cascade into every row that refers to it. The keys are checked
+    before the commit instead; a migration that breaks one is rolled back.
+    """
     try:
-        with _IN_PROCESS, engine.execution_options(**{WRITE: True}).begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
-            step(alembic_config(connection), revision)
+        with _IN_PROCESS, engine.execution_options(**{WRITE: True}).connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:  # on the driver connection: outside any transaction, where SQLite honours it
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with connection.begin():
+                    if connection.dialect.name == "postgresql":
+                        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_LOCK_KEY)))
+                    step(alembic_config(connection), revision)
+                    if sqlite:
+                        _check_foreign_keys(connection, revision)
+            finally:
+                if sqlite:
+                    connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     except CommandError as exc:
         raise StoreError(f"cannot migrate {mask_url(engine.url)} to {revision!r}: {exc}") from None
+
+
+def _check_foreign_keys(connection: sa.Connection, revision: str) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({row[0] for row in broken})
+        raise StoreError(f"migrating to {revision!r} would break {len(broken)} foreign keys in {', '.join(tables)}")

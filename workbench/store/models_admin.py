@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from uuid import uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,6 +21,13 @@ class UserRole(StrEnum):
     ADMIN = "admin"
     TRADER = "trader"
     VIEWER = "viewer"
+
+
+class TokenKind(StrEnum):
+    """A short-lived access token, or the refresh token that trades itself once for a new pair."""
+
+    ACCESS = "access"
+    REFRESH = "refresh"
 
 
 class NotificationStatus(StrEnum):
@@ -41,6 +49,12 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(sa.String(16), info=check(one_of(UserRole)))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
+    #: Base32 secret of the optional TOTP second factor, and the time step of the last code accepted (no replay).
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_counter: Mapped[int | None] = mapped_column(info=check(NON_NEGATIVE))
+    #: Failed logins in a row (reset by a success); past the policy's limit the user is locked until ``locked_until``.
+    failed_logins: Mapped[int] = mapped_column(default=0, info=check(NON_NEGATIVE))
+    locked_until: Mapped[datetime | None]
 
 
 class ApiKeyRow(Base):
@@ -62,7 +76,12 @@ class ApiKeyRow(Base):
 
 
 class SessionRow(Base):
-    """A login session (bearer token) of a user; only the token's hash is stored."""
+    """A bearer token of a user's login session; only the token's hash is stored.
+
+    Every token issued from one login (its access and refresh tokens, and each pair a refresh rotates in) shares a
+    ``family``; revoking the family ends the login. A refresh token's ``used_at`` is set when it is exchanged, so
+    presenting it again is recognized as reuse.
+    """
 
     __tablename__ = "sessions"
     __table_args__ = (sa.CheckConstraint("expires_at > created_at", name="expires_after_created"),)
@@ -73,6 +92,9 @@ class SessionRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    family: Mapped[str] = mapped_column(sa.String(32), index=True, default=lambda: uuid4().hex)
+    kind: Mapped[str] = mapped_column(sa.String(16), default=TokenKind.ACCESS.value, info=check(one_of(TokenKind)))
+    used_at: Mapped[datetime | None]
 
 
 class NotificationRow(Base):

@@ -18,6 +18,7 @@ from workbench.store.models_admin import (
     NotificationRow,
     NotificationStatus,
     SessionRow,
+    TokenKind,
     UserRole,
     UserRow,
 )
@@ -81,6 +82,18 @@ class ApiKeyRepository(Repository):
         self._add(row, f"API key {prefix} of user {user_id}")
         return row
 
+    def get(self, key_id: int) -> ApiKeyRow | None:
+        """The key ``key_id``, or None."""
+        return self._session.get(ApiKeyRow, key_id)
+
+    def by_prefix(self, prefix: str) -> list[ApiKeyRow]:
+        """The keys whose public ``prefix`` is ``prefix`` (normally one; the caller compares the hashes)."""
+        return list(self._session.scalars(sa.select(ApiKeyRow).where(ApiKeyRow.prefix == prefix)))
+
+    def find(self) -> list[ApiKeyRow]:
+        """Every key of every user, oldest first."""
+        return list(self._session.scalars(sa.select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)))
+
     def by_hash(self, key_hash: str) -> ApiKeyRow | None:
         """The key with hash ``key_hash`` (revoked or expired ones too: the caller checks), or None."""
         return self._session.scalars(sa.select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash)).one_or_none()
@@ -101,11 +114,49 @@ class ApiKeyRepository(Repository):
 class SessionRepository(Repository):
     """Login sessions (bearer tokens) of users."""
 
-    def add(self, user_id: int, token_hash: str, expires_at: datetime, *, now: datetime | None = None) -> SessionRow:
-        """Store a new session of user ``user_id`` that ends at ``expires_at``."""
-        row = SessionRow(user_id=user_id, token_hash=token_hash, created_at=now or utcnow(), expires_at=expires_at)
+    def add(
+        self,
+        user_id: int,
+        token_hash: str,
+        expires_at: datetime,
+        *,
+        family: str | None = None,
+        kind: TokenKind | str = TokenKind.ACCESS,
+        now: datetime | None = None,
+    ) -> SessionRow:
+        """Store a new token of user ``user_id`` that ends at ``expires_at``, in login ``family`` (None: a new one)."""
+        row = SessionRow(
+            user_id=user_id, token_hash=token_hash, created_at=now or utcnow(), expires_at=expires_at, kind=kind
+        )
+        if family is not None:
+            row.family = family
         self._add(row, f"session of user {user_id}")
         return row
+
+    def family(self, family: str) -> list[SessionRow]:
+        """Every token of login ``family``, oldest first."""
+        query = sa.select(SessionRow).where(SessionRow.family == family).order_by(SessionRow.created_at, SessionRow.id)
+        return list(self._session.scalars(query))
+
+    def mark_used(self, session_id: int, *, now: datetime | None = None) -> bool:
+        """Mark a refresh token exchanged; False if it already was (one atomic UPDATE, so of two concurrent
+        exchanges of one token exactly one wins, on SQLite and PostgreSQL alike)."""
+        query = (
+            sa.update(SessionRow)
+            .where(SessionRow.id == session_id, SessionRow.used_at.is_(None))
+            .values(used_at=now or utcnow())
+            .execution_options(synchronize_session="fetch")
+        )
+        return self._session.execute(query).rowcount == 1
+
+    def revoke_family(self, family: str, *, now: datetime | None = None) -> int:
+        """Revoke every live token of login ``family`` (log out, or a refresh token reused); returns how many."""
+        query = sa.select(SessionRow).where(SessionRow.family == family, SessionRow.revoked_at.is_(None))
+        rows = self._session.scalars(query).all()
+        for row in rows:
+            row.revoked_at = now or utcnow()
+        self._flush(f"sessions of login {family}")
+        return len(rows)
 
     def by_token_hash(self, token_hash: str) -> SessionRow | None:
         """The session with token hash ``token_hash`` (revoked or expired ones too: the caller checks), or None."""

@@ -1,0 +1,26 @@
+"""The REST API (optional extra ``workbench[api]``: FastAPI and uvicorn): ``create_app`` builds it, ``workbench api
+serve`` runs it (on 127.0.0.1 unless told otherwise, and never beyond loopback without users to authenticate).
+
+>>> from workbench.api import create_app, PaperAccount  # doctest: +SKIP
+
+Names load on first use, so ``import workbench.api`` does not import FastAPI.
+"""
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "ApiConfig": "workbench.api.config",
+    "Desk": "workbench.api.desk",
+    "PaperAccount": "workbench.api.trading",
+    "TradingContext": "workbench.api.trading",
+    "create_app": "workbench.api.app",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'workbench.api' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

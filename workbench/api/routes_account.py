@@ -1,0 +1,75 @@
+"""``/api/v1/positions``, ``/account``, ``/risk``: the trading account and its risk state; the kill switch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+
+from workbench.api.deps import State, Trader, TradingDesk, record, require
+from workbench.api.errors import ERROR_RESPONSES
+from workbench.api.schemas import AccountOut, HaltIn, HaltOut, PositionOut, RiskEventOut, RiskOut, plain
+from workbench.auth.principal import Scope
+
+router = APIRouter(prefix="/api/v1", tags=["account"], responses=ERROR_RESPONSES)
+
+
+@router.get("/positions", dependencies=[Depends(require(Scope.READ))])
+def positions(trading: TradingDesk) -> list[PositionOut]:
+    """Open positions at average cost, marked at the latest prices."""
+    return [PositionOut.of(position, price) for position, price in trading.positions()]
+
+
+@router.get("/account", dependencies=[Depends(require(Scope.READ))])
+def account(trading: TradingDesk) -> AccountOut:
+    """Cash and equity."""
+    now = trading.account()
+    return AccountOut(cash=now.cash, equity=now.equity)
+
+
+@router.get("/risk", dependencies=[Depends(require(Scope.READ))])
+def risk(trading: TradingDesk) -> RiskOut:
+    """The risk rules in force, whether trading is halted, and the latest risk decisions."""
+    status = trading.risk()
+    return RiskOut(
+        rules=plain(status.rules),
+        halted=status.halted,
+        halt_reason=status.halt_reason,
+        events=[RiskEventOut.of(event) for event in status.events],
+    )
+
+
+@router.post("/risk/halt")
+def halt(
+    body: HaltIn,
+    request: Request,
+    who: Trader,
+    state: State,
+) -> HaltOut:
+    """The kill switch: the trading account refuses new orders, and every enabled strategy is halted in the
+    store (so a restarted session does not trade either), until resumed."""
+    reason = f"{body.reason} ({who.username})"
+    with state.store.unit_of_work() as uow:
+        halted = [row.name for row in uow.strategies.enabled()]
+        for name in halted:
+            uow.strategies.halt(name, reason)
+    if state.desk is not None:
+        state.desk.halt(reason)
+    record(state, request, who, "trading.halt", "trading", reason=body.reason, strategies=halted)
+    return HaltOut(halted=True, reason=reason, strategies=halted)
+
+
+@router.post("/risk/resume")
+def resume(
+    request: Request,
+    who: Trader,
+    state: State,
+) -> HaltOut:
+    """Lift the kill switch: the account accepts orders again and every halted strategy is resumed (a person's
+    decision, so one halted by its drawdown rule too)."""
+    with state.store.unit_of_work() as uow:
+        resumed = [row.name for row in uow.strategies.find() if row.halted]
+        for name in resumed:
+            uow.strategies.resume(name)
+    if state.desk is not None:
+        state.desk.resume()
+    record(state, request, who, "trading.resume", "trading", strategies=resumed)
+    return HaltOut(halted=False, reason=None, strategies=resumed)

@@ -1,0 +1,89 @@
+"""``/api/v1/strategies``: the strategies the live side knows, switched on and off, halted and resumed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from workbench.api.deps import AppState, State, Trader, record, require
+from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
+from workbench.api.schemas import NAME, HaltIn, StrategyOut
+from workbench.auth.principal import Principal, Scope
+from workbench.store.models_trading import StrategyRow
+from workbench.store.unit_of_work import UnitOfWork
+
+router = APIRouter(prefix="/api/v1/strategies", tags=["strategies"], responses=ERROR_RESPONSES)
+StrategyName = Annotated[str, Path(pattern=NAME, description="The strategy's name, e.g. sma_cross.")]
+
+
+def _out(row: StrategyRow) -> StrategyOut:
+    return StrategyOut.model_validate(row, from_attributes=True)
+
+
+def _row(uow: UnitOfWork, name: str) -> StrategyRow:
+    row = uow.strategies.get(name)
+    if row is None:
+        raise ApiError(404, f"strategy {name!r} is not stored")
+    return row
+
+
+@router.get("", dependencies=[Depends(require(Scope.READ))])
+def list_strategies(state: State) -> list[StrategyOut]:
+    """Every strategy with its switches: enabled, mode, halted (and why)."""
+    with state.store.unit_of_work(readonly=True) as uow:
+        return [_out(row) for row in uow.strategies.find()]
+
+
+def _switch(state: AppState, request: Request, who: Principal, name: str, action: str, **values: object) -> StrategyOut:
+    """Change strategy ``name``'s switches and audit it."""
+    with state.store.unit_of_work() as uow:
+        row = uow.strategies.update(_row(uow, name).name, **values)
+        out = _out(row)
+    record(state, request, who, f"strategy.{action}", f"strategy:{name}", **values)
+    return out
+
+
+@router.post("/{name}/enable", responses=documented(404))
+def enable(
+    name: StrategyName,
+    request: Request,
+    who: Trader,
+    state: State,
+) -> StrategyOut:
+    """Switch a strategy on (it trades from its next bar, unless halted)."""
+    return _switch(state, request, who, name, "enable", enabled=True)
+
+
+@router.post("/{name}/disable", responses=documented(404))
+def disable(
+    name: StrategyName,
+    request: Request,
+    who: Trader,
+    state: State,
+) -> StrategyOut:
+    """Switch a strategy off."""
+    return _switch(state, request, who, name, "disable", enabled=False)
+
+
+@router.post("/{name}/halt", responses=documented(404))
+def halt(
+    name: StrategyName,
+    body: HaltIn,
+    request: Request,
+    who: Trader,
+    state: State,
+) -> StrategyOut:
+    """Halt a strategy (its kill switch): it stays halted, across restarts, until resumed."""
+    return _switch(state, request, who, name, "halt", halted=True, halted_reason=f"{body.reason} ({who.username})")
+
+
+@router.post("/{name}/resume", responses=documented(404))
+def resume(
+    name: StrategyName,
+    request: Request,
+    who: Trader,
+    state: State,
+) -> StrategyOut:
+    """Lift a strategy's halt."""
+    return _switch(state, request, who, name, "resume", halted=False, halted_reason=None)
