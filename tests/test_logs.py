@@ -1,14 +1,27 @@
-"""Logging is configured once, as console text or JSON lines, at the requested level."""
+"""Logging is configured once, as console text or JSON lines (and a JSON-lines file), at the requested level, with
+bound ids in every line and secrets masked."""
 
 from __future__ import annotations
 
+import doctest
 import io
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
-from workbench.monitor.logs import configure_logging, get_logger
+from workbench.config import load_settings
+from workbench.monitor import logs as logs_module
+from workbench.monitor.logs import (
+    Redactor,
+    bind_context,
+    bound_context,
+    clear_context,
+    configure_logging,
+    get_logger,
+    secret_values,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +74,67 @@ def test_json_lines_carry_the_traceback_as_text() -> None:
         get_logger("workbench.test").exception("failed")
     record = json.loads(buffer.getvalue().splitlines()[-1])
     assert record["event"] == "failed" and "ZeroDivisionError: division by zero" in record["exception"]
+
+
+# --- files, bound ids, secrets ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_context():
+    clear_context()
+    yield
+    clear_context()
+
+
+def test_file_lines_are_json_with_the_bound_ids_and_no_secret(tmp_path: Path, no_context: None) -> None:
+    settings = load_settings(
+        env={
+            "WORKBENCH_PROFILE": "paper",
+            "WORKBENCH_BROKER": "alpaca-paper",
+            "WORKBENCH_ALPACA_API_KEY": "PKTESTKEY123456",
+            "WORKBENCH_ALPACA_SECRET_KEY": "alpaca-very-secret-987",
+            "WORKBENCH_DB_URL": "postgresql://trader:db-pass-4242@127.0.0.1:5432/test",
+            "WORKBENCH_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
+            "WORKBENCH_NOTIFY_WEBHOOK_SECRET": "hook-secret-555",
+        }
+    )
+    secrets = secret_values(settings)
+    assert set(secrets) == {"PKTESTKEY123456", "alpaca-very-secret-987", "db-pass-4242", "hook-secret-555"}
+    console, path = io.StringIO(), tmp_path / "logs" / "workbench.jsonl"
+    configure_logging("INFO", stream=console, file=path, secrets=secrets)
+    log = get_logger("workbench.session")
+    bind_context(run_id=42, session_id="s-7", strategy="sma_cross")
+    log.info("connected", url=settings.database_url, key_id="PKTESTKEY123456")
+    with bound_context(order_id="o-1"):
+        log.info("order sent", headers={"Authorization": "Bearer abc.def", "Accept": "json"})
+    logging.getLogger("alpaca").warning("auth with %s failed", "alpaca-very-secret-987")
+    try:
+        raise PermissionError("webhook refused signature by hook-secret-555")
+    except PermissionError:
+        log.exception("delivery failed", api_token="t0k3n")
+    bind_context(strategy=None)
+    log.info("unbound")
+
+    text = path.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [line["event"] for line in lines] == [
+        "connected", "order sent", "auth with ********** failed", "delivery failed", "unbound",
+    ]  # fmt: skip
+    assert all(line["run_id"] == 42 and line["session_id"] == "s-7" for line in lines)
+    assert [line.get("strategy") for line in lines] == ["sma_cross"] * 4 + [None]
+    assert [line.get("order_id") for line in lines] == [None, "o-1", None, None, None]
+    assert lines[0]["url"] == "postgresql://trader:**********@127.0.0.1:5432/test"
+    assert lines[1]["headers"] == {"Authorization": "**********", "Accept": "json"}
+    assert lines[3]["api_token"] == "**********" and "signature by **********" in lines[3]["exception"]
+    for secret in [*secrets, "abc.def", "t0k3n"]:
+        assert secret not in text and secret not in console.getvalue()
+    assert "run_id=42" in console.getvalue() and "order_id=o-1" in console.getvalue()  # people get text
+
+
+def test_short_configured_values_are_not_searched_for() -> None:
+    redact = Redactor(["abc", "longer-secret"])
+    assert redact(None, "info", {"event": "abc longer-secret"}) == {"event": "abc **********"}
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(logs_module).failed == 0

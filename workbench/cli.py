@@ -12,6 +12,8 @@ from workbench.api.cli import api_app
 from workbench.auth.cli import keys_app, users_app
 from workbench.cache.cli import cache_app
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.monitor.cli import monitor_app
+from workbench.notify.cli import notify_app
 from workbench.reports.cli import report_cmd
 from workbench.store.cli import db_app
 from workbench.store.runs_cli import runs_app
@@ -40,6 +42,8 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(api_app, name="api")
+app.add_typer(notify_app, name="notify")
+app.add_typer(monitor_app, name="monitor")
 app.command("report")(report_cmd)
 
 
@@ -72,7 +76,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
 ) -> None:
     from workbench.config import load_settings
-    from workbench.monitor.logs import configure_logging
+    from workbench.monitor.logs import configure_logging, secret_values
 
     overrides: dict[str, Any] = {"profile": profile, **_parse_sets(set_ or [])}
     if verbose:
@@ -82,7 +86,9 @@ def _root(
     if json_logs:
         overrides["log_json"] = True
     settings = load_settings(config, overrides)
-    configure_logging(settings.log_level, json=settings.log_json)
+    configure_logging(
+        settings.log_level, json=settings.log_json, file=settings.log_file, secrets=secret_values(settings)
+    )
     ctx.obj = settings
 
 

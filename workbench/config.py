@@ -7,6 +7,7 @@ supplied every value (`Settings.sources`, `describe_settings`) and turns any val
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -15,7 +16,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from workbench.errors import ConfigError
@@ -24,6 +33,13 @@ ENV_PREFIX = "WORKBENCH_"
 CONFIG_ENV_VAR = "WORKBENCH_CONFIG"
 CONFIG_FILE_NAME = "workbench.toml"
 MASK = "**********"
+#: The setting that configures each notification channel.
+_CHANNEL_SETTING = {"email": "notify_smtp_url", "webhook": "notify_webhook_url", "apprise": "notify_apprise_urls"}
+
+#: Event kinds a notification is about (``workbench.notify.events``), and ``"*"`` for every other kind.
+NotifyKind = Literal["*", "fill", "rejection", "risk", "halt", "error", "run_failed", "daily_summary", "test"]
+NotifyChannel = Literal["email", "webhook", "apprise"]
+NotifySeverity = Literal["info", "warning", "error", "critical"]
 
 _init_only: ContextVar[bool] = ContextVar("workbench_config_init_only", default=False)
 
@@ -69,6 +85,30 @@ class Settings(BaseSettings):
     confirm_live: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
+    #: JSON-lines log file, written besides the console (``workbench.monitor.logs``).
+    log_file: Path | None = None
+    #: ``smtp://`` (plain), ``smtp+starttls://`` or ``smtps://`` (SSL), with ``user:password@`` for AUTH.
+    notify_smtp_url: SecretStr | None = None
+    notify_email_from: str = "workbench@localhost"
+    #: Recipients of email notifications: a list, or one comma-separated string.
+    notify_email_to: tuple[str, ...] = ()
+    notify_webhook_url: str | None = None
+    #: Key of the ``X-Workbench-Signature`` HMAC-SHA256 header of webhook posts.
+    notify_webhook_secret: SecretStr | None = None
+    #: Apprise URLs (``slack://...``, ``tgram://...``, ``discord://...``), separated by commas or spaces.
+    notify_apprise_urls: SecretStr | None = None
+    #: Event kind (or ``"*"``) -> channels (``email``, ``webhook``, ``apprise``); unrouted kinds go to every channel.
+    notify_routes: dict[NotifyKind, tuple[NotifyChannel, ...]] = Field(default_factory=dict)
+    #: Channel (or ``"*"``) -> the least severity it is sent; a bare level applies to every channel.
+    notify_min_severity: dict[NotifyChannel | Literal["*"], NotifySeverity] = Field(
+        default_factory=lambda: {"*": "info"}
+    )
+    #: Identical events within this many seconds are coalesced into one notification and a count.
+    notify_coalesce_seconds: float = Field(60.0, ge=0, allow_inf_nan=False)
+    #: Delivery attempts of a notification before it is dead-lettered (status ``failed``).
+    notify_max_attempts: int = Field(5, ge=1, le=100)
+    #: Folder of ``<kind>.txt`` / ``<kind>.html`` templates overriding the bundled ones.
+    notify_templates_dir: Path | None = None
     api_secret: SecretStr | None = None
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -92,6 +132,33 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("notify_email_to", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: Any) -> Any:
+        return tuple(a.strip() for a in value.split(",") if a.strip()) if isinstance(value, str) else value
+
+    @field_validator("notify_email_to", mode="after")
+    @classmethod
+    def _check_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if "@" not in a]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not an email address (expected name@host)")
+        return value
+
+    @field_validator("notify_routes", "notify_min_severity", mode="before")
+    @classmethod
+    def _parse_mapping(cls, value: Any, info: ValidationInfo) -> Any:
+        """Env vars and ``--set`` give text: JSON (``{"risk": ["email"]}``), or a bare level for every channel."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if info.field_name == "notify_min_severity" and not text.startswith("{"):
+            return {"*": text}
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f'expected a JSON object such as {{"risk": ["email"]}}: {exc}') from None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -119,9 +186,30 @@ class Settings(BaseSettings):
             for key in ("alpaca_api_key", "alpaca_secret_key"):
                 if getattr(self, key) is None:
                     problems.append(f"{needer} needs {key} ({_how_to_set(key, '...')})")
+        problems += self._notify_problems()
         if problems:
             raise ConfigError("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
         return self
+
+    def _notify_problems(self) -> list[str]:
+        """Routes naming a channel that is not configured, and email without recipients."""
+        configured = self.notify_channels
+        problems = [
+            f"notify_routes sends {kind!r} to {channel!r}, which is not configured ({_CHANNEL_SETTING[channel]})"
+            for kind, channels in self.notify_routes.items()
+            for channel in channels
+            if channel not in configured
+        ]
+        if self.notify_smtp_url is not None and not self.notify_email_to:
+            hint = _how_to_set("notify_email_to", "me@example.com")
+            problems.append(f"notify_smtp_url needs notify_email_to ({hint})")
+        return problems
+
+    @property
+    def notify_channels(self) -> tuple[str, ...]:
+        """The notification channels configured: ``email``, ``webhook`` and/or ``apprise``."""
+        set_ = {"email": self.notify_smtp_url, "webhook": self.notify_webhook_url, "apprise": self.notify_apprise_urls}
+        return tuple(name for name, value in set_.items() if value is not None)
 
     @property
     def database_url(self) -> str:
