@@ -15,6 +15,14 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.monitor.cli import monitor_app
 from workbench.notify.cli import notify_app
 from workbench.reports.cli import report_cmd
+from workbench.runner.live_cli import (
+    halt_cmd,
+    live_cmd,
+    resume_cmd,
+    strategies_disable,
+    strategies_enable,
+    strategies_status,
+)
 from workbench.store.cli import db_app
 from workbench.store.runs_cli import runs_app
 
@@ -44,6 +52,12 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(api_app, name="api")
 app.add_typer(notify_app, name="notify")
 app.add_typer(monitor_app, name="monitor")
+app.command("live")(live_cmd)
+app.command("halt")(halt_cmd)
+app.command("resume")(resume_cmd)
+strategies_app.command("enable")(strategies_enable)
+strategies_app.command("disable")(strategies_disable)
+strategies_app.command("switches")(strategies_status)
 app.command("report")(report_cmd)
 
 

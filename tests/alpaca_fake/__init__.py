@@ -3,10 +3,11 @@
 * `core.LoopbackServer`: the HTTP and websocket listeners, the key pair, routing, fault injection
   (``fail_next``), the request log. It knows no Alpaca API.
 * `market_data.MarketData`: the market-data REST endpoints and the msgpack bar stream, served from DataFrames.
+* `trading.TradingApi`: the trading API (account, orders that fill as a test scripts them, positions, fill
+  activities) and the JSON ``trade_updates`` stream at ``/stream``.
 
-The trading API (``/v2/account``, ``/v2/orders``, ``/v2/positions`` and the JSON ``trade_updates`` stream at
-``/stream``) belongs in its own module beside ``market_data``, registered on the same `LoopbackServer` the same
-way: ``server.route(method, path, handler)`` and ``server.websocket(path, handler)``.
+Each API registers itself on the same `LoopbackServer`: ``server.route(method, path, handler)`` and
+``server.websocket(path, handler)``.
 
 >>> with LoopbackServer() as server:  # doctest: +SKIP
 ...     market = MarketData(server)
@@ -16,5 +17,17 @@ way: ``server.route(method, path, handler)`` and ``server.websocket(path, handle
 
 from .core import API_KEY, SECRET_KEY, LoopbackServer, Reply, Request, api_error
 from .market_data import MarketData
+from .trading import FakeOrder, Plan, TradingApi
 
-__all__ = ["API_KEY", "SECRET_KEY", "LoopbackServer", "MarketData", "Reply", "Request", "api_error"]
+__all__ = [
+    "API_KEY",
+    "SECRET_KEY",
+    "FakeOrder",
+    "LoopbackServer",
+    "MarketData",
+    "Plan",
+    "Reply",
+    "Request",
+    "TradingApi",
+    "api_error",
+]

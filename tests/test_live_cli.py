@@ -1,0 +1,135 @@
+"""The live commands (workbench.runner.live_cli), mounted on the root callback of `workbench` as workbench.cli
+will mount them: live (sim and Alpaca paper against the loopback fake), the strategy switches, the kill switch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+import typer
+from alpaca_fake import LoopbackServer, TradingApi
+from typer.testing import CliRunner
+
+from workbench import cli
+from workbench.brokers.alpaca import AlpacaBroker
+from workbench.errors import ConfigError
+from workbench.runner.live_cli import (
+    halt_cmd,
+    live_cmd,
+    resume_cmd,
+    strategies_disable,
+    strategies_enable,
+    strategies_status,
+)
+from workbench.store import Store
+from workbench.store.journal import OrderJournal
+
+app = typer.Typer()
+app.callback()(cli._root)
+app.command("live")(live_cmd)
+app.command("halt")(halt_cmd)
+app.command("resume")(resume_cmd)
+switches = typer.Typer()
+switches.command("enable")(strategies_enable)
+switches.command("disable")(strategies_disable)
+switches.command("status")(strategies_status)
+app.add_typer(switches, name="strategies")
+SMA = ["--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20", "--symbols", "SPY"]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in [n for n in os.environ if n.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.configure(**config)
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def store(tmp_path: Path) -> Store:
+    return Store.open(f"sqlite:///{tmp_path / 'workbench.db'}")
+
+
+def test_live_once_steps_a_local_paper_run_one_bar_at_a_time(tmp_path: Path) -> None:
+    first = invoke("live", *SMA, "--start", "2026-01-02", "--once")
+    second = invoke("live", *SMA, "--once")
+    rest = invoke("live", *SMA)
+
+    assert "sma_cross {'fast': 5, 'slow': 20} on SPY via sim; risk limits: none" in first
+    assert first.splitlines()[-1].startswith("run 1: 1 bars") and second.splitlines()[-1].startswith("run 1: 1 bars")
+    assert "run 1: " in rest and int(rest.splitlines()[-1].split()[2]) > 50  # the replay's remaining bars
+    with store(tmp_path).unit_of_work(readonly=True) as uow:
+        assert [r.id for r in uow.runs.find(kind="live")] == [1]
+        assert len(uow.equity.series(1)) == int(rest.splitlines()[-1].split()[2]) + 2
+
+
+def test_switches_and_the_kill_switch_act_on_the_stores_flags(tmp_path: Path) -> None:
+    invoke("live", *SMA, "--start", "2025-06-02")
+    assert invoke("strategies", "disable", "sma_cross") == "sma_cross: disabled\n"
+    assert "sma_cross  no       paper  -" in invoke("strategies", "status")
+    invoke("strategies", "enable", "sma_cross")
+    assert invoke("halt", "--reason", "drill") == "halted: sma_cross\n"
+    assert "HALTED: drill (cli:" in invoke("strategies", "status")
+
+    after = invoke("live", *SMA, "--once")
+
+    assert after.rstrip().endswith("positions none, HALTED")
+    assert invoke("resume") == "resumed: sma_cross\n"
+    with store(tmp_path).unit_of_work(readonly=True) as uow:
+        actions = [a.action for a in uow.audit.find()]
+    assert actions[:3] == ["trading.resume", "live.stop", "trading.halt"]  # newest first
+    assert {"strategy.disable", "strategy.enable"} <= set(actions)
+
+
+def test_live_on_alpaca_paper_against_the_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with LoopbackServer() as server:
+        trading = TradingApi(server, cash=10_000.0)
+        trading.quote("SPY", 500.0)
+        for name, value in {
+            "BROKER": "alpaca-paper",
+            "ALPACA_API_KEY": server.api_key,
+            "ALPACA_SECRET_KEY": server.secret_key,
+            "ALPACA_BASE_URL": server.rest_url,
+        }.items():
+            monkeypatch.setenv(f"WORKBENCH_{name}", value)
+        # the fake listens for websockets on a port of its own (Alpaca: beside the REST API, which is the default)
+        made = AlpacaBroker.from_settings.__func__
+        stream = {"stream_url_override": server.ws_url("/stream"), "settle_timeout": 2.0}
+        monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **stream)))
+        out = invoke("live", *SMA, "--start", "2026-03-02")
+
+        state = OrderJournal.resume(store(tmp_path), 1).restore()
+        assert "via alpaca-paper" in out and trading.orders
+        assert state.cash == pytest.approx(trading.cash)
+        assert {s: p.qty for s, p in state.positions.items()} == {s: q for s, (q, _) in trading.positions.items()}
+
+
+def test_bad_requests_are_refused_before_trading(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="real money"):
+        CliRunner().invoke(
+            app,
+            ["--set", "alpaca_api_key=k", "--set", "alpaca_secret_key=s", "live", *SMA, "--broker", "alpaca-live"],
+            catch_exceptions=False,
+        )
+    with pytest.raises(ConfigError, match="one symbol"):
+        CliRunner().invoke(app, ["live", *SMA, "--symbols", "QQQ"], catch_exceptions=False)
+    invoke("live", *SMA, "--start", "2026-05-20", "--once")
+    with pytest.raises(ValueError, match="run 1 traded SPY via sim, not QQQ via sim"):
+        CliRunner().invoke(
+            app, ["live", "--strategy", "sma_cross", "--symbols", "QQQ", "--run", "1"], catch_exceptions=False
+        )

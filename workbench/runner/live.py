@@ -1,0 +1,385 @@
+"""``LiveSession``: a strategy trading one symbol live or on paper, crash-safe and controlled through the store.
+
+It is a `TradingSession` (the backtest's driver, RiskManager and OrderManager, every order journaled write-ahead)
+with what a long-running session needs around it:
+
+* a broker of any kind: the local simulated one (``sim``, no keys), or Alpaca's paper or live account
+  (``AlpacaBroker``), whose events it pumps on its own thread;
+* a restart from the store: `LiveSession.open` resumes the run (``"latest"`` by default) and, with a broker that
+  holds the truth elsewhere, reconciles it first (`workbench.runner.reconcile`): fills made while it was down are
+  recorded, orders recorded but maybe never sent are resolved by ``client_order_id``, and differences it cannot
+  explain halt trading;
+* runtime control through the store's strategy switches, which the CLI, the API and the dashboard all set:
+  ``enabled`` off pauses new orders, ``halted`` (the kill switch) cancels working orders, flattens the position
+  and pauses until resumed; checked before every bar and while waiting for one;
+* a clean stop (`LiveSession.run` until its stop event, SIGINT or SIGTERM with `run_until_stopped`): no new
+  orders, working orders canceled (or left, ``cancel_on_stop=False``), the last events handled and recorded;
+* operational events: a broker's refusal of an order and a failed broker call are recorded as ``deny`` risk
+  events (``broker_rejected``, ``broker_error``) and passed to ``on_alert``.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from types import GeneratorType
+from typing import Any
+
+import pandas as pd
+
+from workbench.brokers import BrokerError
+from workbench.brokers.sim import SimBroker
+from workbench.clock import SystemClock
+from workbench.engine.inputs import resolve_strategy
+from workbench.engine.schedule import HALTED
+from workbench.monitor.logs import get_logger
+from workbench.orders.model import EventKind, Order, OrderEvent
+from workbench.ports import Bar, Broker, Clock
+from workbench.risk.manager import RiskEvent
+from workbench.runner.reconcile import RECONCILE, Reconciliation, reconcile
+from workbench.runner.session import TradingSession
+from workbench.store.journal import OrderJournal
+from workbench.strategies.base import Strategy
+
+_log = get_logger("workbench.live")
+_END = object()  # the feed ended
+
+
+@dataclass
+class LiveSummary:
+    """Where a session stands: its run, what it did since it opened, and the account now."""
+
+    run_id: int
+    bars: int
+    orders: int
+    fills: int
+    halted: bool
+    cash: float
+    equity: float
+    positions: dict[str, float]
+    last_bar: datetime | None
+
+
+class LiveSession:
+    """A `TradingSession` run live: see the module docstring. Build it with `open`.
+
+    Examples
+    --------
+    >>> from workbench.store import Store
+    >>> from workbench.testing import FrozenClock, ListFeed, make_bars
+    >>> from datetime import datetime, timezone
+    >>> store = Store.open("sqlite://")
+    >>> clock = FrozenClock(datetime(2019, 12, 31, tzinfo=timezone.utc))
+    >>> live = LiveSession.open(store, "sma_cross", "SYN", SimBroker(clock), clock=clock, params={"fast": 2, "slow": 5})
+    >>> live.run(ListFeed({"SYN": make_bars(30)})).bars  # logs "live session stopped"  # doctest: +SKIP
+    30
+    """
+
+    def __init__(
+        self,
+        session: TradingSession,
+        journal: OrderJournal,
+        *,
+        reconciliation: Reconciliation | None = None,
+        cancel_on_stop: bool = True,
+        poll: float = 0.5,
+        on_alert: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.session, self.journal = session, journal
+        self.reconciliation = reconciliation
+        self.cancel_on_stop = cancel_on_stop
+        self.poll = poll
+        self.on_alert = on_alert
+        self.bars = 0
+        self._first_order = len(session.om.orders)
+        self._first_fill = len(session.om.fills)
+        self._flattened = False  # the kill switch acted for the current halt
+        self._closed = False
+        session.om.subscribe(self._on_order_event)
+        if reconciliation is not None and reconciliation.halt is not None:
+            self._alert(reconciliation.halt)
+        self.apply_controls()
+
+    @classmethod
+    def open(
+        cls,
+        store: Any,
+        strategy: Strategy | type[Strategy] | str,
+        symbol: str,
+        broker: Broker,
+        *,
+        clock: Clock | None = None,
+        params: dict[str, Any] | None = None,
+        run: int | str | None = "latest",
+        history: pd.DataFrame | None = None,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        fixed_fee: float = 0.0,
+        fill: str = "next_open",
+        risk: Any = None,
+        **options: Any,
+    ) -> LiveSession:
+        """Start or resume a recorded run of ``strategy`` on ``symbol`` with ``broker``, reconciled first.
+
+        ``run``: a run id, ``"latest"`` (the newest run of this strategy, symbol and broker kind, else a new one)
+        or None (a new run). A new run starts with the broker's cash. ``history`` warms the indicators up; of a
+        resumed run only the bars up to its last recorded one are history (later ones are still to trade).
+        ``options`` go to the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
+        """
+        cls_, values = resolve_strategy(strategy)
+        instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
+        symbol, clock, kind = symbol.upper(), clock or SystemClock(), broker_kind(broker)
+        if run == "latest":
+            run = latest_run(store, instance.name, symbol, kind)
+        if run is None:
+            config = {"symbol": symbol, "broker": kind}
+            cash = broker.account().cash
+            journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
+        else:
+            journal = OrderJournal.resume(store, int(run))
+            _check_run(store, journal.run_id, symbol, kind)
+        state = journal.restore()
+        if history is not None and state.last_bar is not None:
+            history = history.loc[: pd.Timestamp(state.last_bar)]
+        reconciliation = None
+        if hasattr(broker, "sync"):
+            reconciliation = reconcile(journal, broker, [symbol], clock.now())
+        elif isinstance(broker, SimBroker) and run is not None:
+            positions = {s: p.qty for s, p in state.positions.items()}
+            broker.restore(state.cash, positions, state.open_orders)
+        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee}
+        session = TradingSession(
+            instance, symbol, broker, clock, **costs, fill=fill, risk=risk, journal=journal, history=history
+        )
+        if hasattr(broker, "track"):
+            broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
+        return cls(session, journal, reconciliation=reconciliation, **options)
+
+    @property
+    def run_id(self) -> int:
+        return self.journal.run_id
+
+    @property
+    def last_bar(self) -> datetime | None:
+        """The time of the last bar seen (history included)."""
+        index = self.session.frame().index
+        return index[-1].to_pydatetime() if len(index) else None
+
+    def step(self, bar: Bar) -> list[Order]:
+        """Take one bar: the switches first, then the strategy, risk and orders; returns the orders placed."""
+        self.apply_controls()
+        self._pump()
+        try:
+            placed = self.session.on_bar(bar)
+        except BrokerError as exc:
+            self._broker_failed(exc, bar.symbol)
+            placed = []
+        if bar.symbol.upper() == self.session.symbol:
+            self.bars += 1
+        self._pump()
+        return placed
+
+    def run(self, feed: Iterable[Bar], stop: threading.Event | None = None) -> LiveSummary:
+        """`step` through ``feed`` until it ends or ``stop`` is set, then `shutdown`; returns the summary.
+
+        The feed is read on a helper thread one bar at a time (the next bar is asked for once this one is
+        done); while none comes, the broker's events and the store's switches are still handled every ``poll``
+        seconds, so a kill switch acts without waiting for a bar.
+        """
+        stop = stop or threading.Event()
+        bars: queue.Queue[Any] = queue.Queue()
+        done = threading.Semaphore(0)
+        reader = threading.Thread(target=_read, args=(feed, bars, done, stop), name="live-feed", daemon=True)
+        reader.start()
+        try:
+            while not stop.is_set():
+                try:
+                    item = bars.get(timeout=self.poll)
+                except queue.Empty:
+                    self.apply_controls()
+                    self._pump()
+                    continue
+                if item is _END:
+                    break
+                try:
+                    self.step(item)
+                finally:
+                    done.release()
+        finally:
+            stop.set()
+            closer = getattr(feed, "close", None)
+            if callable(closer) and not isinstance(feed, GeneratorType):  # a stream: unblock its reader thread
+                closer()
+            self.shutdown()
+        return self.summary()
+
+    def apply_controls(self) -> None:
+        """Act on the store's switches of this strategy: halted -> cancel working orders, flatten (once per
+        halt; not after a reconciliation's halt, which leaves the account as it is) and trade no more; not
+        enabled -> no new orders; otherwise trade."""
+        with self.journal.store.unit_of_work(readonly=True) as uow:
+            row = uow.strategies.get(self.journal.strategy)
+            halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
+            reason = row.halted_reason if row is not None else None
+        if halted and not self._flattened and not (reason or "").startswith(f"{RECONCILE} "):
+            self._flatten(reason or "halted")  # the kill switch; a reconciliation's halt touches nothing
+        self._flattened = halted
+        self.session.risk_manager.halted = halted
+        self.session.driver.schedule[HALTED] = 1.0 if halted or not enabled else 0.0
+
+    def shutdown(self) -> None:
+        """Stop cleanly: working orders canceled (unless ``cancel_on_stop`` is off), the broker's last events
+        handled and recorded. The run stays resumable."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.cancel_on_stop:
+            self._cancel_working()
+        self._pump(timeout=0.2)
+        with self.journal.store.unit_of_work() as uow:
+            details = {"run_id": self.run_id, "bars": self.bars, "cancel_on_stop": self.cancel_on_stop}
+            uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", details)
+        _log.info("live session stopped", run_id=self.run_id, bars=self.bars)
+
+    def summary(self) -> LiveSummary:
+        """The run, the bars, orders and fills since `open`, and the account now."""
+        broker = self.session.broker
+        account = broker.account()
+        return LiveSummary(
+            run_id=self.run_id,
+            bars=self.bars,
+            orders=len(self.session.om.orders) - self._first_order,
+            fills=len(self.session.om.fills) - self._first_fill,
+            halted=self.session.risk_manager.halted,
+            cash=account.cash,
+            equity=account.equity,
+            positions=broker.positions(),
+            last_bar=self.last_bar,
+        )
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _flatten(self, reason: str) -> None:
+        """The kill switch: cancel working orders and close the position with a market order (through the
+        OrderManager, so it is journaled like any other)."""
+        _log.warning("kill switch: cancel, flatten and halt", run_id=self.run_id, reason=reason)
+        self._cancel_working()
+        symbol, om = self.session.symbol, self.session.om
+        held = self.session.broker.positions().get(symbol, 0.0)
+        if held == 0.0:
+            return
+        frame = self.session.frame()
+        price = float(frame["close"].iloc[-1]) if len(frame) else om.positions[symbol].avg_price
+        try:
+            om.target(symbol, 0.0, price)
+        except BrokerError as exc:
+            self._broker_failed(exc, symbol)
+
+    def _cancel_working(self) -> None:
+        for order in [o for o in self.session.om.orders.values() if o.is_open]:
+            try:
+                self.session.broker.cancel(order.id)
+            except BrokerError as exc:
+                _log.warning("could not cancel order", client_order_id=order.client_order_id, error=str(exc))
+
+    def _pump(self, timeout: float = 0.0) -> None:
+        pump = getattr(self.session.broker, "pump", None)
+        if pump is None:
+            return
+        try:
+            pump(timeout)
+        except BrokerError as exc:
+            self._broker_failed(exc, self.session.symbol)
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        """A refusal by the broker (not by our own risk rules) is an operational event."""
+        if event.kind is not EventKind.REJECTED or event.reason == "denied by risk rules":
+            return
+        order = self.session.om.orders.get(event.order_id)
+        symbol = order.symbol if order is not None else self.session.symbol
+        details = {"client_order_id": event.client_order_id, "reason": event.reason or ""}
+        self._ops_event(RiskEvent(event.timestamp, symbol, "deny", "broker_rejected", details))
+
+    def _broker_failed(self, exc: BrokerError, symbol: str) -> None:
+        _log.error("broker call failed", run_id=self.run_id, error=str(exc), transient=exc.transient)
+        details = {"error": str(exc), "transient": exc.transient}
+        self._ops_event(RiskEvent(self.session.clock.now(), symbol, "deny", "broker_error", details))
+
+    def _ops_event(self, event: RiskEvent) -> None:
+        self.journal.record_risk(event)
+        self._alert(event)
+
+    def _alert(self, event: Any) -> None:
+        if self.on_alert is not None:
+            try:
+                self.on_alert(event)
+            except Exception as exc:  # telling people must never stop trading
+                _log.error("alert failed", error=str(exc))
+
+
+def run_until_stopped(live: LiveSession, feed: Iterable[Bar]) -> LiveSummary:
+    """`LiveSession.run` until the feed ends or the process gets SIGINT or SIGTERM, which stop it cleanly
+    (the previous handlers are restored afterwards). Call it from the main thread.
+
+    Examples
+    --------
+    >>> summary = run_until_stopped(live, source.stream(["SPY"]))  # Ctrl-C to stop  # doctest: +SKIP
+    >>> summary.run_id, summary.halted  # doctest: +SKIP
+    (7, False)
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return live.run(feed, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def broker_kind(broker: Broker) -> str:
+    """``sim``, ``alpaca-paper`` or ``alpaca-live``: what a run records as its broker."""
+    paper = getattr(broker, "paper", None)
+    return "sim" if paper is None else "alpaca-paper" if paper else "alpaca-live"
+
+
+def latest_run(store: Any, strategy: str, symbol: str, broker: str) -> int | None:
+    """The newest recorded live run of ``strategy`` on ``symbol`` with a ``broker`` of that kind, if any."""
+    with store.unit_of_work(readonly=True) as uow:
+        runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
+    for row in runs:
+        config = row.config or {}
+        if config.get("symbol") == symbol and config.get("broker", "sim") == broker:
+            return row.id
+    return None
+
+
+def _check_run(store: Any, run_id: int, symbol: str, broker: str) -> None:
+    """A resumed run must be of this symbol and this kind of broker (a local paper account is not Alpaca's)."""
+    with store.unit_of_work(readonly=True) as uow:
+        config = uow.runs.get(run_id).config or {}
+    recorded = (config.get("symbol", symbol), config.get("broker", "sim"))
+    if recorded != (symbol, broker):
+        raise ValueError(
+            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {symbol} via {broker}: resume it with those, "
+            "or start a new run"
+        )
+
+
+def _read(feed: Iterable[Bar], bars: queue.Queue[Any], done: threading.Semaphore, stop: threading.Event) -> None:
+    """The feed thread: one bar at a time, the next asked for only once the session is done with this one."""
+    try:
+        for bar in feed:
+            bars.put(bar)
+            while not done.acquire(timeout=0.5):
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+    except Exception as exc:  # a broken feed ends the session cleanly; the error is logged
+        _log.error("feed failed; the session stops", error=str(exc))
+    finally:
+        bars.put(_END)
