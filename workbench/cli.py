@@ -254,6 +254,13 @@ def sweep_cmd(
     risk: RiskOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write all rows to .parquet or .csv.")] = None,
     save: SaveOpt = False,
+    engine: Annotated[
+        str, typer.Option(help="local (numba threads here) or dask (chunks on a Dask cluster, same results).")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address for --engine dask, e.g. tcp://host:8786 (default: a local cluster)."),
+    ] = None,
 ) -> None:
     """Sweep a strategy's parameters over bundled (or configured) bars and print the best rows."""
     import time
@@ -267,6 +274,8 @@ def sweep_cmd(
     ranges = dict(_parse_param(p) for p in param or [])
     if out is not None and out.suffix not in (".parquet", ".csv"):
         raise ValueError(f"--out {out}: use a .parquet or .csv file")
+    if scheduler is not None and engine != "dask":
+        raise ValueError(f"--scheduler {scheduler}: needs --engine dask")
     bars = load(symbols, start=start, end=end, source=settings.data_source, path=settings.data_path)
     began = time.perf_counter()
     result = sweep(
@@ -279,6 +288,8 @@ def sweep_cmd(
         fill=fill,
         metric=metric,
         risk=_risk_rules(risk).active(),
+        engine=engine,
+        client=scheduler,
         **ranges,
     )
     elapsed = time.perf_counter() - began

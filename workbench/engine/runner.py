@@ -1,9 +1,14 @@
-"""Runs a parameter grid over packed bars in chunks: progress bar, Ctrl-C keeps the rows done so far."""
+"""Runs a parameter grid over packed bars in chunks: progress bar, Ctrl-C keeps the rows done so far.
+
+A chunk is a range of work items computed by ``GridJob.run``; the local loop below and the Dask engine
+(``engine.distributed``) both call it, so every engine runs the same kernels on the same inputs.
+"""
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +18,9 @@ from workbench.engine.inputs import Costs, Packed
 from workbench.engine.metrics import N_METRICS
 from workbench.strategies.base import Strategy, call_signals
 from workbench.strategies.kernel import is_compiled, signal_kernel
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 # Work per kernel call (bars x parameter sets): small enough for a responsive progress bar and Ctrl-C,
 # large enough that the per-call overhead stays under a percent.
@@ -28,6 +36,80 @@ class GridRun:
     done: int  # items computed (all of them unless interrupted)
 
 
+@dataclass(frozen=True)
+class GridJob:
+    """Everything a chunk of a grid run reads, the same for every chunk (so a cluster receives it once).
+
+    ``params`` is the grid as the kernels' float64 matrix (one row per parameter set); ``windows[s, w]`` is
+    window w of symbol s as (start, end) bar positions; ``ppy`` the periods per year of each symbol.
+    """
+
+    grid: pd.DataFrame
+    params: np.ndarray
+    packed: Packed
+    windows: np.ndarray
+    costs: Costs
+    ppy: np.ndarray
+    n_blocks: int
+
+    @classmethod
+    def build(
+        cls, grid: pd.DataFrame, packed: Packed, windows: np.ndarray, costs: Costs, ppy: np.ndarray, n_blocks: int
+    ) -> GridJob:
+        """The job of ``grid`` over ``packed`` bars, with the grid as a writable float64 matrix for the kernels."""
+        params = np.array(grid.to_numpy(dtype=np.float64), dtype=np.float64, order="C", copy=True)  # writable
+        return cls(grid, params, packed, windows, costs, ppy, n_blocks)
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.packed.offsets) - 1
+
+    @property
+    def n_items(self) -> int:
+        return len(self.grid) * self.n_symbols
+
+    @property
+    def cells_per_item(self) -> float:
+        """Bars one item simulates, over all its windows (the unit of work that sizes chunks)."""
+        return self.packed.offsets[-1] / self.n_symbols * self.windows.shape[1]
+
+    def outputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Empty metrics (NaN) and block arrays for ``n`` items."""
+        return np.full((n, self.windows.shape[1], N_METRICS), np.nan), np.zeros((n, self.n_blocks, 2))
+
+    def run(self, strategy: type[Strategy], start: int, stop: int, metrics: np.ndarray, blocks: np.ndarray) -> None:
+        """Metrics and blocks of items ``start .. stop - 1`` into ``metrics[i - start]``, ``blocks[i - start]``."""
+        from workbench.engine.sweep_kernel import sweep_exposures_nb, sweep_signals_nb
+
+        k = np.arange(start, stop, dtype=np.int64)
+        n_sym, packed, costs = self.n_symbols, self.packed, self.costs
+        if not is_compiled(strategy):
+            _run_numpy_chunk(strategy, self, k, metrics, blocks, sweep_exposures_nb)
+            return
+        errors = np.zeros(len(k), dtype=np.int64)
+        sweep_signals_nb(
+            signal_kernel(strategy),
+            *packed.arrays,
+            packed.sessions,
+            packed.offsets,
+            self.params,
+            k % n_sym,
+            k // n_sym,
+            self.windows,
+            costs.cash,
+            costs.fees,
+            costs.fixed_fee,
+            costs.slippage,
+            costs.fill_close,
+            self.ppy,
+            costs.risk,
+            metrics,
+            blocks,
+            errors,
+        )
+        _raise_on_bad_exposure(strategy, self.grid, packed, k, errors)
+
+
 def run_grid(
     cls: type[Strategy],
     grid: pd.DataFrame,
@@ -37,53 +119,30 @@ def run_grid(
     ppy: np.ndarray,
     n_blocks: int = 0,
     progress: bool = True,
+    client: Client | None = None,
 ) -> GridRun:
-    """Metrics of every (parameter set, symbol) in every window; see ``sweep_kernel`` for the layout."""
-    from workbench.engine.sweep_kernel import sweep_exposures_nb, sweep_signals_nb
+    """Metrics of every (parameter set, symbol) in every window; see ``sweep_kernel`` for the layout.
 
-    n_sym = len(packed.offsets) - 1
-    params = np.array(grid.to_numpy(dtype=np.float64), dtype=np.float64, order="C", copy=True)  # writable
-    n_items = len(grid) * n_sym
-    metrics = np.full((n_items, windows.shape[1], N_METRICS), np.nan)
-    blocks = np.zeros((n_items, n_blocks, 2))
+    With a Dask ``client`` the chunks run on its cluster (``engine.distributed``), else here in numba threads.
+    """
+    job = GridJob.build(grid, packed, windows, costs, ppy, n_blocks)
     # One call in Python first: a wrong output shape or range fails here with a clear message.
     call_signals(cls, packed.symbol_arrays(0), row_values(cls, grid, 0))
-    bars_per_item = packed.offsets[-1] / n_sym
-    chunk = max(1, int(_CELLS_PER_CHUNK // max(bars_per_item * windows.shape[1], 1)))
-    compiled = is_compiled(cls)
-    kernel = signal_kernel(cls) if compiled else None
+    if client is not None:
+        from workbench.engine.distributed import run_on_cluster
+
+        return run_on_cluster(client, cls, job, _CELLS_PER_CHUNK, progress)
+    n_items = job.n_items
+    metrics, blocks = job.outputs(n_items)
+    chunk = max(1, int(_CELLS_PER_CHUNK // max(job.cells_per_item, 1)))
     done = 0
     bar = tqdm(total=n_items, desc=f"sweep {cls.name}", unit="run", delay=2.0, disable=not progress)
     try:
         while done < n_items:
-            k = np.arange(done, min(done + chunk, n_items), dtype=np.int64)
-            if compiled:
-                errors = np.zeros(len(k), dtype=np.int64)
-                sweep_signals_nb(
-                    kernel,
-                    *packed.arrays,
-                    packed.sessions,
-                    packed.offsets,
-                    params,
-                    k % n_sym,
-                    k // n_sym,
-                    windows,
-                    costs.cash,
-                    costs.fees,
-                    costs.fixed_fee,
-                    costs.slippage,
-                    costs.fill_close,
-                    ppy,
-                    costs.risk,
-                    metrics[k[0] : k[-1] + 1],
-                    blocks[k[0] : k[-1] + 1],
-                    errors,
-                )
-                _raise_on_bad_exposure(cls, grid, packed, k, errors)
-            else:
-                _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, k, metrics, blocks, sweep_exposures_nb)
-            done = int(k[-1]) + 1
-            bar.update(len(k))
+            stop = min(done + chunk, n_items)
+            job.run(cls, done, stop, metrics[done:stop], blocks[done:stop])
+            bar.update(stop - done)
+            done = stop
     except KeyboardInterrupt:
         warnings.warn(
             f"sweep interrupted: {done} of {n_items} runs done; returning those", RuntimeWarning, stacklevel=3
@@ -114,32 +173,32 @@ def row_values(cls: type[Strategy], grid: pd.DataFrame, i: int) -> tuple:
     return tuple(spec.type(grid[name].iat[i]) for name, spec in cls.params().items())
 
 
-def _run_numpy_chunk(cls, grid, packed, windows, costs, ppy, items, metrics, blocks, kernel) -> None:
+def _run_numpy_chunk(cls, job, items, metrics, blocks, kernel) -> None:
     """Signals computed in Python (numpy strategies), simulated by the parallel kernel per symbol."""
-    n_sym = len(packed.offsets) - 1
+    packed, costs, n_sym = job.packed, job.costs, job.n_symbols
     for s in range(n_sym):
-        mine = items[items % n_sym == s]
-        if not len(mine):
+        rows = np.flatnonzero(items % n_sym == s)  # positions in this chunk's outputs
+        if not len(rows):
             continue
         arrays = packed.symbol_arrays(s)
-        exposures = np.stack([call_signals(cls, arrays, row_values(cls, grid, c)) for c in mine // n_sym])
-        out = np.empty((len(mine), windows.shape[1], metrics.shape[2]))
-        blk = np.zeros((len(mine), blocks.shape[1], 2))
+        exposures = np.stack([call_signals(cls, arrays, row_values(cls, job.grid, c)) for c in items[rows] // n_sym])
+        out = np.empty((len(rows), job.windows.shape[1], metrics.shape[2]))
+        blk = np.zeros((len(rows), blocks.shape[1], 2))
         kernel(
             arrays[0],
             arrays[3],
             exposures,
             packed.sessions[packed.offsets[s] : packed.offsets[s + 1]],
-            windows[s],
+            job.windows[s],
             costs.cash,
             costs.fees,
             costs.fixed_fee,
             costs.slippage,
             costs.fill_close,
-            ppy[s],
+            job.ppy[s],
             costs.risk,
             out,
             blk,
         )
-        metrics[mine] = out
-        blocks[mine] = blk
+        metrics[rows] = out
+        blocks[rows] = blk

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
     check_costs,
@@ -23,6 +24,9 @@ from workbench.engine.metrics import METRIC_NAMES
 from workbench.engine.result import SweepResult
 from workbench.engine.runner import run_grid
 from workbench.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 # Blocks of the return series kept per run for combinatorially symmetric cross-validation (PBO).
 CSCV_BLOCKS = 16
@@ -42,6 +46,8 @@ def sweep(
     risk: dict[str, float | None] | None = None,
     fixed_fee: float = 0.0,
     progress: bool = True,
+    engine: str = "local",
+    client: Client | str | None = None,
     **param_ranges: Any,
 ) -> SweepResult:
     """Backtest every combination of ``param_ranges`` on ``bars`` and return one row of metrics per run.
@@ -65,6 +71,10 @@ def sweep(
     fixed_fee : a fee per order (currency) on top of ``fees``, like vectorbt's ``fixed_fees``.
     risk : risk rules applied to every run, e.g. ``{"stop_loss": 0.05, "max_drawdown": 0.25}``; rules and
         their semantics in ``workbench.engine.risk_rules`` and ``workbench.engine.simulate``.
+    engine : ``"local"`` (numba threads in this process) or ``"dask"``: the runs are cut into chunks computed
+        on a Dask cluster, with results identical to local (``engine.distributed``).
+    client : with ``engine="dask"``, a ``distributed.Client``, a scheduler address such as
+        ``"tcp://host:8786"``, or None to start (and afterwards stop) a local cluster with a worker per core.
     **param_ranges : per parameter a value, a ``range``, a sequence or a ``"start:stop[:step]"`` string.
         With none given, a strategy class or name sweeps its ``sweep_ranges``.
 
@@ -73,7 +83,9 @@ def sweep(
     >>> import workbench as wb
     >>> res = wb.sweep("sma_cross", wb.load("SPY"), fast=range(5, 60), slow=range(20, 250, 5), fees=0.001)
     >>> res.best(5)  # doctest: +SKIP
+    >>> res = wb.sweep("sma_cross", wb.load("SPY"), engine="dask", client="tcp://10.0.0.5:8786")  # doctest: +SKIP
     """
+    check_engine(engine, client)
     cls, base = resolve_strategy(strategy)
     if not param_ranges and not base:
         param_ranges = dict(cls.sweep_ranges)
@@ -88,16 +100,19 @@ def sweep(
         raise ValueError(f"{', '.join(too_short)}: a sweep needs at least {2 * CSCV_BLOCKS} bars per symbol")
     ppy = {s: float(periods_per_year or infer_periods_per_year(f.index)) for s, f in frames.items()}
     windows = np.array([[[0, len(f)]] for f in frames.values()], dtype=np.int64)
-    run = run_grid(
-        cls,
-        grid,
-        pack(frames, costs),
-        windows,
-        costs,
-        np.array(list(ppy.values())),
-        n_blocks=CSCV_BLOCKS,
-        progress=progress,
-    )
+    packed = pack(frames, costs)
+    with open_client(engine, client) as dask_client:
+        run = run_grid(
+            cls,
+            grid,
+            packed,
+            windows,
+            costs,
+            np.array(list(ppy.values())),
+            n_blocks=CSCV_BLOCKS,
+            progress=progress,
+            client=dask_client,
+        )
     metrics = metrics_frame(run.metrics[:, 0, :], grid, list(frames), multi)
     return SweepResult(
         strategy=cls,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
     Costs,
@@ -28,6 +29,9 @@ from workbench.engine.runner import row_values, run_grid
 from workbench.engine.single import simulate_exposure
 from workbench.strategies.base import BAR_ARGS, Strategy, call_signals
 from workbench.strategies.params import ParameterError
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _SPAN = re.compile(r"^\s*(\d+)\s*(Y|M|W|D|H|min|T|bars?)\s*$", re.IGNORECASE)
 
@@ -165,6 +169,8 @@ def walk_forward(
     risk: dict[str, float | None] | None = None,
     fixed_fee: float = 0.0,
     progress: bool = True,
+    engine: str = "local",
+    client: Client | str | None = None,
     **param_ranges: Any,
 ) -> WalkForwardResult:
     """Pick the best parameters on each training window by ``metric`` and run them out of sample.
@@ -172,7 +178,8 @@ def walk_forward(
     Training and test windows never overlap: a test window starts at the bar where its training window
     ends, so the choice for a window never sees its test bars. Indicators in a test window may warm up on
     earlier bars (as a live session would have that history); positions and cash start fresh in each
-    window's own test run. Spans are bar counts or lengths like ``"3Y"``, ``"6M"``, ``"90D"``.
+    window's own test run. Spans are bar counts or lengths like ``"3Y"``, ``"6M"``, ``"90D"``. ``engine`` and
+    ``client`` choose where the windows of every parameter set run, as in ``sweep`` (same results).
 
     Examples
     --------
@@ -181,21 +188,31 @@ def walk_forward(
     ...                      fast=range(5, 50, 5), slow=range(20, 200, 20))
     >>> wf.summary()  # doctest: +SKIP
     """
+    check_engine(engine, client)
     cls, base = resolve_strategy(strategy)
     costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
     frames, _ = prepare_bars(bars)
+    splits_of = {s: split_windows(f.index, train, test, step, anchored) for s, f in frames.items()}
+    for symbol, splits in splits_of.items():
+        training = frames[symbol].iloc[splits[:, 0].min() : splits[:, 1].min()]
+        check_windows(cls, grid, {f"{symbol} training window": training})
+    ppy_of = {s: float(periods_per_year or infer_periods_per_year(f.index)) for s, f in frames.items()}
+    runs = {}
+    with open_client(engine, client) as dask_client:
+        for symbol, frame in frames.items():
+            splits = splits_of[symbol]
+            windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
+            packed = pack({symbol: frame}, costs)
+            ppy = np.array([ppy_of[symbol]])
+            runs[symbol] = run_grid(cls, grid, packed, windows, costs, ppy, progress=progress, client=dask_client)
+            if runs[symbol].done < len(grid):
+                raise KeyboardInterrupt("walk-forward interrupted")
     rows, equities, summaries = [], {}, []
     for symbol, frame in frames.items():
-        splits = split_windows(frame.index, train, test, step, anchored)
-        check_windows(cls, grid, {f"{symbol} training window": frame.iloc[splits[:, 0].min() : splits[:, 1].min()]})
-        ppy = float(periods_per_year or infer_periods_per_year(frame.index))
-        windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
-        run = run_grid(cls, grid, pack({symbol: frame}, costs), windows, costs, np.array([ppy]), progress=progress)
-        if run.done < len(grid):
-            raise KeyboardInterrupt("walk-forward interrupted")
+        splits, run, ppy = splits_of[symbol], runs[symbol], ppy_of[symbol]
         w = len(splits)
         scores = run.metrics[:, :w, METRIC_NAMES.index(metric)]
         ranked = np.where(np.isnan(scores), np.inf if metric in LOWER_IS_BETTER else -np.inf, scores)
