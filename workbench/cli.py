@@ -415,7 +415,7 @@ def paper_cmd(
         path=settings.data_path,
         pace=pace or None,
         on_event=_echo_fill,
-        notify_channel=None,
+        notify=False,
     )
     typer.echo(
         f"{step.bars} bars, {len(step.fills)} fills, cash {step.cash:,.2f}, equity {step.equity:,.2f}; "
@@ -480,9 +480,11 @@ def schedule_cmd(
 
     Parameters: -p NAME VALUE (repeatable), as for `workbench run`.
     """
-    from workbench.schedule.scheduler import NotebookSchedule, queue_failure_notice
+    from workbench.notify.dispatcher import Dispatcher
+    from workbench.schedule.scheduler import NotebookSchedule
 
     store = _store(ctx)
+    dispatcher = Dispatcher.from_settings(ctx.obj, store)  # failed runs go out on the configured channels
     schedule = NotebookSchedule(
         notebook,
         every,
@@ -491,10 +493,13 @@ def schedule_cmd(
         calendar=calendar,
         store=store,
         out_dir=out_dir,
-        notify=queue_failure_notice(store),
+        notify=dispatcher.notify,
     )
     typer.echo(f"running {notebook} every {every}{' in market hours' if market_hours else ''}; Ctrl-C stops")
-    schedule.start(max_runs=max_runs)
+    try:
+        schedule.start(max_runs=max_runs)
+    finally:
+        dispatcher.close()
     failed = sum(r.status == "failed" for r in schedule.runs)
     typer.echo(f"{len(schedule.runs)} runs ({failed} failed), {schedule.skipped} skipped")
 

@@ -4,7 +4,7 @@ scheduled live session: load its state, take the new bars, let strategy, risk an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -27,7 +27,6 @@ class StepResult:
     positions: dict[str, float]
     halted: bool
     last_bar: pd.Timestamp | None = None
-    notified: list[str] = field(default_factory=list)
 
 
 def paper_step(
@@ -49,15 +48,15 @@ def paper_step(
     path: str | None = None,
     pace: float | None = None,
     on_event: Callable[[OrderEvent], None] | None = None,
-    notify_channel: str | None = "default",
+    notify: bool = True,
 ) -> StepResult:
     """Trade ``steps`` more bars (None: all up to ``end``) of a local paper run on the simulated broker.
 
     A new run (``run_id`` None) starts trading at ``start`` with ``cash``, the bars before it warming up the
     indicators; a recorded run resumes after the last bar it marked, from the database alone. ``run_id=
     "latest"`` resumes the newest run of this strategy on ``symbol``, or starts one (what a schedule wants). Every order
-    and fill is journaled write-ahead; with ``notify_channel`` each fill and risk alert of the step is queued
-    as a notification in the store's outbox.
+    and fill is journaled write-ahead; with ``notify`` the step's fills, rejections, risk decisions and alerts
+    go to the notification dispatcher (``workbench.notify``: the channels and routes of the settings).
 
     Examples
     --------
@@ -77,7 +76,8 @@ def paper_step(
     if steps is not None and steps < 1:
         raise ValueError(f"steps={steps!r}: must be at least 1 bar (or None for every bar up to the end)")
     instance = lookup(strategy)(**(params or {}))
-    store = store or Store.open(load_settings())
+    settings = load_settings()
+    store = store or Store.open(settings)
     bars = load(symbol, end=end, source=source, path=path)
     if run_id == "latest":
         run_id = _latest_run(store, instance.name, symbol)
@@ -103,7 +103,17 @@ def paper_step(
     )
     if on_event is not None:
         session.om.subscribe(on_event)
-    session.run(ReplayFeed({symbol: upcoming}, pace=pace))
+    dispatcher = None
+    if notify:
+        from workbench.notify.dispatcher import Dispatcher
+
+        dispatcher = Dispatcher.from_settings(settings, store)
+        dispatcher.attach(session)
+    try:
+        session.run(ReplayFeed({symbol: upcoming}, pace=pace))
+    finally:
+        if dispatcher is not None:
+            dispatcher.close()
     account = session.broker.account()
     result = StepResult(
         run_id=journal.run_id,
@@ -116,8 +126,6 @@ def paper_step(
         halted=session.risk_manager.halted,
         last_bar=upcoming.index[-1] if len(upcoming) else resume_after,
     )
-    if notify_channel is not None:
-        result.notified = _queue_notices(store, notify_channel, instance.name, result)
     return result
 
 
@@ -126,20 +134,3 @@ def _latest_run(store: Any, strategy: str, symbol: str) -> int | None:
     with store.unit_of_work(readonly=True) as uow:
         runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
     return next((r.id for r in runs if (r.config or {}).get("symbol") == symbol), None)
-
-
-def _queue_notices(store: Any, channel: str, name: str, step: StepResult) -> list[str]:
-    """One outbox notification per fill and per alert of the step; returns their subjects."""
-    notices = [
-        (f"{name}: {f.side.value} {f.qty:.4f} {f.symbol} @ {f.price:.4f}", f"fill {f.fill_id} at {f.timestamp}")
-        for f in step.fills
-    ]
-    notices += [
-        (f"{name}: risk {a.level} {a.measure} {a.value:.2%}", f"limit {a.limit:.2%} ({a.rule}) at {a.timestamp}")
-        for a in step.alerts
-    ]
-    if notices:
-        with store.unit_of_work() as uow:
-            for subject, body in notices:
-                uow.notifications.add(channel, subject, body)
-    return [subject for subject, _ in notices]

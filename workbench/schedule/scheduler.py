@@ -111,19 +111,6 @@ class NotebookSchedule:
             scheduler.shutdown(wait=False)
 
 
-def queue_failure_notice(store: Any, channel: str = "default") -> Callable[[NotebookRun], None]:
-    """A ``notify`` that queues a notification of each failed run in the store's outbox (the notification
-    dispatcher delivers it)."""
-
-    def notify(run: NotebookRun) -> None:
-        subject = f"scheduled notebook {run.notebook.name} failed"
-        body = f"{run.error}\noutput: {run.output}\nstarted {run.started_at.isoformat()}, run {run.run_id}"
-        with store.unit_of_work() as uow:
-            uow.notifications.add(channel, subject, body)
-
-    return notify
-
-
 def _calendar(code: str) -> Any:
     import exchange_calendars
 
