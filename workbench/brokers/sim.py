@@ -23,7 +23,7 @@ from collections.abc import Callable
 from numbers import Real
 
 from workbench.brokers import BrokerError
-from workbench.engine.fills import CASH_TOLERANCE, cash_after_fill_nb, fee_nb, fill_price_nb
+from workbench.engine.fills import CASH_TOLERANCE, execution_nb
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
 from workbench.ports import Account, Bar, Clock
 
@@ -126,7 +126,10 @@ class SimBroker:
         return {s: q for s, q in self._positions.items() if q != 0.0}
 
     def account(self) -> Account:
-        held = sum(q * self._prices.get(s, 0.0) for s, q in self._positions.items())
+        held = 0.0
+        for symbol, qty in self._positions.items():
+            if qty:
+                held += qty * self._prices.get(symbol, 0.0)
         return Account(cash=self._cash, equity=self._cash + held)
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
@@ -147,11 +150,13 @@ class SimBroker:
     def quote(self, symbol: str, price: float, volume: float | None = None) -> None:
         """Set ``symbol``'s current price and the volume tradable there (None: unlimited): market orders
         execute here (capped by ``max_participation`` x ``volume``), ``account()`` marks positions here."""
-        if volume is not None and not (isinstance(volume, Real) and not isinstance(volume, bool) and volume >= 0):
-            raise ValueError(f"volume={volume!r} is invalid: expected a number >= 0, or None for unlimited")
+        if volume is not None:
+            if not (isinstance(volume, Real) and not isinstance(volume, bool) and volume >= 0):
+                raise ValueError(f"volume={volume!r} is invalid: expected a number >= 0, or None for unlimited")
+            volume = float(volume)
         symbol = symbol.upper()
         self._prices[symbol] = float(price)
-        self._volumes[symbol] = None if volume is None else float(volume)
+        self._volumes[symbol] = volume
 
     def process_bar(self, bar: Bar) -> None:
         """Expire stale day orders, then fill open orders on ``bar``; quote its close and volume.
@@ -192,9 +197,8 @@ class SimBroker:
                 return
         size = qty * order.side.sign
         slippage = self.slippage if order.type in (OrderType.MARKET, OrderType.STOP) else 0.0
-        fill_price = fill_price_nb(price, size, slippage)
-        fee = fee_nb(size, fill_price, self.fees, self.fixed_fee if order.filled_qty == 0.0 else 0.0)
-        cash = cash_after_fill_nb(self._cash, size, fill_price, fee)
+        fixed_fee = self.fixed_fee if order.filled_qty == 0.0 else 0.0
+        fill_price, fee, cash = execution_nb(price, size, slippage, self.fees, fixed_fee, self._cash)
         position = self._positions.get(order.symbol, 0.0) + size
         if size > 0 and position > 0 and cash < -CASH_TOLERANCE * max(self._cash, 1.0):
             refused = OrderStatus.CANCELED if order.filled_qty > 0 else OrderStatus.REJECTED

@@ -109,3 +109,23 @@ def snap_zero_nb(value, scale):
     if abs(value) <= max(_REL_TOL * abs(scale), _ABS_TOL):
         return 0.0
     return value
+
+
+@njit(cache=True, nogil=True)
+def execution_nb(price, size, slippage, fees, fixed_fee, cash):
+    """(fill price, fee, cash after) of a fill of ``size`` units at ``price``: `fill_price_nb`, `fee_nb` and
+    `cash_after_fill_nb` in one call, for the simulated broker's Python path (one dispatch instead of three)."""
+    fill_price = fill_price_nb(price, size, slippage)
+    fee = fee_nb(size, fill_price, fees, fixed_fee)
+    return fill_price, fee, cash_after_fill_nb(cash, size, fill_price, fee)
+
+
+@njit(cache=True, nogil=True)
+def order_size_nb(cash, spendable, position, price, target, fees, fixed_fee, slippage):
+    """Units to trade toward ``target`` x equity (`target_size_nb`), cut to the cash that can pay for it
+    (`affordable_size_nb`); 0.0 when that is below ``MIN_ORDER_SIZE``. One dispatch for OrderManager.target."""
+    size = target_size_nb(cash, position, price, target, fees, fixed_fee, slippage)
+    size = affordable_size_nb(spendable, position, price, size, fees, fixed_fee, slippage)
+    if is_less_nb(abs(size), MIN_ORDER_SIZE):
+        return 0.0
+    return size

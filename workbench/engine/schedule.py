@@ -18,9 +18,11 @@ from workbench.engine.risk_rules import (
     clamp_exposure_nb,
     exit_reason_nb,
     exposure_limit_nb,
+    order_allowed_nb,
     update_extreme_nb,
 )
 from workbench.engine.sessions import CLOSED
+from workbench.engine.simulate import book_fill_nb, entry_extreme_nb, trade_entry_price_nb
 
 SIGNAL, RISK, MARK = 0, 1, 2  # phases of a bar: the strategy's signal, the risk rules, marking at the close
 # Slots of the scheduler state shared with the Python driver.
@@ -106,3 +108,28 @@ def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, pos
         t += 1
         phase = SIGNAL
     return end, SIGNAL, 0.0, 0
+
+
+@njit(cache=True, nogil=True)
+def next_order_nb(t, phase, end, exposure, close, session, fill_close, cash, position, trade, state, risk):
+    """`next_event_nb` from the entry price of ``trade`` (a trade state), then for the order found: the new day
+    of its fill bar rolled (next-open fills) and whether ``max_orders_per_day`` lets it go out. Returns
+    ``(bar, phase, target, reason, allowed)``; one dispatch per order for the Python driver."""
+    bar, phase, target, reason = next_event_nb(
+        t, phase, end, exposure, close, session, fill_close, cash, position, trade_entry_price_nb(trade), state, risk
+    )
+    if bar >= end:
+        return bar, phase, target, reason, False
+    if not fill_close:
+        roll_day_nb(state, session[bar + 1])
+    return bar, phase, target, reason, order_allowed_nb(state[ORDERS_TODAY], target, risk)
+
+
+@njit(cache=True, nogil=True)
+def book_order_nb(trade, bar, position, size, new_position, price, fee, cash_before, trades_out, state):
+    """Book an order's fill into ``trade`` (`simulate.book_fill_nb`) and the scheduler ``state``: the
+    trailing-stop reference of a newly opened trade (the position went from ``position`` to ``new_position``)
+    and the day's order count."""
+    book_fill_nb(trade, bar, position, size, price, fee, cash_before, True, trades_out)
+    state[EXTREME] = entry_extreme_nb(position, new_position, state[EXTREME], trade)
+    state[ORDERS_TODAY] += 1

@@ -151,6 +151,12 @@ def trade_entry_price(state: np.ndarray) -> float:
     return float(state[_T_ENTRY_PRICE])
 
 
+@njit(cache=True, nogil=True)
+def trade_entry_price_nb(state):
+    """`trade_entry_price` inside a kernel."""
+    return state[_T_ENTRY_PRICE]
+
+
 def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
     """(trades, wins, gross win, gross loss) of a trade state, as ``equity_metrics_nb`` takes them."""
     return int(state[_T_COUNT]), state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS]

@@ -11,7 +11,7 @@ from typing import Protocol
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from workbench.brokers import BrokerError
-from workbench.engine.fills import MIN_ORDER_SIZE, affordable_size_nb, is_less_nb, target_size_nb
+from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
 from workbench.ports import Broker, Clock
@@ -126,7 +126,7 @@ class OrderManager:
         if self.journal is not None and order.id not in self._journaled:
             self.journal.record_order(order)  # write-ahead: stored before anything can happen to it
             self._journaled.add(order.id)
-        if self.risk is not None:
+        if self.risk is not None and self.risk.screens_orders:
             position = self.broker.positions().get(order.symbol, 0.0)
             if not self.risk.allows(self.clock.now(), order.symbol, order.signed_qty, position):
                 self._on_event(order.transition(OrderStatus.REJECTED, self.clock.now(), "denied by risk rules"))
@@ -164,14 +164,15 @@ class OrderManager:
         other positions) counts toward equity, so ``exposure`` is a fraction of the whole account, and a buy is
         cut to the cash left (``affordable_size_nb``) rather than refused by the broker.
         """
-        cash = self.broker.account().cash + other_holdings
-        position = self.broker.positions().get(symbol.upper(), 0.0)
-        size = float(target_size_nb(cash, position, price, exposure, self.fees, self.fixed_fee, self.slippage))
         spendable = self.broker.account().cash
-        size = float(affordable_size_nb(spendable, position, price, size, self.fees, self.fixed_fee, self.slippage))
-        if self.risk is not None and exposure != 0.0:  # exits are never capped
-            size = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
-        if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+        position = self.broker.positions().get(symbol.upper(), 0.0)
+        size = order_size_nb(
+            spendable + other_holdings, spendable, position, price, exposure, self.fees, self.fixed_fee, self.slippage
+        )
+        if size != 0.0 and self.risk is not None and exposure != 0.0:  # exits are never capped
+            capped = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
+            size = 0.0 if capped != size and is_less_nb(abs(capped), MIN_ORDER_SIZE) else capped
+        if size == 0.0:
             return None
         order = Order(
             symbol=symbol,

@@ -96,7 +96,7 @@ class RiskRules:
 ACCOUNT = "*"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RiskEvent:
     """One risk decision: ``approve`` (an order passed), ``resize`` (a target or order cut), ``deny`` (an order
     refused), ``exit`` (a rule closed a position; ``daily_loss`` also pauses trading until the next day) or
@@ -120,6 +120,8 @@ class RiskManager:
         self._array = self.rules.array
         self._hours = parse_hours(self.rules.trading_hours) if self.rules.trading_hours else None
         self._zone = ZoneInfo(self.rules.timezone)
+        #: Whether `allows` can refuse anything (allowed symbols or trading hours are set).
+        self.screens_orders = self.rules.allowed_symbols is not None or self._hours is not None
         self.events: list[RiskEvent] = []
         self.halted = False
         self._handlers: list = []

@@ -30,6 +30,7 @@ from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.driver import TargetDriver
+from workbench.runner.gc_pause import gc_paused
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
@@ -195,7 +196,8 @@ def backtest(
         risk=risk_manager,
     )
     driver = TargetDriver(symbol, costs, broker, clock, om, risk_manager, capacity=n + 1)
-    driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)
+    with gc_paused():
+        driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)
     state, trades_out = driver.trade_state, driver.trade_records
     cash_path, position_path = _step_paths(n, costs.cash, driver.fill_bars, driver.cash_after, driver.position_after)
     equity = cash_path + position_path * closes

@@ -1,6 +1,6 @@
 """``TargetDriver``: one symbol's target exposure turned into orders through RiskManager -> OrderManager -> broker.
 
-The scheduler (``engine.schedule.next_event_nb``, the sweep's arithmetic) finds the bars where an order is
+The scheduler (``engine.schedule.next_order_nb``, the sweep's arithmetic) finds the bars where an order is
 due and why; the driver hands each one to the objects that trade live. ``wb.backtest`` advances it over all
 bars at once; a live ``TradingSession`` advances it as each bar arrives. Same loop, same decisions.
 """
@@ -13,25 +13,16 @@ from datetime import datetime
 import numpy as np
 
 from workbench.engine.inputs import Costs
-from workbench.engine.risk_rules import order_allowed_nb
 from workbench.engine.schedule import (
     EXTREME,
     MARK,
-    ORDERS_TODAY,
     RISK,
     SIGNAL,
+    book_order_nb,
     new_schedule_state,
-    next_event_nb,
-    roll_day_nb,
+    next_order_nb,
 )
-from workbench.engine.simulate import (
-    N_TRADE_FIELDS,
-    book_fill_nb,
-    entry_extreme_nb,
-    new_trade_state,
-    trade_entry_price,
-    trade_stats,
-)
+from workbench.engine.simulate import N_TRADE_FIELDS, book_fill_nb, new_trade_state, trade_stats
 from workbench.orders.manager import OrderManager
 from workbench.ports import Broker, Clock
 from workbench.risk.manager import RiskManager
@@ -56,6 +47,8 @@ class TargetDriver:
     ) -> None:
         self.symbol, self.costs, self.broker, self.clock = symbol, costs, broker, clock
         self.om, self.risk_manager = om, risk_manager
+        self._moves_clock = hasattr(clock, "set")  # a simulated clock, moved to each fill's time
+        self._quotes = hasattr(broker, "quote")  # a simulated broker, told each fill's price
         self.trade_state = new_trade_state()
         self.trade_records = np.empty((capacity, N_TRADE_FIELDS))
         self.schedule = new_schedule_state(broker.account().equity)
@@ -76,9 +69,10 @@ class TargetDriver:
         """Handle every order the scheduler finds in bars before ``end`` (all arrays may run past ``end``:
         with next-open fills, bar ``end - 1``'s order fills at bar ``end``'s open, which must be known)."""
         costs, symbol, schedule = self.costs, self.symbol, self.schedule
+        prices = closes if costs.fill_close else opens
         while True:
             cash_now, position = self.broker.account().cash, self.broker.positions().get(symbol, 0.0)
-            bar, phase, target, reason = next_event_nb(
+            bar, phase, target, reason, allowed = next_order_nb(
                 self.t,
                 self.phase,
                 end,
@@ -88,7 +82,7 @@ class TargetDriver:
                 costs.fill_close,
                 cash_now,
                 position,
-                trade_entry_price(self.trade_state),
+                self.trade_state,
                 schedule,
                 costs.risk,
             )
@@ -101,10 +95,8 @@ class TargetDriver:
                 self.risk_manager.exited(stamps[bar], symbol, int(reason), details)
             elif target != exposure[bar]:
                 self.risk_manager.resized(stamps[bar], symbol, float(exposure[bar]), float(target))
-            if not costs.fill_close:
-                roll_day_nb(schedule, sessions[fill_bar])
-            if order_allowed_nb(schedule[ORDERS_TODAY], target, costs.risk):
-                self._trade(fill_bar, target, cash_now, position, closes if costs.fill_close else opens, stamps)
+            if allowed:
+                self._trade(fill_bar, target, cash_now, position, prices, stamps)
             else:
                 self.risk_manager.denied(stamps[fill_bar], symbol, "max_orders_per_day", {"target": float(target)})
             if costs.fill_close:
@@ -123,9 +115,9 @@ class TargetDriver:
 
     def _trade(self, fill_bar: int, target: float, cash_before: float, position: float, prices, stamps) -> None:
         price = float(prices[fill_bar])
-        if hasattr(self.clock, "set"):
+        if self._moves_clock:
             self.clock.set(stamps[fill_bar])
-        if hasattr(self.broker, "quote"):
+        if self._quotes:
             self.broker.quote(self.symbol, price)
         order = self.om.target(self.symbol, target, price)
         if order is None or order.filled_qty <= 0.0:
@@ -133,20 +125,19 @@ class TargetDriver:
         if trade_stats(self.trade_state)[0] + 2 >= len(self.trade_records):  # room for a close and an open
             self.trade_records = np.concatenate([self.trade_records, np.empty_like(self.trade_records)])
         size = order.filled_qty * order.side.sign
-        book_fill_nb(
+        new_position = self.broker.positions().get(self.symbol, 0.0)
+        book_order_nb(
             self.trade_state,
             fill_bar,
             position,
             size,
+            new_position,
             order.avg_fill_price,
             order.fees,
             cash_before,
-            True,
             self.trade_records,
+            self.schedule,
         )
-        new_position = self.broker.positions().get(self.symbol, 0.0)
-        self.schedule[EXTREME] = entry_extreme_nb(position, new_position, self.schedule[EXTREME], self.trade_state)
-        self.schedule[ORDERS_TODAY] += 1
         self.fill_bars.append(fill_bar)
         self.cash_after.append(self.broker.account().cash)
         self.position_after.append(new_position)
