@@ -41,7 +41,10 @@ RULES: tuple[str, ...] = (
 
 def _rows_pass(bars: pd.DataFrame) -> bool:
     """True when no row rule fails: one pass over the OHLCV block, so clean data skips the per-rule masks."""
-    values = bars[list(BAR_COLUMNS)].to_numpy(dtype=np.float64)
+    if all(dtype == np.float64 for dtype in bars.dtypes.tolist()):  # one float block: no column lookups
+        values = bars.to_numpy()[:, : len(BAR_COLUMNS)]  # normalized frames start with the bar columns
+    else:
+        values = bars[list(BAR_COLUMNS)].to_numpy(dtype=np.float64)
     o, h, low, c, v = values.T
     return bool(
         np.isfinite(values).all()
@@ -136,6 +139,8 @@ def validate_bars(df: pd.DataFrame, symbol: str = "?", nan_policy: NanPolicy = "
 
 def _check_order(index: pd.DatetimeIndex, symbol: str) -> None:
     """Raise ``duplicate_timestamps`` or ``unsorted`` unless `index` is strictly increasing."""
+    if index.is_monotonic_increasing and index.is_unique:  # both cached on the index: validated data is cheap
+        return
     repeated = index.duplicated(keep="first")
     if repeated.any():
         shown = first((format_timestamp(ts) for ts in index[repeated]), int(repeated.sum()))

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.data.schema import bar_arrays
 from workbench.engine.inputs import prepare_bars, resolve_strategy
 from workbench.errors import WorkbenchError
-from workbench.strategies.base import BAR_ARGS, Strategy, call_signals
+from workbench.strategies.base import Strategy, call_signals
 
 
 class LookaheadError(WorkbenchError):
@@ -34,7 +35,7 @@ def check_lookahead(strategy: type[Strategy] | Strategy | str, bars: Any, sample
     frames, _ = prepare_bars(bars)
     rng = np.random.default_rng(seed)
     for symbol, frame in frames.items():
-        arrays = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
+        arrays = bar_arrays(frame)
         full = call_signals(cls, arrays, args)
         n = len(frame)
         # Random cuts plus the last few bars, where a peek at t+1 (or a global normalization) shows most.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.data.schema import bar_arrays
 from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
@@ -27,7 +28,7 @@ from workbench.engine.metrics import METRIC_NAMES
 from workbench.engine.result import LOWER_IS_BETTER
 from workbench.engine.runner import row_values, run_grid
 from workbench.engine.single import simulate_exposure
-from workbench.strategies.base import BAR_ARGS, Strategy, call_signals
+from workbench.strategies.base import Strategy, call_signals
 from workbench.strategies.params import ParameterError
 
 if TYPE_CHECKING:
@@ -252,7 +253,7 @@ def _stitched_run(
     ppy: float,
 ) -> tuple[pd.Series, np.ndarray]:
     """One continuous simulation over all test windows, each trading its own window's chosen parameters."""
-    arrays = [np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
+    arrays = bar_arrays(frame)
     exposure = np.full(len(frame), np.nan)
     for (_, b, c), choice in zip(splits, best, strict=True):
         exposure[b:c] = call_signals(cls, arrays, row_values(cls, grid, int(choice)))[b:c]

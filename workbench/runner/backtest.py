@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.brokers.sim import SimBroker
+from workbench.data.schema import bar_arrays
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
@@ -177,7 +178,7 @@ def backtest(
     symbol, frame = next(iter(frames.items()))
     ppy = float(periods_per_year or infer_periods_per_year(frame.index))
     exposure = instance.exposure(frame).to_numpy()
-    opens, closes = frame["open"].to_numpy(dtype=np.float64), frame["close"].to_numpy(dtype=np.float64)
+    opens, _, _, closes, _ = bar_arrays(frame)
     n = len(frame)
     stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
 
@@ -212,7 +213,7 @@ def backtest(
         order_records=list(om.orders.values()),
         fill_records=om.fills,
         trade_records=trades_out[: trade_stats(state)[0]],
-        metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
+        metrics=pd.Series(metrics, index=_METRIC_INDEX, name=repr(instance)),
         events=om.events,
         risk_events=risk_manager.events,
         bars=frame,
@@ -235,6 +236,7 @@ class _Moments:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_METRIC_INDEX = pd.Index(METRIC_NAMES)  # made once: a string index costs more than a daily backtest's fills
 
 
 def _step_paths(

@@ -70,8 +70,8 @@ class TargetDriver:
         with next-open fills, bar ``end - 1``'s order fills at bar ``end``'s open, which must be known)."""
         costs, symbol, schedule = self.costs, self.symbol, self.schedule
         prices = closes if costs.fill_close else opens
+        cash_now, position = self._holdings()
         while True:
-            cash_now, position = self.broker.account().cash, self.broker.positions().get(symbol, 0.0)
             bar, phase, target, reason, allowed = next_order_nb(
                 self.t,
                 self.phase,
@@ -96,7 +96,7 @@ class TargetDriver:
             elif target != exposure[bar]:
                 self.risk_manager.resized(stamps[bar], symbol, float(exposure[bar]), float(target))
             if allowed:
-                self._trade(fill_bar, target, cash_now, position, prices, stamps)
+                cash_now, position = self._trade(fill_bar, target, cash_now, position, prices, stamps)
             else:
                 self.risk_manager.denied(stamps[fill_bar], symbol, "max_orders_per_day", {"target": float(target)})
             if costs.fill_close:
@@ -113,19 +113,28 @@ class TargetDriver:
         book_fill_nb(self.trade_state, bar, 0.0, position, entry_price, 0.0, equity, True, self.trade_records)
         self.schedule[EXTREME] = entry_price
 
-    def _trade(self, fill_bar: int, target: float, cash_before: float, position: float, prices, stamps) -> None:
+    def _holdings(self) -> tuple[float, float]:
+        """The broker's cash and this symbol's position now."""
+        return self.broker.account().cash, self.broker.positions().get(self.symbol, 0.0)
+
+    def _trade(
+        self, fill_bar: int, target: float, cash_before: float, position: float, prices, stamps
+    ) -> tuple[float, float]:
+        """Trade to ``target`` at bar ``fill_bar``'s price and book the fill; returns the cash and position after."""
         price = float(prices[fill_bar])
         if self._moves_clock:
             self.clock.set(stamps[fill_bar])
         if self._quotes:
             self.broker.quote(self.symbol, price)
         order = self.om.target(self.symbol, target, price)
-        if order is None or order.filled_qty <= 0.0:
-            return
+        if order is None:
+            return cash_before, position
+        if order.filled_qty <= 0.0:  # refused, or working at a real broker: its state says what changed
+            return self._holdings()
         if trade_stats(self.trade_state)[0] + 2 >= len(self.trade_records):  # room for a close and an open
             self.trade_records = np.concatenate([self.trade_records, np.empty_like(self.trade_records)])
         size = order.filled_qty * order.side.sign
-        new_position = self.broker.positions().get(self.symbol, 0.0)
+        cash_after, new_position = self._holdings()
         book_order_nb(
             self.trade_state,
             fill_bar,
@@ -139,5 +148,6 @@ class TargetDriver:
             self.schedule,
         )
         self.fill_bars.append(fill_bar)
-        self.cash_after.append(self.broker.account().cash)
+        self.cash_after.append(cash_after)
         self.position_after.append(new_position)
+        return cash_after, new_position

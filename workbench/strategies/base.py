@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from workbench.data.schema import bar_arrays
 from workbench.strategies.params import Param, ParameterError
 
 BAR_ARGS = ("open", "high", "low", "close", "volume")
@@ -139,8 +140,7 @@ class Strategy:
 
     def exposure(self, bars: pd.DataFrame) -> pd.Series:
         """Target exposure per bar for ``bars`` (a validated OHLCV frame), checked to lie in [-1, 1]."""
-        arrays = [np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64)) for c in BAR_ARGS]
-        out = call_signals(type(self), arrays, tuple(self._values.values()))
+        out = call_signals(type(self), bar_arrays(bars), tuple(self._values.values()))
         return pd.Series(out, index=bars.index, name="exposure")
 
 
