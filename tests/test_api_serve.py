@@ -96,7 +96,15 @@ def test_serve_answers_over_http_with_a_paper_account(db_url: str, tmp_path) -> 
                 assert server.poll() is None, server.stdout.read()
                 assert time.monotonic() < deadline, "the server did not start within 30 s"
                 time.sleep(0.2)
-        assert health.json() == {"status": "ok", "database": "ok", "trading": "attached"}
+        body = health.json()
+        assert (body["status"], body["database"], body["trading"]) == ("ok", "ok", "attached")
+        assert {name: check["status"] for name, check in body["checks"].items()} == {
+            "database": "ok",
+            "broker": "ok",
+            "cache": "ok",
+        }
+        metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {key}"})
+        assert 'workbench_cache_entries{level="disk"}' in metrics.text
         assert httpx.get(f"{base}/api/v1/account").status_code == 401
         order = {"symbol": "SPY", "side": "buy", "qty": 1, "type": "market"}
         placed = httpx.post(f"{base}/api/v1/orders", json=order, headers={"X-API-Key": key})

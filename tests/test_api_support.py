@@ -63,9 +63,11 @@ def make_api(
     rules: RiskRules | None = None,
     db_url: str | None = None,
     trading: object = "paper",
+    **options: object,
 ) -> Api:
     """An API over a fresh database (a SQLite file unless ``db_url``) with a user and a key of every role, and a
-    paper account holding 10,000 with SPY at 500 (``trading=None``: no account)."""
+    paper account holding 10,000 with SPY at 500 (``trading=None``: no account; or a session's `Desk`).
+    ``options`` go to `create_app` (``metrics``, ``checks``)."""
     clock = FrozenClock(T0)
     store = Store.open(db_url or f"sqlite:///{tmp_path / 'api.db'}")
     accounts = Accounts(store, CHEAP, clock)
@@ -76,7 +78,7 @@ def make_api(
     paper = PaperAccount(cash=10_000.0, rules=rules, clock=clock)
     paper.quote("SPY", 500.0)
     config = config or ApiConfig(policy=CHEAP)
-    app = create_app(store, paper if trading == "paper" else trading, config=config, clock=clock)
+    app = create_app(store, paper if trading == "paper" else trading, config=config, clock=clock, **options)
     return Api(TestClient(app), store, clock, paper, accounts, keys)
 
 

@@ -401,7 +401,7 @@ def test_0003_keeps_existing_users_and_what_hangs_off_them(db_url: str) -> None:
         with engine.begin() as connection:
             for insert in inserts:
                 connection.execute(sa.text(insert), {"t": T0, "e": T0 + timedelta(hours=1)})
-        assert upgrade(engine) == "0003"
+        assert upgrade(engine, "0003") == "0003"
         with engine.connect() as connection:
             rows = {
                 "users": connection.execute(sa.text("SELECT failed_logins, totp_secret FROM users")).all(),

@@ -235,3 +235,11 @@ def test_monitor_health_command(tmp_path: Path, proxied_pg: tuple[TcpProxy, str]
 def test_doctests(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"workbench.monitor.{module}"), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_details_never_carry_credentials() -> None:
+    def leaky() -> tuple[str, str]:
+        raise ConnectionError("redis://admin:s3cret@cache.internal:6379/0 refused")
+
+    (result,) = health_report({"cache": leaky}).checks
+    assert result.detail == "ConnectionError: redis://***@cache.internal:6379/0 refused"

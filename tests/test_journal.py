@@ -211,3 +211,29 @@ def test_paper_steps_resume_the_latest_run_and_match_one_long_step(store: Store,
     with pytest.raises(ValueError, match="steps=0: must be at least 1 bar"):
         paper_step("sma_cross", "SPY", store=store, steps=0)
     other.close()
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_a_session_restarted_at_every_bar_trades_like_the_backtest(store: Store, fill: str) -> None:
+    """One bar per process (``workbench live --once``, a scheduled paper step): each restart resumes from the
+    store with the bars so far as history, and the orders equal an uninterrupted backtest's. With next-open
+    fills the last history bar's signal is still due when the next bar opens, and must not be lost."""
+    bars = wb.load("SPY", start="2016-01-01", end="2016-06-30")
+    strategy = wb.strategy("sma_cross")(fast=3, slow=10)
+    journal = OrderJournal.start(store, "sma_cross", cash=10_000.0, params=strategy.values)
+    clock = FrozenClock(bars.index[0].to_pydatetime())
+    fills = []
+    for k in range(len(bars)):
+        if k:
+            journal = OrderJournal.resume(store, journal.run_id)
+        session = TradingSession.paper(
+            strategy, "SPY", cash=10_000.0, fees=0.001, fill=fill, clock=clock, journal=journal,
+            history=bars.iloc[:k] if k else None,
+        )  # fmt: skip
+        session.run(ReplayFeed({"SPY": bars.iloc[k : k + 1]}))
+        fills += session.om.fills
+    bt = wb.backtest(strategy, bars, fees=0.001, fill=fill)
+    assert len(bt.fills) >= 8
+    assert [f.timestamp for f in fills] == [t.to_pydatetime() for t in bt.fills["timestamp"]]
+    np.testing.assert_allclose([f.qty for f in fills], bt.fills["qty"], rtol=1e-9)
+    np.testing.assert_allclose([f.price for f in fills], bt.fills["price"], rtol=1e-12)

@@ -3,8 +3,10 @@ will mount them: live (sim and Alpaca paper against the loopback fake), the stra
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 from workbench import cli
 from workbench.brokers.alpaca import AlpacaBroker
 from workbench.errors import ConfigError
+from workbench.monitor.server import MonitorServer
 from workbench.runner.live_cli import (
     halt_cmd,
     live_cmd,
@@ -78,6 +81,47 @@ def test_live_once_steps_a_local_paper_run_one_bar_at_a_time(tmp_path: Path) -> 
         assert len(uow.equity.series(1)) == int(rest.splitlines()[-1].split()[2]) + 2
 
 
+def test_live_trades_several_symbols_in_one_account_and_serves_its_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scraped: list[tuple[str, dict]] = []
+    close = MonitorServer.close
+
+    def scrape_then_close(server: MonitorServer) -> None:  # what a scraper sees at the end of the session
+        with urllib.request.urlopen(f"{server.url}/metrics") as metrics:
+            text = metrics.read().decode()
+        with urllib.request.urlopen(f"{server.url}/health") as health:
+            scraped.append((text, json.loads(health.read())))
+        close(server)
+
+    monkeypatch.setattr(MonitorServer, "close", scrape_then_close)
+    pair = ["--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20", "--symbols", "SPY,QQQ", "-w", "SPY=0.6"]
+    pair += ["-w", "QQQ=0.4", "--metrics-port", "0"]
+
+    def fills() -> int:
+        with store(tmp_path).unit_of_work(readonly=True) as uow:
+            return len(uow.fills.find(run_id=1))
+
+    first = invoke("live", *pair, "--start", "2026-01-02", "--once")
+    before = fills()
+    rest = invoke("live", *pair)
+
+    assert "sma_cross {'fast': 5, 'slow': 20} on SPY, QQQ (weights SPY 0.6, QQQ 0.4) via sim" in first
+    assert "metrics at http://127.0.0.1:" in first
+    assert first.splitlines()[-1].startswith("run 1: 2 bars") and rest.splitlines()[-1].startswith("run 1: 202 bars")
+    with store(tmp_path).unit_of_work(readonly=True) as uow:
+        (run,) = uow.runs.find(kind="live")
+        orders = uow.orders.find(run_id=run.id)
+        positions = uow.positions.current(run.id, include_flat=True)
+    assert (run.config["symbols"], run.config["weights"]) == (["SPY", "QQQ"], {"SPY": 0.6, "QQQ": 0.4})
+    assert {o.symbol for o in orders} == {"SPY", "QQQ"} and set(positions) == {"SPY", "QQQ"}
+    text, health = scraped[-1]
+    assert 'workbench_bars_processed_total{symbol="SPY"} 101.0' in text  # the second run's bars
+    assert 'workbench_bars_processed_total{symbol="QQQ"} 101.0' in text
+    assert f'workbench_order_events_total{{kind="fill"}} {float(fills() - before)}' in text and fills() > before
+    assert health["status"] == "ok" and set(health["checks"]) == {"database", "broker"}
+
+
 def test_switches_and_the_kill_switch_act_on_the_stores_flags(tmp_path: Path) -> None:
     invoke("live", *SMA, "--start", "2025-06-02")
     assert invoke("strategies", "disable", "sma_cross") == "sma_cross: disabled\n"
@@ -111,7 +155,7 @@ def test_live_on_alpaca_paper_against_the_fake(tmp_path: Path, monkeypatch: pyte
         made = AlpacaBroker.from_settings.__func__
         stream = {"stream_url_override": server.ws_url("/stream"), "settle_timeout": 2.0}
         monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **stream)))
-        out = invoke("live", *SMA, "--start", "2026-03-02")
+        out = invoke("live", *SMA, "--start", "2026-03-02", "--override-reason", "the loopback fake, not Alpaca")
 
         state = OrderJournal.resume(store(tmp_path), 1).restore()
         assert "via alpaca-paper" in out and trading.orders
@@ -126,8 +170,12 @@ def test_bad_requests_are_refused_before_trading(tmp_path: Path) -> None:
             ["--set", "alpaca_api_key=k", "--set", "alpaca_secret_key=s", "live", *SMA, "--broker", "alpaca-live"],
             catch_exceptions=False,
         )
-    with pytest.raises(ConfigError, match="one symbol"):
-        CliRunner().invoke(app, ["live", *SMA, "--symbols", "QQQ"], catch_exceptions=False)
+    with pytest.raises(ConfigError, match=r"--symbols SPY,SPY: expected one or more symbols, each once"):
+        CliRunner().invoke(app, ["live", *SMA, "--symbols", "spy"], catch_exceptions=False)
+    with pytest.raises(ConfigError, match=r"--weight 'SPY=2': expected SYMBOL=FRACTION with a fraction in \[0, 1\]"):
+        CliRunner().invoke(app, ["live", *SMA, "--weight", "SPY=2"], catch_exceptions=False)
+    with pytest.raises(ConfigError, match=r"--weight: weights must name exactly the symbols \['SPY', 'QQQ'\]"):
+        CliRunner().invoke(app, ["live", *SMA, "--symbols", "QQQ", "-w", "SPY=0.5"], catch_exceptions=False)
     invoke("live", *SMA, "--start", "2026-05-20", "--once")
     with pytest.raises(ValueError, match="run 1 traded SPY via sim, not QQQ via sim"):
         CliRunner().invoke(

@@ -1,5 +1,6 @@
 """LiveSession on Alpaca paper (the loopback fake, real alpaca-py): bars in, orders out, fills back, recorded; the
-same orders as a backtest over the same bars; runtime switches through the store; a clean stop.
+same orders as a backtest over the same bars, for one symbol and for a portfolio of three in one account; runtime
+switches through the store; a clean stop.
 
 The fake fills every market order in two halves at the bar's open, the price a backtest fills at, so the
 backtest is the oracle for the orders and the fake's account the oracle for the records.
@@ -19,6 +20,7 @@ from alpaca_fake import LoopbackServer, TradingApi
 
 import workbench as wb
 from workbench.brokers.alpaca import AlpacaBroker
+from workbench.data.feeds import ReplayFeed
 from workbench.orders.model import Order, OrderStatus
 from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
@@ -30,13 +32,18 @@ from workbench.testing import FrozenClock
 CASH = 10_000.0
 BARS = wb.load("SPY", start="2023-01-01", end="2023-06-30")
 STRATEGY = wb.strategy("sma_cross")(fast=3, slow=10)
+#: Three symbols trading the same days: each time is complete at its last symbol's bar, so every order goes out
+#: while the fake still quotes that time's opens (symbols with gaps: tests/test_live_portfolio.py, simulated).
+PORTFOLIO = {s: wb.load(s, start="2023-01-01", end="2023-06-30") for s in ("SPY", "QQQ", "IWM")}
+WEIGHTS = {"SPY": 0.5, "QQQ": 0.3, "IWM": 0.2}
 
 
-def feed(trading: TradingApi, bars: pd.DataFrame, symbol: str = "SPY") -> Iterator[Bar]:
-    """The bars in order; the fake quotes each bar's open as it arrives (a next-open order fills there)."""
-    for stamp, row in bars.iterrows():
-        trading.quote(symbol, float(row["open"]))
-        yield Bar(symbol, stamp.to_pydatetime(), *(float(row[c]) for c in ("open", "high", "low", "close", "volume")))
+def feed(trading: TradingApi, bars: pd.DataFrame | dict[str, pd.DataFrame], symbol: str = "SPY") -> Iterator[Bar]:
+    """The bars in time order (ties in symbol order, as a replay), each quoted at its open by the fake as it
+    arrives (a next-open order fills there)."""
+    for bar in ReplayFeed(bars if isinstance(bars, dict) else {symbol: bars}):
+        trading.quote(bar.symbol, bar.open)
+        yield bar
 
 
 def alpaca(server: LoopbackServer) -> AlpacaBroker:
@@ -78,6 +85,46 @@ def test_a_paper_session_places_the_backtests_orders_in_the_same_order(paper) ->
         assert mine.avg_fill_price == pytest.approx(theirs.avg_fill_price, rel=1e-12)
     assert [o.client_order_id for o in trading.orders.values()] == [o.client_order_id for o in placed]
     assert len(live.session.om.fills) == 2 * len(placed)  # each in two halves, each recorded once
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory) -> Iterator[tuple[LiveSession, TradingApi, Store]]:
+    """One paper session of three symbols in one account (weights 50/30/20) over 2023 H1 against the fake, done."""
+    with LoopbackServer() as server:
+        trading = TradingApi(server, cash=CASH, partial=(0.5, 0.5))
+        store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('portfolio') / 'workbench.db'}")
+        broker = alpaca(server)
+        clock = FrozenClock(datetime(2022, 12, 31, tzinfo=UTC))
+        live = LiveSession.open(store, STRATEGY, list(PORTFOLIO), broker, clock=clock, run=None, weights=WEIGHTS)
+        live.run(feed(trading, PORTFOLIO))
+        broker.close()
+        yield live, trading, store
+        store.close()
+
+
+def test_a_portfolio_session_places_the_portfolio_backtests_orders_in_the_same_order(portfolio) -> None:
+    live, trading, store = portfolio
+    bt = wb.backtest(STRATEGY, PORTFOLIO, cash=CASH, fill="next_open", weights=WEIGHTS)
+
+    placed = list(live.session.om.orders.values())
+
+    assert len(placed) == len(bt.order_records) > 20
+    assert {o.symbol for o in placed} == set(PORTFOLIO)
+    for mine, theirs in zip(placed, bt.order_records, strict=True):
+        assert (mine.symbol, mine.side, mine.status) == (theirs.symbol, theirs.side, OrderStatus.FILLED)
+        assert mine.created_at == theirs.created_at
+        assert mine.qty == pytest.approx(theirs.qty, rel=1e-9, abs=1e-9)  # Alpaca takes 9 decimals of a share
+        assert mine.avg_fill_price == pytest.approx(theirs.avg_fill_price, rel=1e-12)
+    assert [o.client_order_id for o in trading.orders.values()] == [o.client_order_id for o in placed]
+    assert live.bars == sum(len(f) for f in PORTFOLIO.values())
+    state = OrderJournal.resume(store, live.run_id).restore()
+    assert state.cash == pytest.approx(trading.cash, rel=1e-12, abs=1e-6)  # dust of 9-decimal quantities
+    held = {s: q for s, (q, _) in trading.positions.items()}
+    assert {s: p.qty for s, p in state.positions.items()} == pytest.approx(held)
+    assert state.last_bar == BARS.index[-1] and not state.halted
+    with store.unit_of_work(readonly=True) as uow:
+        config = uow.runs.get(live.run_id).config
+    assert (config["symbol"], config["symbols"], config["weights"]) == ("SPY,QQQ,IWM", list(PORTFOLIO), WEIGHTS)
 
 
 def test_the_store_ends_equal_to_the_brokers_account(paper) -> None:

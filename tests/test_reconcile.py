@@ -149,10 +149,13 @@ def test_what_cannot_be_explained_halts_trading_and_touches_nothing(
         live.apply_controls()
 
     differences = live.reconciliation.differences
-    assert len(differences) == 3
+    assert len(differences) == 4
     assert "is accepted in the records but unknown to the broker" in differences[0]
     assert "at the broker is not in the records" in differences[1]
     assert differences[2] == "position SPY: 0 in the records, 7 at the broker"
+    assert differences[3] == (
+        "cash: 50,000.00 in the records, 47,200.00 at the broker (-2,800.00, more than the 1.00 tolerated)"
+    )
     state = journal.restore()
     assert state.halted and state.halted_reason.startswith("reconcile at")
     assert live.session.risk_manager.halted and len(trading.orders) == orders_at_the_broker  # nothing flattened
@@ -169,3 +172,78 @@ def test_never_sent_orders_keep_their_reason(journal: OrderJournal, server: Loop
     with journal.store.unit_of_work(readonly=True) as uow:
         events = uow.order_events.for_order(unsent.id)
     assert [(e.kind.value, e.reason) for e in events] == [("canceled", NEVER_SENT)]
+
+
+@pytest.fixture
+def pair(tmp_path, trading: TradingApi) -> Iterator[OrderJournal]:
+    """The journal of a run of SPY and QQQ in one account (QQQ quoted at 300)."""
+    trading.quote("QQQ", 300.0)
+    store = Store.open(f"sqlite:///{tmp_path / 'pair.db'}")
+    config = {"symbol": "SPY,QQQ", "symbols": ["SPY", "QQQ"], "weights": {"SPY": 0.5, "QQQ": 0.5}}
+    yield OrderJournal.start(store, "sma_cross", cash=50_000.0, config={**config, "broker": "alpaca-paper"})
+    store.close()
+
+
+def test_a_two_symbol_run_is_settled_order_by_order_and_resumes_trading_both(
+    server: LoopbackServer, trading: TradingApi, pair: OrderJournal
+) -> None:
+    with broker(server) as first:
+        om = OrderManager(first, FrozenClock(NOW), journal=pair)
+        om.submit(order(qty=20))  # SPY filled at 400
+        resting = om.submit(order(symbol="QQQ", qty=10, type="limit", limit_price=290.0, time_in_force="gtc"))
+    unsent, answered_lost = order(symbol="QQQ", qty=4), order(qty=5)
+    pair.record_order(unsent)  # crash between "recorded" and "sent"
+    pair.record_order(answered_lost)  # crash between "sent" and "answer handled"
+    TradingClient(server.api_key, server.secret_key, url_override=server.rest_url).submit_order(
+        order_request(answered_lost)
+    )
+    trading.fill(resting.client_order_id, qty=6, price=289.0)  # while down
+
+    with broker(server) as restarted:
+        live = LiveSession.open(
+            pair.store, "sma_cross", ["SPY", "QQQ"], restarted, clock=FrozenClock(NOW), run=pair.run_id
+        )
+        result = live.reconciliation
+
+    assert result.ok and result.never_sent == [unsent.client_order_id] and result.events == 3
+    state = pair.restore()
+    assert {s: p.qty for s, p in state.positions.items()} == {"SPY": 25.0, "QQQ": 6.0}
+    assert state.cash == trading.cash == 50_000.0 - 25 * 400.0 - 6 * 289.0
+    assert [o.client_order_id for o in state.open_orders] == [resting.client_order_id]  # 4 of 10 still working
+    assert live.session.symbols == ("SPY", "QQQ") and not live.session.risk_manager.halted
+    assert {s: p.qty for s, p in live.session.om.positions.items()} == {"SPY": 25.0, "QQQ": 6.0}
+    assert trading.submitted().count(unsent.client_order_id) == 0
+
+
+def test_a_difference_in_either_symbol_or_in_cash_halts_the_pair(
+    server: LoopbackServer, trading: TradingApi, pair: OrderJournal
+) -> None:
+    client = TradingClient(server.api_key, server.secret_key, url_override=server.rest_url)
+    client.submit_order(order_request(order(symbol="QQQ", qty=3)))  # someone bought QQQ in this account
+
+    with broker(server) as restarted:
+        result = reconcile(pair, restarted, ["SPY", "QQQ"], NOW)
+        blind = reconcile(pair, restarted, ["SPY", "QQQ"], NOW, cash_tolerance=None)
+
+    assert result.differences == [
+        "position QQQ: 0 in the records, 3 at the broker",
+        "cash: 50,000.00 in the records, 49,100.00 at the broker (-900.00, more than the 1.00 tolerated)",
+    ]
+    assert blind.differences == result.differences[:1]
+    assert pair.restore().halted and pair.restore().halted_reason.startswith("reconcile at")
+
+
+def test_a_cash_difference_alone_halts_unless_within_the_tolerance(
+    server: LoopbackServer, trading: TradingApi, pair: OrderJournal
+) -> None:
+    trading.cash += 0.75  # cents a broker rounds: within the tolerance
+    with broker(server) as restarted:
+        assert reconcile(pair, restarted, ["SPY", "QQQ"], NOW).ok
+        trading.cash += 250.0  # a deposit the records cannot explain
+        result = reconcile(pair, restarted, ["SPY", "QQQ"], NOW)
+    assert result.differences == [
+        "cash: 50,000.00 in the records, 50,250.75 at the broker (+250.75, more than the 1.00 tolerated)"
+    ]
+    assert result.halt is not None and result.halt.rule == "reconcile"
+    with pair.store.unit_of_work(readonly=True) as uow:
+        assert uow.audit.find(action="reconcile.halt")[0].details["differences"] == result.differences

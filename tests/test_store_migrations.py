@@ -29,6 +29,8 @@ TABLES = {
     "risk_events",
     "notifications",
     "audit_log",
+    "promotions",
+    "received_bars",
 }
 
 
@@ -41,12 +43,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0003"
+        assert upgrade(engine) == head_revision() == "0004"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0003"  # idempotent
+        assert upgrade(engine) == "0004"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0003"  # and back up again
+        assert upgrade(engine) == "0004"  # and back up again
     finally:
         engine.dispose()
 

@@ -8,6 +8,8 @@ document at ``/openapi.json``, browsable at ``/docs``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import Depends, FastAPI
 
 from workbench.api import routes_account, routes_auth, routes_ops, routes_orders, routes_runs, routes_strategies
@@ -20,6 +22,8 @@ from workbench.api.trading import TradingContext
 from workbench.auth.service import AuthService
 from workbench.clock import SystemClock
 from workbench.config import Settings
+from workbench.monitor.health import Check, broker_check, standard_checks
+from workbench.monitor.metrics import Metrics
 from workbench.ports import Clock
 from workbench.store.database import Store
 
@@ -38,18 +42,25 @@ def create_app(
     *,
     config: ApiConfig | None = None,
     clock: Clock | None = None,
+    metrics: Metrics | None = None,
+    checks: Mapping[str, Check] | None = None,
 ) -> FastAPI:
     """The API over ``store``, trading through ``trading`` (a session, a `PaperAccount`, or a `Desk` sharing a
     session loop's lock; None: the trading routes answer 503).
 
+    ``/metrics`` serves ``metrics``: by default a `Metrics` of the app's own, attached to the trading account (or
+    session) so the orders placed through the API count; pass the one a running session is measured by already
+    (``LiveSession.metrics``) to serve that session's. ``/health`` runs the ``database`` check, the ``broker``
+    check of the trading account, and ``checks`` (e.g. ``cache``, ``feed``, ``scheduler`` from `standard_checks`).
     Rate-limit counters live in ``config.storage_url``, else ``settings.redis_url``, else in memory.
 
     Examples
     --------
     >>> from fastapi.testclient import TestClient
     >>> app = create_app(Store.open("sqlite://"))
-    >>> TestClient(app).get("/health").json()
-    {'status': 'ok', 'database': 'ok', 'trading': 'none'}
+    >>> health = TestClient(app).get("/health").json()
+    >>> health["status"], health["checks"]["database"]["status"], health["trading"]
+    ('ok', 'ok', 'none')
     >>> TestClient(app).get("/api/v1/orders").status_code
     401
     """
@@ -64,6 +75,15 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_body=config.max_body)
     desk = trading if isinstance(trading, Desk) or trading is None else Desk(trading)
+    if metrics is None:
+        metrics = Metrics()
+        if desk is not None and hasattr(desk.context, "on_bar"):
+            metrics.attach(desk.context)  # a session: its bars, P&L and exposure too
+        elif desk is not None:
+            metrics.attach_account(desk.context)
+    health = standard_checks(store=store)
+    if desk is not None:
+        health["broker"] = broker_check(desk.context.om.broker, lock=desk.lock)
     app.state.workbench = AppState(
         store=store,
         auth=AuthService(store, config.policy, clock),
@@ -71,6 +91,8 @@ def create_app(
         config=config,
         desk=desk,
         clock=clock,
+        metrics=metrics,
+        checks={**health, **(checks or {})},
     )
     install_error_handlers(app)
     for module in (routes_ops, routes_auth, routes_strategies, routes_runs, routes_orders, routes_account):

@@ -45,18 +45,26 @@ def api_serve(
     except ImportError as exc:
         raise typer.BadParameter(f"the API needs its extra: pip install 'workbench[api]' ({exc})") from None
     from workbench.api.serve import check_bind, is_loopback
+    from workbench.cache.factory import cache_from_settings
+    from workbench.monitor.health import cache_check
     from workbench.monitor.logs import get_logger
+    from workbench.monitor.metrics import Metrics
     from workbench.store import Store
 
     settings = _settings(ctx)
     store = Store.open(settings)
+    cache = cache_from_settings(settings)
     try:
         check_bind(host, store)
         trading = _paper_account(settings, symbols, risk) if paper else None
+        metrics = Metrics()
+        metrics.watch_cache(cache)
+        if trading is not None:
+            metrics.attach_account(trading)
         if not is_loopback(host) and ssl_certfile is None:
             get_logger("workbench.api").warning("serving beyond loopback without TLS: keys travel in clear", host=host)
         uvicorn.run(
-            create_app(store, trading, settings),
+            create_app(store, trading, settings, metrics=metrics, checks={"cache": cache_check(cache)}),
             host=host,
             port=port,
             log_config=None,  # uvicorn's lines go through the workbench's logging setup
@@ -64,6 +72,7 @@ def api_serve(
             ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
         )
     finally:
+        cache.close()
         store.close()
 
 

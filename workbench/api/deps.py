@@ -22,6 +22,8 @@ from workbench.auth.audit import audit
 from workbench.auth.errors import PermissionDenied
 from workbench.auth.principal import Principal, Scope
 from workbench.auth.service import AuthService
+from workbench.monitor.health import Check
+from workbench.monitor.metrics import Metrics
 from workbench.ports import Clock
 from workbench.store.database import Store
 
@@ -33,7 +35,7 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 @dataclass
 class AppState:
     """What the routes share: the store, authentication, rate limits, limits config, the trading desk (None when
-    no account is attached) and the clock."""
+    no account is attached), the clock, the metrics ``/metrics`` serves and the checks ``/health`` runs."""
 
     store: Store
     auth: AuthService
@@ -41,6 +43,8 @@ class AppState:
     config: ApiConfig
     desk: Desk | None
     clock: Clock
+    metrics: Metrics
+    checks: dict[str, Check]
 
 
 def app_state(request: Request) -> AppState:

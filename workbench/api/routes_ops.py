@@ -4,35 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
 from workbench.api.deps import State, require
-from workbench.api.errors import ERROR_RESPONSES, ApiError
-from workbench.api.schemas import AuditOut, HealthOut
+from workbench.api.errors import ERROR_RESPONSES
+from workbench.api.schemas import AuditOut, CheckOut, HealthOut
 from workbench.auth.principal import Scope
+from workbench.monitor.health import health_report
+from workbench.monitor.metrics import CONTENT_TYPE_LATEST, metrics_text
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/health", responses={503: {"model": HealthOut, "description": "the database is unreachable"}})
+@router.get("/health", responses={503: {"model": HealthOut, "description": "a part the server needs is down"}})
 def health(state: State) -> HealthOut:
-    """Liveness and readiness: 200 when the database answers, 503 when it does not. Needs no credentials and
-    says nothing secret."""
-    try:
-        with state.store.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except sa.exc.SQLAlchemyError:
-        database = "unreachable"
+    """Liveness and readiness: every health check of the server (the database; the broker of an attached account;
+    the cache, the feed's freshness or the scheduler where the server was given them), each with its status and
+    detail, and the aggregate: 200 when ``ok`` or ``degraded``, 503 when something needed is ``down``. Needs no
+    credentials and says nothing secret."""
+    report = health_report(state.checks)
+    checks = {c.name: CheckOut(status=c.status, detail=c.detail, seconds=round(c.seconds, 4)) for c in report.checks}
+    database = checks.get("database")
     out = HealthOut(
-        status="ok" if database == "ok" else "degraded",
-        database=database,
+        status=report.status,
+        timestamp=report.timestamp,
+        checks=checks,
+        database="ok" if database is not None and database.status == "ok" else "unreachable",
         trading="attached" if state.desk is not None else "none",
     )
-    if database != "ok":
-        return JSONResponse(out.model_dump(), status_code=503)
+    if report.http_status != 200:
+        return JSONResponse(out.model_dump(mode="json"), status_code=report.http_status)
     return out
 
 
@@ -42,14 +44,11 @@ def health(state: State) -> HealthOut:
     responses={**ERROR_RESPONSES, 200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
     response_class=Response,
 )
-def metrics() -> Response:
-    """The process's Prometheus metrics (prometheus-client's default registry), for a scraper holding a read key
-    (``Authorization: Bearer <key>``)."""
-    try:
-        from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-    except ImportError:
-        raise ApiError(503, "metrics need prometheus-client: pip install prometheus-client") from None
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+def metrics(state: State) -> Response:
+    """The server's Prometheus metrics (`workbench.monitor.metrics`): the orders, fills, rejections and risk
+    decisions of the attached account (the API's own orders included), broker latency, and the process; for a
+    scraper holding a read key (``Authorization: Bearer <key>``)."""
+    return Response(metrics_text(state.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get(

@@ -110,10 +110,23 @@ class RevokedOut(BaseModel):
     revoked: int
 
 
-class HealthOut(BaseModel):
-    """Whether the server, its database and a trading account are there."""
+class CheckOut(BaseModel):
+    """One health check: its status, what it found (no secrets: credentials in URLs are masked) and how long it
+    took."""
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "down"]
+    detail: str
+    seconds: float
+
+
+class HealthOut(BaseModel):
+    """The server's health: each check (``database``, ``broker``, and those the server was given, such as
+    ``cache`` or ``feed``) and the aggregate, the worst of them (503 when ``down``). ``database`` and ``trading``
+    repeat the database check and whether a trading account is attached, for clients of the first version."""
+
+    status: Literal["ok", "degraded", "down"]
+    timestamp: datetime
+    checks: dict[str, CheckOut]
     database: Literal["ok", "unreachable"]
     trading: Literal["attached", "none"]
 

@@ -1,9 +1,10 @@
 """What the API trades through: a `TradingContext` (the order manager and risk manager of a running session, and
 the last prices it saw), and `PaperAccount`, a local one on the simulated broker that needs no keys.
 
-A live or paper ``TradingSession`` plugs in as it is once it has ``last_price``: it already owns ``om`` (its
-OrderManager, which holds the broker and the clock) and ``risk_manager`` (the RiskManager its strategy's orders
-pass). Manual orders from the API then take the strategy's path through the very same objects.
+A live or paper session (``TradingSession``, ``PortfolioSession``) plugs in as it is: it owns ``om`` (its
+OrderManager, which holds the broker and the clock), ``risk_manager`` (the RiskManager its strategy's orders pass)
+and ``last_price``. Manual orders from the API then take the strategy's path through the very same objects; give
+the `Desk` the ``lock`` of the `LiveSession` running it, and `create_app` its ``metrics``.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ feed's freshness, the broker and the notebook scheduler, and `standard_checks` p
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,6 +24,8 @@ Status = Literal["ok", "degraded", "down"]
 Check = Callable[[], tuple[Status, str]]
 _RANK: dict[str, int] = {"ok": 0, "degraded": 1, "down": 2}
 _PROBE_KEY = "workbench:health:probe"
+#: ``user:password@`` of a URL in a check's detail (an error message may quote a connection URL).
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,16 @@ def _run(name: str, check: Check, results: dict[str, CheckResult]) -> None:
         status, detail = check()
     except Exception as exc:
         status, detail = "down", f"{type(exc).__name__}: {exc}"
-    results[name] = CheckResult(name, status, detail, time.perf_counter() - started)
+    results[name] = CheckResult(name, status, redact(detail), time.perf_counter() - started)
+
+
+def redact(detail: str) -> str:
+    """``detail`` without the credentials of any URL in it: health reports are served without a login.
+
+    >>> redact("redis://admin:s3cret@cache:6379/0 refused")
+    'redis://***@cache:6379/0 refused'
+    """
+    return _CREDENTIALS.sub(r"\g<scheme>***@", detail)
 
 
 def database_check(store: Any) -> Check:
@@ -158,12 +171,14 @@ def feed_check(
     return check
 
 
-def broker_check(broker: Broker, *, slow: float = 2.0) -> Check:
-    """The broker answers an account query: degraded if slower than ``slow`` seconds, down if it fails."""
+def broker_check(broker: Broker, *, slow: float = 2.0, lock: AbstractContextManager[Any] | None = None) -> Check:
+    """The broker answers an account query: degraded if slower than ``slow`` seconds, down if it fails. With a
+    ``lock`` (a session loop's), the query waits for the bar in hand, as the session's own calls do."""
 
     def check() -> tuple[Status, str]:
         started = time.perf_counter()
-        broker.account()
+        with lock or nullcontext():
+            broker.account()
         took = time.perf_counter() - started
         if took > slow:
             return "degraded", f"{type(broker).__name__} answered in {took:.1f} s (slow above {slow:g} s)"

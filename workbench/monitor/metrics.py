@@ -3,13 +3,16 @@ process stay apart), scraped as text by `metrics_text`.
 
 What is measured, all prefixed ``workbench_``:
 
-* trading sessions (`Metrics.attach`): ``bars_processed_total{symbol}``, ``signal_latency_seconds`` (a bar's
-  strategy, risk and order work), ``order_events_total{kind}``, ``orders{state}`` (orders of the attached
-  sessions now in each state), ``fills_total{symbol,side}``, ``rejections_total{symbol}``,
-  ``risk_denials_total{rule}``, ``risk_halts_total{rule}``, ``risk_alerts_total{measure,level}``,
-  ``pnl{strategy,symbol,kind}`` (realized/unrealized), ``equity``, ``exposure_ratio{...,kind}`` (gross/net
-  position value over equity), ``feed_lag_seconds{symbol}`` (arrival time minus the bar's timestamp),
-  ``last_bar_timestamp_seconds{symbol}``, ``broker_latency_seconds{operation}``;
+* trading sessions of one or several symbols (`Metrics.attach`) and accounts traded by hand through the API
+  (`Metrics.attach_account`): ``bars_processed_total{symbol}``, ``signal_latency_seconds`` (a bar's strategy,
+  risk and order work), ``order_events_total{kind}``, ``orders{state}`` (orders of the attached accounts now in
+  each state), ``fills_total{symbol,side}``, ``rejections_total{symbol}``, ``risk_denials_total{rule}``,
+  ``risk_halts_total{rule}`` (``kill_switch``: halted in the store), ``risk_alerts_total{measure,level}``,
+  ``pnl{strategy,symbol,kind}`` (realized net of fees / unrealized, per symbol), ``equity{strategy,symbol}``
+  (the account's; ``symbol`` lists the session's symbols), ``exposure_ratio{strategy,symbol,kind}`` (gross/net
+  position value over equity),
+  ``feed_lag_seconds{symbol}`` (arrival time minus the bar's timestamp), ``last_bar_timestamp_seconds{symbol}``,
+  ``broker_latency_seconds{operation}``;
 * caches (`Metrics.watch_cache`, `Metrics.watch_source`): ``cache_<counter>_total{level}`` (hits, misses,
   writes, ...), ``cache_entries{level}``, ``cache_bytes{level}``, ``source_<counter>_total{source}``;
 * scheduled notebooks (`Metrics.observe_run`, `Metrics.attach_schedule`): ``scheduled_runs_total{notebook,
@@ -46,7 +49,9 @@ from workbench.risk.manager import RiskEvent
 from workbench.risk.monitor import Alert
 
 if TYPE_CHECKING:
+    from workbench.api.trading import TradingContext
     from workbench.notify.dispatcher import Dispatcher
+    from workbench.runner.portfolio_session import PortfolioSession
     from workbench.runner.session import TradingSession
     from workbench.schedule.notebook_run import NotebookRun
     from workbench.schedule.scheduler import NotebookSchedule
@@ -74,7 +79,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._lock = threading.Lock()
-        self._sessions: list[TradingSession] = []
+        self._sessions: list[TradingContext] = []  # the accounts attached, for the orders gauge
         self._last_bar: dict[str, datetime] = {}
         r, ns = self.registry, "workbench"
         session_labels = ["strategy", "symbol"]
@@ -93,7 +98,9 @@ class Metrics:
         self.risk_denials = Counter(
             "risk_denials", "Orders refused by a risk rule.", ["rule"], namespace=ns, registry=r
         )
-        self.risk_halts = Counter("risk_halts", "Trading halted by a risk rule.", ["rule"], namespace=ns, registry=r)
+        self.risk_halts = Counter(
+            "risk_halts", "Trading halted: by a risk rule, or kill_switch.", ["rule"], namespace=ns, registry=r
+        )
         self.risk_alerts = Counter(
             "risk_alerts", "Risk monitor level changes.", ["measure", "level"], namespace=ns, registry=r
         )
@@ -152,28 +159,44 @@ class Metrics:
 
     # -- trading sessions -------------------------------------------------------------------------------------
 
-    def attach(self, session: TradingSession) -> None:
-        """Measure a `TradingSession`: its bars, orders, fills, risk decisions and alerts, P&L and broker calls.
-
-        Subscribes to the session's OrderManager, RiskManager and RiskMonitor, and wraps (on these instances
-        only) ``session.on_bar`` and the broker's ``submit``, ``cancel`` and ``account`` with timers.
-        """
-        session.om.subscribe(lambda event: self._order_event(event, session))
-        session.risk_manager.subscribe(self._risk_event)
-        session.monitor.subscribe(self._alert)
-        for operation in BROKER_OPERATIONS:
-            timed = _timed(getattr(session.broker, operation), self.broker_latency.labels(operation))
-            setattr(session.broker, operation, timed)
+    def attach(self, session: TradingSession | PortfolioSession) -> None:
+        """Measure a trading session (one symbol or several): `attach_account`, plus its bars, the time each takes
+        (wraps ``session.on_bar`` on this instance), P&L and exposure per symbol and the account's equity."""
+        self.attach_account(session)
         session.on_bar = self._on_bar(session, session.on_bar)  # type: ignore[method-assign]
+
+    def attach_account(self, context: TradingContext) -> None:
+        """Measure an account's order path (a session, or the API's `PaperAccount`): its orders, fills,
+        rejections, risk decisions and alerts (when it has a RiskMonitor) and broker calls.
+
+        Subscribes to the OrderManager, RiskManager and RiskMonitor, and wraps (on this broker instance only) the
+        broker's ``submit``, ``cancel`` and ``account`` with timers.
+        """
+        context.om.subscribe(lambda event: self._order_event(event, context))
+        context.risk_manager.subscribe(self.observe_risk)
+        monitor = getattr(context, "monitor", None)
+        if monitor is not None:
+            monitor.subscribe(self._alert)
+        broker = context.om.broker
+        for operation in BROKER_OPERATIONS:
+            setattr(broker, operation, _timed(getattr(broker, operation), self.broker_latency.labels(operation)))
         with self._lock:
-            self._sessions.append(session)
+            self._sessions.append(context)
+
+    def observe_risk(self, event: RiskEvent) -> None:
+        """Count a risk decision: a ``deny`` by its rule, a ``halt`` by its rule (approvals and resizes are the
+        normal working of the rules). A session's operational refusals (``broker_rejected``) count as denials."""
+        if event.decision == "deny":
+            self.risk_denials.labels(event.rule).inc()
+        elif event.decision == "halt":
+            self.risk_halts.labels(event.rule).inc()
 
     def last_bar(self) -> datetime | None:
         """Timestamp of the newest bar any attached session has taken (for a feed freshness health check)."""
         with self._lock:
             return max(self._last_bar.values(), default=None)
 
-    def _on_bar(self, session: TradingSession, on_bar: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def _on_bar(self, session: Any, on_bar: Callable[[Any], Any]) -> Callable[[Any], Any]:
         latency = self.signal_latency.labels(session.strategy.name)
 
         @functools.wraps(on_bar)
@@ -181,15 +204,16 @@ class Metrics:
             arrived = time.time()
             started = time.perf_counter()
             placed = on_bar(bar)
-            if bar.symbol.upper() == session.symbol:  # the session ignores other symbols' bars
+            if bar.symbol.upper() in session.symbols:  # the session ignores other symbols' bars
                 latency.observe(time.perf_counter() - started)
                 self._bar_taken(session, bar, arrived)
             return placed
 
         return measured
 
-    def _bar_taken(self, session: TradingSession, bar: Any, arrived: float) -> None:
-        symbol, labels = session.symbol, (session.strategy.name, session.symbol)
+    def _bar_taken(self, session: Any, bar: Any, arrived: float) -> None:
+        symbol = bar.symbol.upper()
+        labels = (session.strategy.name, symbol)
         self.bars.labels(symbol).inc()
         self.feed_lag.labels(symbol).set(arrived - bar.timestamp.timestamp())
         self.last_bar_time.labels(symbol).set(bar.timestamp.timestamp())
@@ -197,26 +221,21 @@ class Metrics:
             self._last_bar[symbol] = bar.timestamp
         equity = session.broker.account().equity
         position = session.om.positions.get(symbol)
-        value = 0.0 if position is None else position.qty * bar.close
-        self.equity.labels(*labels).set(equity)
-        self.pnl.labels(*labels, "realized").set(session.om.realized_pnl())
-        self.pnl.labels(*labels, "unrealized").set(session.om.unrealized_pnl({symbol: bar.close}))
+        qty = 0.0 if position is None else position.qty
+        value = qty * bar.close
+        self.equity.labels(session.strategy.name, ",".join(session.symbols)).set(equity)
+        self.pnl.labels(*labels, "realized").set(0.0 if position is None else position.realized_pnl)
+        self.pnl.labels(*labels, "unrealized").set(0.0 if qty == 0.0 else position.unrealized_pnl(bar.close))
         self.exposure.labels(*labels, "gross").set(abs(value) / equity if equity else 0.0)
         self.exposure.labels(*labels, "net").set(value / equity if equity else 0.0)
 
-    def _order_event(self, event: OrderEvent, session: TradingSession) -> None:
+    def _order_event(self, event: OrderEvent, context: TradingContext) -> None:
         self.order_events.labels(event.kind.value).inc()
         if event.fill is not None:
             self.fills.labels(event.fill.symbol, event.fill.side.value).inc()
         elif event.kind is EventKind.REJECTED:
-            order = session.om.orders.get(event.order_id)
+            order = context.om.orders.get(event.order_id)
             self.rejections.labels(order.symbol if order is not None else "").inc()
-
-    def _risk_event(self, event: RiskEvent) -> None:
-        if event.decision == "deny":
-            self.risk_denials.labels(event.rule).inc()
-        elif event.decision == "halt":
-            self.risk_halts.labels(event.rule).inc()
 
     def _alert(self, alert: Alert) -> None:
         self.risk_alerts.labels(alert.measure, alert.level).inc()

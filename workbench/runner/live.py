@@ -1,7 +1,9 @@
-"""``LiveSession``: a strategy trading one symbol live or on paper, crash-safe and controlled through the store.
+"""``LiveSession``: a strategy trading one symbol or several live or on paper, crash-safe and controlled through
+the store.
 
-It is a `TradingSession` (the backtest's driver, RiskManager and OrderManager, every order journaled write-ahead)
-with what a long-running session needs around it:
+It is a `TradingSession` (one symbol) or a `PortfolioSession` (several symbols in one account, allocated as the
+multi-symbol backtest does), each the backtest's driver, RiskManager and OrderManager with every order journaled
+write-ahead, with what a long-running session needs around it:
 
 * a broker of any kind: the local simulated one (``sim``, no keys), or Alpaca's paper or live account
   (``AlpacaBroker``), whose events it pumps on its own thread;
@@ -15,7 +17,12 @@ with what a long-running session needs around it:
 * a clean stop (`LiveSession.run` until its stop event, SIGINT or SIGTERM with `run_until_stopped`): no new
   orders, working orders canceled (or left, ``cancel_on_stop=False``), the last events handled and recorded;
 * operational events: a broker's refusal of an order and a failed broker call are recorded as ``deny`` risk
-  events (``broker_rejected``, ``broker_error``) and passed to ``on_alert``.
+  events (``broker_rejected``, ``broker_error``) and passed to ``on_alert``;
+* monitoring: a `Metrics` attached to the session (bars, orders, fills, rejections, risk decisions, P&L,
+  exposure, broker latency; ``LiveSession.metrics``) and, when the settings configure a channel, a notification
+  `Dispatcher` telling people of fills, rejections, risk decisions and alerts, operational events and halts
+  (the kill switch included);
+* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar.
 """
 
 from __future__ import annotations
@@ -23,11 +30,11 @@ from __future__ import annotations
 import queue
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import GeneratorType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,15 +42,21 @@ from workbench.brokers import BrokerError
 from workbench.brokers.sim import SimBroker
 from workbench.clock import SystemClock
 from workbench.engine.inputs import resolve_strategy
-from workbench.engine.schedule import HALTED
 from workbench.monitor.logs import get_logger
+from workbench.monitor.metrics import Metrics
 from workbench.orders.model import EventKind, Order, OrderEvent
 from workbench.ports import Bar, Broker, Clock
-from workbench.risk.manager import RiskEvent
-from workbench.runner.reconcile import RECONCILE, Reconciliation, reconcile
+from workbench.risk.manager import ACCOUNT, RiskEvent
+from workbench.runner.portfolio import check_weights
+from workbench.runner.portfolio_session import PortfolioSession
+from workbench.runner.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation, reconcile
 from workbench.runner.session import TradingSession
 from workbench.store.journal import OrderJournal
 from workbench.strategies.base import Strategy
+
+if TYPE_CHECKING:
+    from workbench.config import Settings
+    from workbench.notify.dispatcher import Dispatcher
 
 _log = get_logger("workbench.live")
 _END = object()  # the feed ended
@@ -65,7 +78,8 @@ class LiveSummary:
 
 
 class LiveSession:
-    """A `TradingSession` run live: see the module docstring. Build it with `open`.
+    """A trading session (`TradingSession` or `PortfolioSession`) run live: see the module docstring. Build it
+    with `open`.
 
     Examples
     --------
@@ -81,25 +95,37 @@ class LiveSession:
 
     def __init__(
         self,
-        session: TradingSession,
+        session: TradingSession | PortfolioSession,
         journal: OrderJournal,
         *,
         reconciliation: Reconciliation | None = None,
         cancel_on_stop: bool = True,
         poll: float = 0.5,
         on_alert: Callable[[Any], Any] | None = None,
+        metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
+        owns_dispatcher: bool = False,
     ) -> None:
         self.session, self.journal = session, journal
         self.reconciliation = reconciliation
         self.cancel_on_stop = cancel_on_stop
         self.poll = poll
         self.on_alert = on_alert
+        self.lock = threading.RLock()
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.attach(session)
+        self.dispatcher, self._owns_dispatcher = dispatcher, owns_dispatcher
+        if dispatcher is not None:
+            dispatcher.attach(session)
+            self.metrics.watch_dispatcher(dispatcher)
         self.bars = 0
         self._first_order = len(session.om.orders)
         self._first_fill = len(session.om.fills)
         self._flattened = False  # the kill switch acted for the current halt
+        self._own_halt = False  # the current halt is this session's own (its drawdown rule): already told
         self._closed = False
         session.om.subscribe(self._on_order_event)
+        session.risk_manager.subscribe(self._on_risk_event)
         if reconciliation is not None and reconciliation.halt is not None:
             self._alert(reconciliation.halt)
         self.apply_controls()
@@ -109,55 +135,85 @@ class LiveSession:
         cls,
         store: Any,
         strategy: Strategy | type[Strategy] | str,
-        symbol: str,
+        symbols: str | Sequence[str],
         broker: Broker,
         *,
         clock: Clock | None = None,
         params: dict[str, Any] | None = None,
         run: int | str | None = "latest",
-        history: pd.DataFrame | None = None,
+        history: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+        weights: Mapping[str, float] | None = None,
         fees: float = 0.0,
         slippage: float = 0.0,
         fixed_fee: float = 0.0,
         fill: str = "next_open",
         risk: Any = None,
+        cash_tolerance: float | None = CASH_TOLERANCE,
+        settings: Settings | None = None,
+        metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
         **options: Any,
     ) -> LiveSession:
-        """Start or resume a recorded run of ``strategy`` on ``symbol`` with ``broker``, reconciled first.
+        """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
+        ``weights``, equal by default) with ``broker``, reconciled first.
 
-        ``run``: a run id, ``"latest"`` (the newest run of this strategy, symbol and broker kind, else a new one)
-        or None (a new run). A new run starts with the broker's cash. ``history`` warms the indicators up; of a
-        resumed run only the bars up to its last recorded one are history (later ones are still to trade).
-        ``options`` go to the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
+        ``run``: a run id, ``"latest"`` (the newest run of this strategy, these symbols and broker kind, else a new
+        one) or None (a new run). A new run starts with the broker's cash. ``history`` (a bar table, or one per
+        symbol) warms the indicators up; of a resumed run only the bars up to its last recorded time are history
+        (later ones are still to trade). ``cash_tolerance`` bounds the cash difference a reconciliation accepts
+        (None: cash is not compared, for an account other runs trade too). ``metrics`` measures the session (a new
+        `Metrics` by default); ``dispatcher`` notifies its events, by default one made from ``settings`` (or
+        `load_settings`) when they configure a notification channel, closed with the session. ``options`` go to
+        the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
         """
         cls_, values = resolve_strategy(strategy)
         instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
-        symbol, clock, kind = symbol.upper(), clock or SystemClock(), broker_kind(broker)
+        names, clock, kind = _symbols(symbols), clock or SystemClock(), broker_kind(broker)
         if run == "latest":
-            run = latest_run(store, instance.name, symbol, kind)
+            run = latest_run(store, instance.name, names, kind)
         if run is None:
-            config = {"symbol": symbol, "broker": kind}
+            config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
+            if len(names) > 1:
+                weights = check_weights(dict(weights) if weights is not None else None, list(names))
+                config.update(symbols=list(names), weights=weights)
             cash = broker.account().cash
             journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
         else:
             journal = OrderJournal.resume(store, int(run))
-            _check_run(store, journal.run_id, symbol, kind)
+            recorded = _check_run(store, journal.run_id, names, kind)
+            weights = weights if weights is not None else recorded.get("weights")
         state = journal.restore()
-        if history is not None and state.last_bar is not None:
-            history = history.loc[: pd.Timestamp(state.last_bar)]
+        frames = _history(history, names)
+        if state.last_bar is not None:
+            frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
         reconciliation = None
         if hasattr(broker, "sync"):
-            reconciliation = reconcile(journal, broker, [symbol], clock.now())
+            reconciliation = reconcile(journal, broker, names, clock.now(), cash_tolerance=cash_tolerance)
         elif isinstance(broker, SimBroker) and run is not None:
             positions = {s: p.qty for s, p in state.positions.items()}
             broker.restore(state.cash, positions, state.open_orders)
-        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee}
-        session = TradingSession(
-            instance, symbol, broker, clock, **costs, fill=fill, risk=risk, journal=journal, history=history
-        )
+        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
+        session: TradingSession | PortfolioSession
+        if len(names) == 1:
+            history_ = frames.get(names[0])
+            session = TradingSession(instance, names[0], broker, clock, **costs, journal=journal, history=history_)
+        else:
+            session = PortfolioSession(
+                instance, names, broker, clock, weights=weights, **costs, journal=journal, history=frames
+            )
         if hasattr(broker, "track"):
             broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
-        return cls(session, journal, reconciliation=reconciliation, **options)
+        owns = dispatcher is None
+        dispatcher = dispatcher if dispatcher is not None else _dispatcher(settings, store)
+        return cls(
+            session,
+            journal,
+            reconciliation=reconciliation,
+            metrics=metrics,
+            dispatcher=dispatcher,
+            owns_dispatcher=owns,
+            **options,
+        )
 
     @property
     def run_id(self) -> int:
@@ -165,23 +221,34 @@ class LiveSession:
 
     @property
     def last_bar(self) -> datetime | None:
-        """The time of the last bar seen (history included)."""
-        index = self.session.frame().index
-        return index[-1].to_pydatetime() if len(index) else None
+        """The time of the last bar traded (history included)."""
+        return self.session.last_bar
 
     def step(self, bar: Bar) -> list[Order]:
         """Take one bar: the switches first, then the strategy, risk and orders; returns the orders placed."""
-        self.apply_controls()
-        self._pump()
-        try:
-            placed = self.session.on_bar(bar)
-        except BrokerError as exc:
-            self._broker_failed(exc, bar.symbol)
-            placed = []
-        if bar.symbol.upper() == self.session.symbol:
-            self.bars += 1
-        self._pump()
-        return placed
+        with self.lock:
+            self.apply_controls()
+            self._pump()
+            try:
+                placed = self.session.on_bar(bar)
+            except BrokerError as exc:
+                self._broker_failed(exc, bar.symbol)
+                placed = []
+            if bar.symbol.upper() in self.session.symbols:
+                self.bars += 1
+            self._pump()
+            return placed
+
+    def flush(self) -> list[Order]:
+        """The feed ended: trade the bars a session of several symbols held back for the rest of their time."""
+        with self.lock:
+            try:
+                placed = self.session.flush()
+            except BrokerError as exc:
+                self._broker_failed(exc, self._account_symbol)
+                placed = []
+            self._pump()
+            return placed
 
     def run(self, feed: Iterable[Bar], stop: threading.Event | None = None) -> LiveSummary:
         """`step` through ``feed`` until it ends or ``stop`` is set, then `shutdown`; returns the summary.
@@ -204,6 +271,7 @@ class LiveSession:
                     self._pump()
                     continue
                 if item is _END:
+                    self.flush()
                     break
                 try:
                     self.step(item)
@@ -219,30 +287,43 @@ class LiveSession:
 
     def apply_controls(self) -> None:
         """Act on the store's switches of this strategy: halted -> cancel working orders, flatten (once per
-        halt; not after a reconciliation's halt, which leaves the account as it is) and trade no more; not
-        enabled -> no new orders; otherwise trade."""
-        with self.journal.store.unit_of_work(readonly=True) as uow:
-            row = uow.strategies.get(self.journal.strategy)
-            halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
-            reason = row.halted_reason if row is not None else None
-        if halted and not self._flattened and not (reason or "").startswith(f"{RECONCILE} "):
-            self._flatten(reason or "halted")  # the kill switch; a reconciliation's halt touches nothing
-        self._flattened = halted
-        self.session.risk_manager.halted = halted
-        self.session.driver.schedule[HALTED] = 1.0 if halted or not enabled else 0.0
+        halt; not after a reconciliation's halt, which leaves the account as it is), tell people (unless the halt
+        is this session's own drawdown rule's, told already) and trade no more; not enabled -> no new orders;
+        otherwise trade."""
+        with self.lock:
+            with self.journal.store.unit_of_work(readonly=True) as uow:
+                row = uow.strategies.get(self.journal.strategy)
+                halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
+                reason = row.halted_reason if row is not None else None
+            reconciling = (reason or "").startswith(f"{RECONCILE} ")
+            if halted and not self._flattened and not reconciling:  # a reconciliation's halt touches nothing
+                self._flatten(reason or "halted")
+                if not self._own_halt:
+                    details = {"reason": reason or "halted"}
+                    event = RiskEvent(self.session.clock.now(), ACCOUNT, "halt", "kill_switch", details)
+                    self.metrics.observe_risk(event)
+                    self._alert(event)
+            self._flattened = halted
+            self._own_halt = self._own_halt and halted
+            self.session.risk_manager.halted = halted
+            self.session.pause(halted or not enabled)
 
     def shutdown(self) -> None:
         """Stop cleanly: working orders canceled (unless ``cancel_on_stop`` is off), the broker's last events
-        handled and recorded. The run stays resumable."""
-        if self._closed:
-            return
-        self._closed = True
-        if self.cancel_on_stop:
-            self._cancel_working()
-        self._pump(timeout=0.2)
-        with self.journal.store.unit_of_work() as uow:
-            details = {"run_id": self.run_id, "bars": self.bars, "cancel_on_stop": self.cancel_on_stop}
-            uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", details)
+        handled and recorded, the notifications queued sent (a dispatcher of the session's own). The run stays
+        resumable."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.cancel_on_stop:
+                self._cancel_working()
+            self._pump(timeout=0.2)
+            with self.journal.store.unit_of_work() as uow:
+                details = {"run_id": self.run_id, "bars": self.bars, "cancel_on_stop": self.cancel_on_stop}
+                uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", details)
+        if self.dispatcher is not None and self._owns_dispatcher:
+            self.dispatcher.close()  # waits for deliveries: outside the lock, which an API request may want
         _log.info("live session stopped", run_id=self.run_id, bars=self.bars)
 
     def summary(self) -> LiveSummary:
@@ -263,21 +344,26 @@ class LiveSession:
 
     # --- internals ---------------------------------------------------------------------------------------------
 
+    @property
+    def _account_symbol(self) -> str:
+        """What an event about the whole account names as its symbol: the one symbol, or ``*`` for several."""
+        symbols = self.session.symbols
+        return symbols[0] if len(symbols) == 1 else ACCOUNT
+
     def _flatten(self, reason: str) -> None:
-        """The kill switch: cancel working orders and close the position with a market order (through the
-        OrderManager, so it is journaled like any other)."""
+        """The kill switch: cancel working orders and close each position of the session's symbols with a
+        market order (through the OrderManager, so it is journaled like any other)."""
         _log.warning("kill switch: cancel, flatten and halt", run_id=self.run_id, reason=reason)
         self._cancel_working()
-        symbol, om = self.session.symbol, self.session.om
-        held = self.session.broker.positions().get(symbol, 0.0)
-        if held == 0.0:
-            return
-        frame = self.session.frame()
-        price = float(frame["close"].iloc[-1]) if len(frame) else om.positions[symbol].avg_price
-        try:
-            om.target(symbol, 0.0, price)
-        except BrokerError as exc:
-            self._broker_failed(exc, symbol)
+        om, held = self.session.om, self.session.broker.positions()
+        for symbol in self.session.symbols:
+            if held.get(symbol, 0.0) == 0.0:
+                continue
+            price = self.session.last_price(symbol)
+            try:
+                om.target(symbol, 0.0, price if price is not None else om.positions[symbol].avg_price)
+            except BrokerError as exc:
+                self._broker_failed(exc, symbol)
 
     def _cancel_working(self) -> None:
         for order in [o for o in self.session.om.orders.values() if o.is_open]:
@@ -290,17 +376,24 @@ class LiveSession:
         pump = getattr(self.session.broker, "pump", None)
         if pump is None:
             return
-        try:
-            pump(timeout)
-        except BrokerError as exc:
-            self._broker_failed(exc, self.session.symbol)
+        with self.lock:  # the broker's events move the orders and positions an API request may read
+            try:
+                pump(timeout)
+            except BrokerError as exc:
+                self._broker_failed(exc, self._account_symbol)
+
+    def _on_risk_event(self, event: RiskEvent) -> None:
+        """A halt by the session's own rules (drawdown) is told by the dispatcher already: the kill switch that
+        follows it in the store is not told again."""
+        if event.decision == "halt":
+            self._own_halt = True
 
     def _on_order_event(self, event: OrderEvent) -> None:
         """A refusal by the broker (not by our own risk rules) is an operational event."""
         if event.kind is not EventKind.REJECTED or event.reason == "denied by risk rules":
             return
         order = self.session.om.orders.get(event.order_id)
-        symbol = order.symbol if order is not None else self.session.symbol
+        symbol = order.symbol if order is not None else self._account_symbol
         details = {"client_order_id": event.client_order_id, "reason": event.reason or ""}
         self._ops_event(RiskEvent(event.timestamp, symbol, "deny", "broker_rejected", details))
 
@@ -311,9 +404,14 @@ class LiveSession:
 
     def _ops_event(self, event: RiskEvent) -> None:
         self.journal.record_risk(event)
+        self.metrics.observe_risk(event)
         self._alert(event)
 
     def _alert(self, event: Any) -> None:
+        """Tell people of an event the session's objects do not publish (operational events, halts found in the
+        store or by a reconciliation): the dispatcher and ``on_alert``."""
+        if self.dispatcher is not None:
+            self.dispatcher.notify(event, strategy=self.journal.strategy)
         if self.on_alert is not None:
             try:
                 self.on_alert(event)
@@ -346,27 +444,71 @@ def broker_kind(broker: Broker) -> str:
     return "sim" if paper is None else "alpaca-paper" if paper else "alpaca-live"
 
 
-def latest_run(store: Any, strategy: str, symbol: str, broker: str) -> int | None:
-    """The newest recorded live run of ``strategy`` on ``symbol`` with a ``broker`` of that kind, if any."""
+def latest_run(store: Any, strategy: str, symbols: str | Sequence[str], broker: str) -> int | None:
+    """The newest recorded live run of ``strategy`` on ``symbols`` (the same, in the same order) with a
+    ``broker`` of that kind, if any."""
+    names = _symbols(symbols)
     with store.unit_of_work(readonly=True) as uow:
         runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
     for row in runs:
         config = row.config or {}
-        if config.get("symbol") == symbol and config.get("broker", "sim") == broker:
+        if _recorded_symbols(config) == names and config.get("broker", "sim") == broker:
             return row.id
     return None
 
 
-def _check_run(store: Any, run_id: int, symbol: str, broker: str) -> None:
-    """A resumed run must be of this symbol and this kind of broker (a local paper account is not Alpaca's)."""
+def _check_run(store: Any, run_id: int, symbols: tuple[str, ...], broker: str) -> dict[str, Any]:
+    """A resumed run must be of these symbols and this kind of broker (a local paper account is not Alpaca's);
+    returns its recorded configuration."""
     with store.unit_of_work(readonly=True) as uow:
         config = uow.runs.get(run_id).config or {}
-    recorded = (config.get("symbol", symbol), config.get("broker", "sim"))
-    if recorded != (symbol, broker):
+    recorded = (",".join(_recorded_symbols(config) or symbols), config.get("broker", "sim"))
+    if recorded != (",".join(symbols), broker):
         raise ValueError(
-            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {symbol} via {broker}: resume it with those, "
-            "or start a new run"
+            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {','.join(symbols)} via {broker}: resume it "
+            "with those, or start a new run"
         )
+    return config
+
+
+def _recorded_symbols(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The symbols a run's configuration records (``symbols``; ``symbol`` alone for a run of one)."""
+    if "symbols" in config:
+        return tuple(config["symbols"])
+    return (config["symbol"],) if config.get("symbol") else ()
+
+
+def _symbols(symbols: str | Sequence[str]) -> tuple[str, ...]:
+    """``"SPY"``, ``"SPY,QQQ"`` or a list of them as upper-case names, each once, in the order given."""
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    names = [s.strip().upper() for item in items for s in item.split(",") if s.strip()]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"symbols={symbols!r}: expected one or more symbols, each once")
+    return tuple(names)
+
+
+def _history(history: pd.DataFrame | Mapping[str, pd.DataFrame] | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """Warm-up bars by symbol: a mapping as given (upper-case keys), or one bar table for a single symbol."""
+    if history is None:
+        return {}
+    if isinstance(history, pd.DataFrame):
+        if len(names) != 1:
+            raise ValueError(f"history of {', '.join(names)}: expected a bar table per symbol (a dict), got one table")
+        return {names[0]: history}
+    return {s.upper(): f for s, f in history.items()}
+
+
+def _dispatcher(settings: Settings | None, store: Any) -> Dispatcher | None:
+    """A notification dispatcher over the channels ``settings`` configure (`load_settings` when None), or None
+    when they configure none."""
+    from workbench.config import load_settings
+
+    settings = settings if settings is not None else load_settings()
+    if not settings.notify_channels:
+        return None
+    from workbench.notify.dispatcher import Dispatcher
+
+    return Dispatcher.from_settings(settings, store)
 
 
 def _read(feed: Iterable[Bar], bars: queue.Queue[Any], done: threading.Semaphore, stop: threading.Event) -> None:

@@ -5,7 +5,9 @@ store's strategy flags, which the API and the dashboard set too, and every switc
 The composition root of a live session is here: which broker (``sim`` local paper by default, ``alpaca-paper``,
 ``alpaca-live``), which clock (the wall clock) and which feed (the data source's bars replayed from ``--start``
 at ``--pace``, or Alpaca's live minute bars when the data source is ``alpaca``; with ``--once``, only the bars
-that are complete now).
+that are complete now). Several ``--symbols`` trade in one account, as ``workbench backtest`` allocates them; the
+session's metrics and health are served with ``--metrics-port``; notifications go to the channels the settings
+configure.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ def live_cmd(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
     ] = None,
-    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="The symbol to trade (one a session).")] = None,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", help="Symbols to trade, e.g. SPY or SPY,QQQ (several: one account, by weight)."),
+    ] = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option("--weight", "-w", metavar="SYMBOL=FRACTION", help="Target weight, e.g. SPY=0.6 (default: equal)."),
+    ] = None,
     broker: BrokerOpt = None,
     once: Annotated[
         bool, typer.Option("--once", help="Take the bars complete now, then stop (a scheduled step).")
@@ -51,45 +60,59 @@ def live_cmd(
     cancel_on_stop: Annotated[
         bool, typer.Option("--cancel-on-stop/--leave-orders", help="On stop, cancel working orders or leave them.")
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", min=0, max=65535, help="Serve /metrics and /health on 127.0.0.1:PORT."),
+    ] = None,
+    override_reason: Annotated[
+        str | None,
+        typer.Option("--override-reason", help="Trade on Alpaca without the promotion it needs; audited."),
+    ] = None,
 ) -> None:
     """Trade a strategy live until Ctrl-C or SIGTERM (a clean stop: no new orders, working orders canceled or
     left, everything recorded), or for one step with --once. A recorded run is continued and reconciled with
-    the broker first. Live trading (real money) needs profile 'live' and confirm_live."""
+    the broker first. Live trading (real money) needs profile 'live' and confirm_live. Alpaca paper needs the
+    configuration promoted to paper, Alpaca live promoted to live (`workbench promote`); sim needs none."""
     from workbench.runner.live import LiveSession, latest_run, run_until_stopped
+    from workbench.runner.promotion import require_promotion
     from workbench.store import Store
     from workbench.strategies.registry import strategy as lookup
 
     settings = ctx.obj
-    symbol = _one_symbol(symbols)
+    names = _symbols(symbols)
+    weights = _weights(weight, names)
     name = broker or settings.broker
     instance = lookup(strategy)(**_values(param))
     rules = _rules(risk)
     fees = settings.fees if fees is None else fees
     store = Store.open(settings)
+    chosen = _broker(settings, name, cash, fees)  # its settings checked; connected only once entered
+    require_promotion(store, instance, names, name, override_reason=override_reason, actor=_actor())
     with ExitStack() as stack:
-        trader = stack.enter_context(_broker(settings, name, cash, fees))
-        run_id = _run_id(run, lambda: latest_run(store, instance.name, symbol, name))
-        bars, stream = _bars(settings, symbol, once)
+        trader = stack.enter_context(chosen)
+        run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name))
+        bars, stream = _bars(settings, names, once)
         live_data = settings.data_source == "alpaca"
-        history = bars if run_id is not None or live_data else _before(bars, start)
-        dispatcher = _dispatcher(settings, store, stack)
-        _announce(name, instance, symbol, rules)
+        history = bars if run_id is not None or live_data else {s: _before(f, start) for s, f in bars.items()}
+        _announce(name, instance, names, weights, rules)
         live = LiveSession.open(
             store,
             instance,
-            symbol,
+            names,
             trader,
             run=run_id,
-            history=history,
+            history={s: f for s, f in history.items() if f is not None},
+            weights=weights,
             fees=fees,
             slippage=slippage,
             fill=fill,
             risk=rules,
+            settings=settings,
             cancel_on_stop=cancel_on_stop and not once,
-            on_alert=None if dispatcher is None else dispatcher.notify,
         )
-        if dispatcher is not None:
-            dispatcher.attach(live.session)
+        if metrics_port is not None:
+            url = _serve_metrics(live, store, trader, metrics_port, live_data, stack)
+            typer.echo(f"metrics at {url}/metrics, health at {url}/health")
         if live.reconciliation is not None and not live.reconciliation.ok:
             typer.echo("RECONCILIATION FAILED, trading halted:\n  " + "\n  ".join(live.reconciliation.differences))
         if stream is not None:
@@ -97,9 +120,9 @@ def live_cmd(
         else:
             from workbench.data.feeds import ReplayFeed
 
-            upcoming = bars if live.last_bar is None else bars.loc[bars.index > pd.Timestamp(live.last_bar)]
-            step = upcoming.iloc[:1] if once and not live_data else upcoming  # a replay steps one bar a time
-            feed = ReplayFeed({symbol: step}, pace=pace or None)
+            upcoming = _after(bars, live.last_bar)
+            step = _first_time(upcoming) if once and not live_data else upcoming  # a replay steps one time a run
+            feed = ReplayFeed(step, pace=pace or None)
         summary = live.run(feed) if once else run_until_stopped(live, feed)
     typer.echo(
         f"run {summary.run_id}: {summary.bars} bars, {summary.orders} orders, {summary.fills} fills; "
@@ -183,41 +206,47 @@ def _broker(settings: Any, name: str, cash: float | None, fees: float) -> Any:
     return AlpacaBroker.from_settings(settings, broker=name)
 
 
-def _bars(settings: Any, symbol: str, once: bool) -> tuple[pd.DataFrame, Any]:
-    """The bars known now, and (Alpaca data, not ``once``) how to open the live stream from a bar on."""
+def _bars(settings: Any, symbols: list[str], once: bool) -> tuple[dict[str, pd.DataFrame], Any]:
+    """The bars known now per symbol, and (Alpaca data, not ``once``) how to open the live stream from a bar on."""
     if settings.data_source != "alpaca":
         from workbench.data.load import load
 
-        return load(symbol, source=settings.data_source, path=settings.data_path), None
+        return {s: load(s, source=settings.data_source, path=settings.data_path) for s in symbols}, None
     from workbench.data.alpaca import AlpacaDataSource
 
     source = AlpacaDataSource.from_settings(settings)
-    bars = source.history(symbol, start=pd.Timestamp.now(tz="UTC") - ALPACA_WARMUP, timeframe="1Min")
+    since = pd.Timestamp.now(tz="UTC") - ALPACA_WARMUP
+    bars = {s: source.history(s, start=since, timeframe="1Min") for s in symbols}
     if once:
         return bars, None
 
     def stream(last: Any) -> Any:
-        return source.stream([symbol], since=None if last is None else pd.Timestamp(last) + pd.Timedelta(1, "min"))
+        return source.stream(symbols, since=None if last is None else pd.Timestamp(last) + pd.Timedelta(1, "min"))
 
     return bars, stream
 
 
-def _dispatcher(settings: Any, store: Any, stack: ExitStack) -> Any:
-    """The notification dispatcher when channels are configured (closed with the session), else None."""
-    if not settings.notify_channels:
-        return None
-    from workbench.notify import Dispatcher
+def _serve_metrics(live: Any, store: Any, broker: Any, port: int, live_data: bool, stack: ExitStack) -> str:
+    """Serve the session's metrics and health checks (database, broker; the feed's freshness on live data) on
+    loopback, stopped with the session; returns the base URL."""
+    from workbench.monitor.health import standard_checks
+    from workbench.monitor.server import MonitorServer
 
-    dispatcher = Dispatcher.from_settings(settings, store)
-    stack.callback(dispatcher.close)
-    return dispatcher
+    last_bar = live.metrics.last_bar if live_data else None
+    checks = standard_checks(store=store, broker=broker, last_bar=last_bar)
+    server = MonitorServer(live.metrics, checks, port=port).start()
+    stack.callback(server.close)
+    return server.url
 
 
-def _announce(broker: str, strategy: Any, symbol: str, rules: Any) -> None:
+def _announce(broker: str, strategy: Any, symbols: list[str], weights: dict[str, float] | None, rules: Any) -> None:
     limits = ", ".join(f"{k}={v}" for k, v in rules.active().items()) or "none"
     if broker == "alpaca-live":
         typer.echo("LIVE TRADING WITH REAL MONEY (alpaca-live)")
-    typer.echo(f"{strategy.name} {strategy.values} on {symbol} via {broker}; risk limits: {limits}")
+    held = ", ".join(symbols)
+    if weights is not None and len(symbols) > 1:
+        held += " (weights " + ", ".join(f"{s} {w:g}" for s, w in weights.items()) + ")"
+    typer.echo(f"{strategy.name} {strategy.values} on {held} via {broker}; risk limits: {limits}")
 
 
 def _run_id(run: str, latest: Any) -> int | None:
@@ -238,11 +267,56 @@ def _before(bars: pd.DataFrame, start: str | None) -> pd.DataFrame | None:
     return bars.loc[bars.index < pd.Timestamp(start, tz="UTC")]
 
 
-def _one_symbol(symbols: list[str] | None) -> str:
+def _after(bars: dict[str, pd.DataFrame], last: Any) -> dict[str, pd.DataFrame]:
+    """The bars still to trade: those after ``last`` (None: all)."""
+    if last is None:
+        return bars
+    return {s: f.loc[f.index > pd.Timestamp(last)] for s, f in bars.items()}
+
+
+def _first_time(bars: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The bars of the earliest time among ``bars`` (one step of a replay: every symbol's bar of that time)."""
+    starts = [f.index[0] for f in bars.values() if len(f)]
+    if not starts:
+        return bars
+    first = min(starts)
+    return {s: f.loc[f.index == first] for s, f in bars.items()}
+
+
+def _symbols(symbols: list[str] | None) -> list[str]:
     names = [s.strip().upper() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
-    if len(names) != 1:
-        raise ConfigError(f"--symbols {','.join(names)}: a live session trades one symbol; start one per symbol")
-    return names[0]
+    repeated = sorted({s for s in names if names.count(s) > 1})
+    if not names or repeated:
+        raise ConfigError(f"--symbols {','.join(names)}: expected one or more symbols, each once (repeated {repeated})")
+    return names
+
+
+def _weights(weight: list[str] | None, symbols: list[str]) -> dict[str, float] | None:
+    """``--weight SYMBOL=FRACTION`` as target weights (None: equal weights); they must name every symbol."""
+    if not weight:
+        return None
+    weights: dict[str, float] = {}
+    for text in weight:
+        key, sep, raw = text.partition("=")
+        value = _fraction(raw) if sep and key.strip() else None
+        if value is None:
+            raise ConfigError(f"--weight {text!r}: expected SYMBOL=FRACTION with a fraction in [0, 1], e.g. SPY=0.6")
+        weights[key.strip().upper()] = value
+    from workbench.runner.portfolio import check_weights
+
+    try:
+        return check_weights(weights, symbols)
+    except ValueError as exc:
+        raise ConfigError(f"--weight: {exc}") from None
+
+
+def _fraction(text: str) -> float | None:
+    """``text`` as a number in [0, 1], else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def _values(param: list[str] | None) -> dict[str, Any]:

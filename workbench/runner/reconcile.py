@@ -8,10 +8,11 @@ a fill happened and before it was recorded. `reconcile` settles all of these bef
   found, it is brought to the broker's state (acceptance, the fills it missed with their execution ids, its
   end), each event recorded as it would have been live; not found, an unsent order ends ``canceled`` ("never
   sent") and its id stays used, so it is never sent again;
-* then what is left must agree: the broker's open orders in the run's symbols are all known, and the positions
-  recorded equal the broker's. Anything else (a working order the broker never had, a position or order made
-  elsewhere) cannot be explained: trading halts (a ``halt`` risk event on the run, the strategy halted in the
-  store until a person resumes it), and it is logged and audited.
+* then what is left must agree: the broker's open orders in the run's symbols are all known, the positions
+  recorded equal the broker's, and so does the cash (the run's starting cash moved by every fill recorded) within
+  a tolerance. Anything else (a working order the broker never had, a position or order made elsewhere, a deposit,
+  a withdrawal or a fee the records do not know) cannot be explained: trading halts (a ``halt`` risk event on the
+  run, the strategy halted in the store until a person resumes it), and it is logged and audited.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Protocol
 
 from workbench.monitor.logs import get_logger
 from workbench.orders.model import Order, OrderEvent, OrderStatus
+from workbench.ports import Account
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.store.journal import OrderJournal
 
@@ -31,6 +33,9 @@ _log = get_logger("workbench.reconcile")
 RECONCILE = "reconcile"
 #: The reason an order recorded but never sent ends with.
 NEVER_SENT = "never sent: the session stopped after recording it and before sending it"
+#: The cash difference (in the account's currency) a reconciliation accepts: a broker rounding to cents over many
+#: fills; a regulatory fee or a dividend is more, and is for a person to look at.
+CASH_TOLERANCE = 1.0
 
 
 class RemoteBroker(Protocol):
@@ -46,6 +51,8 @@ class RemoteBroker(Protocol):
     def list_orders(self, open_only: bool = False) -> list[Order]: ...
 
     def positions(self) -> dict[str, float]: ...
+
+    def account(self) -> Account: ...
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None: ...
 
@@ -76,9 +83,11 @@ def reconcile(
     now: datetime,
     *,
     tolerance: float = 1e-6,
+    cash_tolerance: float | None = CASH_TOLERANCE,
 ) -> Reconciliation:
     """Bring the run of ``journal`` up to ``broker``'s account, then check they agree in ``symbols`` (see the
-    module docstring). Positions agree within ``tolerance`` x max(1, |qty|).
+    module docstring). Positions agree within ``tolerance`` x max(1, |qty|), cash within ``cash_tolerance``
+    (None: cash is not compared, for an account other runs or people trade too).
 
     Examples
     --------
@@ -108,7 +117,7 @@ def reconcile(
     finally:
         broker.unsubscribe(recorder)
     result.events = recorder.count
-    result.differences += _differences(journal, broker, {s.upper() for s in symbols}, tolerance)
+    result.differences += _differences(journal, broker, {s.upper() for s in symbols}, tolerance, cash_tolerance)
     if result.differences:
         result.halt = _halt(journal, result.differences, now)
     else:
@@ -137,8 +146,10 @@ def _stored_ids(journal: OrderJournal) -> set[str]:
         return {o.id for o in uow.orders.find(run_id=journal.run_id)}
 
 
-def _differences(journal: OrderJournal, broker: RemoteBroker, symbols: set[str], tolerance: float) -> list[str]:
-    """What the records and the broker disagree on, after catching up: unknown open orders, positions."""
+def _differences(
+    journal: OrderJournal, broker: RemoteBroker, symbols: set[str], tolerance: float, cash_tolerance: float | None
+) -> list[str]:
+    """What the records and the broker disagree on, after catching up: unknown open orders, positions, cash."""
     state = journal.restore()
     stored = _stored_ids(journal)
     found = []
@@ -155,6 +166,13 @@ def _differences(journal: OrderJournal, broker: RemoteBroker, symbols: set[str],
         theirs = held.get(symbol, 0.0)
         if abs(mine - theirs) > tolerance * max(1.0, abs(theirs)):
             found.append(f"position {symbol}: {mine:g} in the records, {theirs:g} at the broker")
+    if cash_tolerance is not None:
+        cash = broker.account().cash
+        if abs(state.cash - cash) > cash_tolerance:
+            found.append(
+                f"cash: {state.cash:,.2f} in the records, {cash:,.2f} at the broker "
+                f"({cash - state.cash:+,.2f}, more than the {cash_tolerance:,.2f} tolerated)"
+            )
     return found
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import check_costs, resolve_strategy
-from workbench.engine.schedule import HALTED
+from workbench.engine.risk_rules import clamp_exposure_nb, exposure_limit_nb
+from workbench.engine.schedule import HALTED, LAST_TARGET
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order
 from workbench.ports import Bar, Broker, Clock, DataFeed
@@ -66,6 +67,7 @@ class TradingSession:
         cls, values = resolve_strategy(strategy)
         self.strategy = strategy if isinstance(strategy, Strategy) else cls(**values)
         self.symbol = symbol.upper()
+        self.symbols = (self.symbol,)  # what a session of several symbols (PortfolioSession) calls its symbols
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
         if history is not None and len(history) and hasattr(broker, "quote"):
             broker.quote(self.symbol, float(history["close"].iloc[-1]))  # a resumed account is worth its marks
@@ -91,14 +93,19 @@ class TradingSession:
         if history is not None and len(history):
             for row in history[list(_COLUMNS)].itertuples():
                 self._append(row[0].to_pydatetime(), row[1:])
-            self.driver.t = len(self._times)  # history is for the indicators, not for trading
+            # History is for the indicators, not for trading, except its last bar's signal: with next-open fills
+            # it was not acted on yet (its order fills at the next bar's open), as in a session that never stopped.
+            self.driver.t = len(self._times) - (0 if self.costs.fill_close else 1)
         if journal is not None:
             self._resume(journal)
 
     def _resume(self, journal: OrderJournal) -> None:
-        """Continue the journal's run: its positions, working orders and sent ids; a halted run stays halted."""
+        """Continue the journal's run: its positions, working orders and sent ids; a halted run stays halted; the
+        costs and risk rules it trades with are recorded (the drift report re-simulates with them)."""
         state = journal.restore()
         self.om.restore(state.positions, state.open_orders, state.client_order_ids)
+        if state.client_order_ids and self.driver.t > 0:
+            self._sent_target(self.driver.t - 1)
         held = state.positions.get(self.symbol)
         if held is not None:
             self.driver.adopt(len(self._times), held.qty, held.avg_price)
@@ -106,6 +113,16 @@ class TradingSession:
             self.risk_manager.halted = True
             self.driver.schedule[HALTED] = 1.0
         self.risk_manager.subscribe(journal.record_risk)
+        costs = {"fees": self.costs.fees, "slippage": self.costs.slippage, "fixed_fee": self.costs.fixed_fee}
+        journal.record_costs({**costs, "fill": self.costs.fill, "risk": self.rules.active()})  # for `workbench drift`
+
+    def _sent_target(self, bar: int) -> None:
+        """Take the strategy's target at history bar ``bar`` as already traded (a resumed run acted on it before
+        it stopped): only a change after it trades, sized against the position held, so nothing is sent twice."""
+        target = float(self.strategy.exposure(self.frame()).iloc[bar])
+        if not np.isnan(target):
+            limit = exposure_limit_nb(self.costs.risk)
+            self.driver.schedule[LAST_TARGET] = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
 
     @classmethod
     def paper(
@@ -158,7 +175,7 @@ class TradingSession:
         self.monitor.on_bar(bar.timestamp, {self.symbol: bar.close})
         if self.journal is not None:
             account = self.broker.account()
-            self.journal.record_mark(bar.timestamp, account.cash, account.equity)
+            self.journal.record_mark(bar.timestamp, account.cash, account.equity, bars=(bar,))
         return list(self.om.orders.values())[before:]
 
     def run(self, feed: DataFeed) -> list[Order]:
@@ -167,6 +184,28 @@ class TradingSession:
         for bar in feed:
             placed.extend(self.on_bar(bar))
         return placed
+
+    def flush(self) -> list[Order]:
+        """Nothing to do: each bar is acted on as it arrives (a `PortfolioSession` may hold the last bars back
+        until it knows every symbol's bar of their time)."""
+        return []
+
+    def pause(self, paused: bool) -> None:
+        """Place no new strategy orders while ``paused`` (a strategy switched off or halted in the store);
+        the strategy's target is traded toward again once unpaused."""
+        self.driver.schedule[HALTED] = 1.0 if paused else 0.0
+
+    def last_price(self, symbol: str) -> float | None:
+        """The last close of ``symbol`` this session saw (None for another symbol, or before any bar): what
+        the API values a manual market order at."""
+        if symbol.upper() != self.symbol or not self._times:
+            return None
+        return float(self._values[len(self._times) - 1, 3])
+
+    @property
+    def last_bar(self) -> datetime | None:
+        """The time of the last bar taken (history included), None before any."""
+        return self._times[-1] if self._times else None
 
     def frame(self) -> pd.DataFrame:
         """The bars seen so far (history included), as a canonical bar table."""

@@ -8,6 +8,7 @@ one transaction. A process killed at any moment leaves either all of an event or
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from workbench.engine.fills import cash_after_fill_nb
 from workbench.orders.manager import PositionState
 from workbench.orders.model import Order, OrderEvent
+from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
 from workbench.store.database import Store
 
@@ -94,10 +96,19 @@ class OrderJournal:
             if event.decision == "halt":
                 uow.strategies.halt(self.strategy, f"{event.rule} at {event.timestamp.isoformat()}")
 
-    def record_mark(self, bar_time: datetime, cash: float, equity: float) -> None:
-        """Store the account marked at a bar's close: the equity curve, and where a restart picks up."""
+    def record_mark(self, bar_time: datetime, cash: float, equity: float, *, bars: Iterable[Bar] = ()) -> None:
+        """Store the account marked at a bar's close: the equity curve, and where a restart picks up; with
+        ``bars``, the bars received at that time too (the drift report re-simulates the run on them)."""
         with self.store.unit_of_work() as uow:
             uow.equity.add(self.run_id, bar_time, cash=cash, equity=equity)
+            for bar in bars:
+                uow.received_bars.add(self.run_id, bar)
+
+    def record_costs(self, costs: Mapping[str, Any]) -> None:
+        """Store the cost model the run trades with (fees, slippage, fixed_fee, fill, risk rules) as its costs,
+        so a re-simulation of the run uses the same; a resumed run records the ones it continues with."""
+        with self.store.unit_of_work() as uow:
+            uow.runs.set_costs(self.run_id, costs)
 
     def restore(self) -> TradingState:
         """The run's state from the database alone: cash (starting cash moved by every fill), positions,

@@ -12,6 +12,7 @@ from workbench.store.models_admin import (
     UserRole,
     UserRow,
 )
+from workbench.store.models_promotion import PromotionRow, PromotionStage, PromotionStatus
 from workbench.store.models_trading import (
     RISK_DECISIONS,
     EquitySnapshotRow,
@@ -20,6 +21,7 @@ from workbench.store.models_trading import (
     OrderRow,
     PositionRow,
     PositionSnapshotRow,
+    ReceivedBarRow,
     RiskEventRow,
     RunKind,
     RunRow,
@@ -43,6 +45,10 @@ __all__ = [
     "OrderRow",
     "PositionRow",
     "PositionSnapshotRow",
+    "PromotionRow",
+    "PromotionStage",
+    "PromotionStatus",
+    "ReceivedBarRow",
     "RiskEventRow",
     "RunKind",
     "RunRow",

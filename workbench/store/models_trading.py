@@ -1,5 +1,5 @@
 """Rows of the research and trading tables: strategies, runs, orders, order events, fills, positions, equity,
-risk events. Orders and fills store every field of the domain `Order` / `Fill` under the same names."""
+bars received, risk events. Orders and fills store every field of the domain `Order` / `Fill` under the same names."""
 
 from __future__ import annotations
 
@@ -208,6 +208,31 @@ class EquitySnapshotRow(Base):
     timestamp: Mapped[datetime]
     cash: Mapped[float]
     equity: Mapped[float]
+
+
+class ReceivedBarRow(Base):
+    """A bar a live or paper run actually received (its full OHLCV), stored with the run's mark at its close.
+
+    ``orders_seen`` (how many orders the run had recorded) and ``events_seen`` (the id of its newest order event)
+    say which orders and fills came before this bar was done: the drift report places each order and fill on the
+    bar being handled when it was recorded, whatever clock the broker stamped it with.
+    """
+
+    __tablename__ = "received_bars"
+    __table_args__ = (sa.UniqueConstraint("run_id", "symbol", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.Integer, _run_fk())
+    symbol: Mapped[str] = mapped_column(sa.String(32))
+    timestamp: Mapped[datetime]
+    open: Mapped[float] = mapped_column(info=check(POSITIVE))
+    high: Mapped[float] = mapped_column(info=check(POSITIVE))
+    low: Mapped[float] = mapped_column(info=check(POSITIVE))
+    close: Mapped[float] = mapped_column(info=check(POSITIVE))
+    volume: Mapped[float] = mapped_column(info=check(NON_NEGATIVE))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    orders_seen: Mapped[int] = mapped_column(info=check(NON_NEGATIVE))
+    events_seen: Mapped[int] = mapped_column(info=check(NON_NEGATIVE))
 
 
 class RiskEventRow(Base):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.manager import PositionState
 from workbench.orders.model import OPEN_STATUSES, Fill, Order, OrderEvent, OrderStatus
+from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
 from workbench.store.base import Base
 from workbench.store.errors import StoreError, StoreIntegrityError, StoreValidationError
@@ -29,6 +30,7 @@ from workbench.store.models_trading import (
     OrderRow,
     PositionRow,
     PositionSnapshotRow,
+    ReceivedBarRow,
     RiskEventRow,
     RunKind,
     RunRow,
@@ -217,6 +219,31 @@ class OrderEventRepository(Repository):
             for row, client_order_id, fill in self._session.execute(query)
         ]
 
+    def log(self, run_id: int) -> list[tuple[int, OrderEvent]]:
+        """Every order event of run ``run_id`` with its id, in the order they were recorded (fill events with
+        their fills): the sequence `ReceivedBarRow.events_seen` marks positions in."""
+        query = (
+            sa.select(OrderEventRow, OrderRow.client_order_id, FillRow)
+            .join(OrderRow, OrderEventRow.order_id == OrderRow.id)
+            .outerjoin(FillRow, OrderEventRow.fill_id == FillRow.id)
+            .where(OrderRow.run_id == run_id)
+            .order_by(OrderEventRow.id)
+        )
+        return [
+            (
+                row.id,
+                OrderEvent(
+                    order_id=row.order_id,
+                    client_order_id=client_order_id,
+                    kind=row.kind,
+                    timestamp=row.timestamp,
+                    fill=None if fill is None else _fill(fill, client_order_id),
+                    reason=row.reason,
+                ),
+            )
+            for row, client_order_id, fill in self._session.execute(query)
+        ]
+
 
 class PositionRepository(Repository):
     """Current positions per run and symbol, moved by fills, and their snapshots."""
@@ -308,6 +335,40 @@ class EquityRepository(Repository):
         return list(self._session.scalars(query.order_by(EquitySnapshotRow.timestamp)))
 
 
+class ReceivedBarRepository(Repository):
+    """The bars live and paper runs received, each with how far the run's order records had got by then."""
+
+    def add(self, run_id: int, bar: Bar) -> ReceivedBarRow:
+        """Record ``bar`` as received by run ``run_id`` now, with the run's order count and newest event id."""
+        orders = sa.select(sa.func.count()).select_from(OrderRow).where(OrderRow.run_id == run_id)
+        events = (
+            sa.select(sa.func.coalesce(sa.func.max(OrderEventRow.id), 0))
+            .join(OrderRow, OrderEventRow.order_id == OrderRow.id)
+            .where(OrderRow.run_id == run_id)
+        )
+        row = ReceivedBarRow(
+            run_id=run_id,
+            symbol=bar.symbol.upper(),
+            timestamp=bar.timestamp,
+            open=bar.open,
+            high=bar.high,
+            low=bar.low,
+            close=bar.close,
+            volume=bar.volume,
+            orders_seen=self._session.scalar(orders),
+            events_seen=self._session.scalar(events),
+        )
+        self._add(row, f"{bar.symbol} bar at {bar.timestamp} received by run {run_id}")
+        return row
+
+    def series(self, run_id: int, symbol: str | None = None) -> list[ReceivedBarRow]:
+        """The run's received bars in time order (of one symbol if given)."""
+        query = sa.select(ReceivedBarRow).where(ReceivedBarRow.run_id == run_id)
+        if symbol is not None:
+            query = query.where(ReceivedBarRow.symbol == symbol.upper())
+        return list(self._session.scalars(query.order_by(ReceivedBarRow.timestamp, ReceivedBarRow.symbol)))
+
+
 class RiskEventRepository(Repository):
     """The risk manager's decisions per run."""
 
@@ -383,6 +444,10 @@ class RunRepository(Repository):
             "error": error,
         }
         return self._update(self._row(run_id), values, f"run {run_id}")
+
+    def set_costs(self, run_id: int, costs: Mapping[str, Any]) -> RunRow:
+        """Replace the run's costs (cash, fees, slippage, fill, fixed_fee, risk rules)."""
+        return self._update(self._row(run_id), {"costs": dict(costs)}, f"run {run_id}")
 
     def get(self, run_id: int) -> RunRow | None:
         """The run ``run_id``, or None."""

@@ -10,6 +10,7 @@ from workbench.store.repositories import (
     OrderEventRepository,
     OrderRepository,
     PositionRepository,
+    ReceivedBarRepository,
     RiskEventRepository,
     RunRepository,
     StrategyRepository,
@@ -21,6 +22,7 @@ from workbench.store.repositories_admin import (
     SessionRepository,
     UserRepository,
 )
+from workbench.store.repositories_promotion import PromotionRepository
 
 
 class UnitOfWork:
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.fills = FillRepository(session)
         self.positions = PositionRepository(session)
         self.equity = EquityRepository(session)
+        self.received_bars = ReceivedBarRepository(session)
         self.risk_events = RiskEventRepository(session)
         self.runs = RunRepository(session)
         self.strategies = StrategyRepository(session)
@@ -54,3 +57,4 @@ class UnitOfWork:
         self.sessions = SessionRepository(session)
         self.notifications = NotificationRepository(session)
         self.audit = AuditRepository(session)
+        self.promotions = PromotionRepository(session)
