@@ -15,6 +15,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.monitor.cli import monitor_app
 from workbench.notify.cli import notify_app
 from workbench.reports.cli import report_cmd
+from workbench.runner.drift_cli import drift_cmd
 from workbench.runner.live_cli import (
     halt_cmd,
     live_cmd,
@@ -23,8 +24,10 @@ from workbench.runner.live_cli import (
     strategies_enable,
     strategies_status,
 )
+from workbench.runner.promotion_cli import promote_cmd, promotions_cmd
 from workbench.store.cli import db_app
 from workbench.store.runs_cli import runs_app
+from workbench.ui.cli import dashboard_cmd
 
 try:  # typer >= 0.26 vendors click; its exceptions are not the `click` package's
     from typer._click.exceptions import ClickException
@@ -59,6 +62,10 @@ strategies_app.command("enable")(strategies_enable)
 strategies_app.command("disable")(strategies_disable)
 strategies_app.command("switches")(strategies_status)
 app.command("report")(report_cmd)
+app.command("promote")(promote_cmd)
+app.command("promotions")(promotions_cmd)
+app.command("drift")(drift_cmd)
+app.command("dashboard")(dashboard_cmd)
 
 
 def _parse_sets(pairs: list[str]) -> dict[str, str]:

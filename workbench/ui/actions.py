@@ -1,0 +1,199 @@
+"""``Controls``: the actions a dashboard session may take — switch a strategy on or off, halt and resume trading,
+cancel an order — each checked and audited on the server when it is taken.
+
+The checks do not trust the page: every action authenticates the session's credential again (a revoked or
+expired login is refused) and needs the ``trade`` scope (the trader and admin roles). A refused action — a
+viewer's forged request, a strategy that is not stored — is written to the audit log as a failure, like the API
+and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
+store's strategy flags, which running live sessions act on (`workbench.runner.live`); an order is canceled
+through the trading account (`workbench.api.desk.Desk`) when one is attached to the dashboard.
+
+>>> from workbench.auth.accounts import Accounts
+>>> from workbench.auth.service import AuthService
+>>> from workbench.store import Store
+>>> store = Store.open("sqlite://")
+>>> with store.unit_of_work() as uow:
+...     _ = uow.strategies.add("sma_cross", enabled=True)
+>>> _ = Accounts(store).add_user("tom", "correct horse battery", role="trader", actor="cli:root")
+>>> auth = AuthService(store)
+>>> controls = Controls(store, auth, auth.login("tom", "correct horse battery").access_token)
+>>> controls.set_enabled("sma_cross", False)
+'sma_cross switched off'
+>>> controls.halt("fat finger")
+'no enabled strategy to halt'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from workbench.auth.audit import ANONYMOUS, FAILURE, audit
+from workbench.auth.errors import AuthError, PermissionDenied
+from workbench.auth.principal import Principal, Scope
+from workbench.auth.service import AuthService
+from workbench.store.database import Store
+from workbench.store.errors import StoreError
+from workbench.store.unit_of_work import UnitOfWork
+from workbench.ui.errors import DashboardError
+
+if TYPE_CHECKING:
+    from workbench.api.desk import Desk
+
+_ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+MAX_REASON = 200
+
+
+class Controls:
+    """The actions of one dashboard session holding ``credential`` (an access token from the login page, or an
+    API key in a notebook; None: read-only). ``source`` is recorded with each action (the browser's address);
+    ``desk`` is the trading account orders are canceled through; ``on_change`` runs after each change (the
+    poller's `poke`)."""
+
+    def __init__(
+        self,
+        store: Store,
+        auth: AuthService,
+        credential: str | None,
+        *,
+        source: str = "dashboard",
+        desk: Desk | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.store, self.auth, self.credential, self.source = store, auth, credential, source
+        self.desk, self.on_change = desk, on_change
+        self.user: Principal | None = None if credential is None else auth.authenticate(credential, source=source)
+
+    @property
+    def can_trade(self) -> bool:
+        """Whether the session's user may act (what the page enables; each action checks again)."""
+        return self.user is not None and self.user.allows(Scope.TRADE)
+
+    @property
+    def can_cancel(self) -> bool:
+        """Whether orders can be canceled here: a trader, with a trading account attached."""
+        return self.can_trade and self.desk is not None
+
+    def set_enabled(self, name: str, enabled: bool) -> str:
+        """Switch strategy ``name`` on (it trades from its next bar, unless halted) or off (no new orders)."""
+        action = f"strategy.{'enable' if enabled else 'disable'}"
+
+        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
+            uow.strategies.update(name, enabled=enabled)
+            return {"enabled": enabled}
+
+        self._act(action, f"strategy:{name}", change)
+        return f"{name} switched {'on' if enabled else 'off'}"
+
+    def halt(self, reason: str, strategy: str | None = None) -> str:
+        """The kill switch: halt ``strategy``, or every enabled strategy; their sessions cancel working orders,
+        flatten and stay halted, across restarts, until resumed."""
+        reason = _reason(reason)
+        halted: list[str] = []
+
+        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
+            names = [strategy] if strategy else [row.name for row in uow.strategies.enabled()]
+            for name in names:
+                uow.strategies.halt(name, f"{reason} ({who.username})")
+            halted.extend(names)
+            return {"reason": reason, "strategies": names}
+
+        self._act("trading.halt", f"strategy:{strategy}" if strategy else "trading", change)
+        return f"halted: {', '.join(halted)} ({reason})" if halted else "no enabled strategy to halt"
+
+    def resume(self, strategy: str | None = None) -> str:
+        """Lift the halt of ``strategy``, or of every halted strategy (a person's decision)."""
+        resumed: list[str] = []
+
+        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
+            names = [strategy] if strategy else [row.name for row in uow.strategies.find() if row.halted]
+            for name in names:
+                uow.strategies.resume(name)
+            resumed.extend(names)
+            return {"strategies": names}
+
+        self._act("trading.resume", f"strategy:{strategy}" if strategy else "trading", change)
+        return f"resumed: {', '.join(resumed)}" if resumed else "no halted strategy to resume"
+
+    def cancel(self, order_id: str) -> str:
+        """Cancel working order ``order_id`` through the attached trading account."""
+        from workbench.api.desk import DeskError
+        from workbench.brokers import BrokerError
+
+        target = f"order:{order_id}"
+        who = self._trader("order.cancel", target)
+        if not _ORDER_ID.match(order_id or ""):
+            self._refused(who, "order.cancel", target, f"order id {order_id!r} is malformed")
+        if self.desk is None:
+            self._refused(
+                who,
+                "order.cancel",
+                target,
+                "no trading account is attached to this dashboard, so it cannot cancel orders: serve it from the "
+                "session's process (workbench.ui.serve(store, desk=...)), or halt the strategy (its session "
+                "cancels its working orders)",
+            )
+        try:
+            canceled = self.desk.cancel(order_id)
+        except (DeskError, BrokerError) as exc:
+            self._refused(who, "order.cancel", target, str(exc))
+        self._record(who, "order.cancel", target, symbol=canceled.symbol, status=canceled.status.value)
+        return f"order {order_id} {canceled.status.value}"
+
+    # --- the checks and the audit log -------------------------------------------------------------------------
+
+    def _trader(self, action: str, target: str) -> Principal:
+        """The session's user, authenticated again now and holding the trade scope; else refused and audited."""
+        if self.credential is None:
+            with self.store.unit_of_work() as uow:
+                self._audit(uow, ANONYMOUS, action, target, outcome=FAILURE, reason="read_only")
+            raise PermissionDenied(f"this dashboard is read-only (no login): cannot {action}")
+        try:
+            who = self.auth.authenticate(self.credential, source=self.source)  # a refusal is audited by the service
+        except AuthError as exc:
+            raise AuthError("your login has ended (expired or logged out): log in again", reason=exc.reason) from None
+        if not who.allows(Scope.TRADE):
+            with self.store.unit_of_work() as uow:
+                self._audit(uow, who, action, target, outcome=FAILURE, reason="forbidden", role=who.role)
+            raise PermissionDenied(f"{who.username} is a {who.role}: {action} needs the trader role")
+        return who
+
+    def _act(self, action: str, target: str, change: Callable[[UnitOfWork, Principal], dict[str, Any]]) -> None:
+        """Check the user, make ``change`` and audit it in one transaction; a refused change is audited alone."""
+        who = self._trader(action, target)
+        try:
+            with self.store.unit_of_work() as uow:
+                self._audit(uow, who, action, target, **change(uow, who))
+        except StoreError as exc:
+            self._refused(who, action, target, str(exc))
+        self._changed()
+
+    def _record(self, who: Principal, action: str, target: str, **details: Any) -> None:
+        with self.store.unit_of_work() as uow:
+            self._audit(uow, who, action, target, **details)
+        self._changed()
+
+    def _refused(self, who: Principal, action: str, target: str, reason: str) -> NoReturn:
+        """Audit a failed action and raise its reason as a `DashboardError`."""
+        with self.store.unit_of_work() as uow:
+            self._audit(uow, who, action, target, outcome=FAILURE, reason=reason)
+        raise DashboardError(reason)
+
+    def _audit(self, uow: UnitOfWork, who: Principal | str, action: str, target: str, **details: Any) -> None:
+        """An audit entry of ``who`` (with its credential) from this session's source."""
+        if isinstance(who, Principal):
+            who, details = who.username, {"credential": who.credential, **details}
+        audit(uow, who, action, target, now=self.auth.clock.now(), source=self.source, **details)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+
+def _reason(text: str) -> str:
+    """A halt's reason, trimmed; refused when empty or longer than ``MAX_REASON`` characters."""
+    text = (text or "").strip()
+    if not text or len(text) > MAX_REASON:
+        raise DashboardError(f"reason={text[:40]!r}...: a halt needs a reason of 1 to {MAX_REASON} characters")
+    return text

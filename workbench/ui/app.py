@@ -1,0 +1,128 @@
+"""``Dashboard``: the views of one browser tab (or notebook cell) together, kept live from the shared `Poller`.
+
+When the poller reads a new `PollState` it pushes it: a served tab schedules its refresh on its own document at
+once (and a periodic callback every ``period`` seconds catches up, in a notebook too), handing the state to every
+view; nothing in a tab reads the database (the poller does, once for all tabs). An action answers in the
+feedback banner at once and pokes the poller, so its effect shows within a period.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from workbench.risk.manager import RiskRules
+from workbench.ui.actions import Controls
+from workbench.ui.poller import Poller
+from workbench.ui.views.common import Feedback
+from workbench.ui.views.orders import OrdersView
+from workbench.ui.views.overview import OverviewView
+from workbench.ui.views.positions import PositionsView
+from workbench.ui.views.research import ResearchView
+from workbench.ui.views.risk import RiskView
+from workbench.ui.views.runs import RunsView
+from workbench.ui.views.strategies import StrategiesView
+
+TITLE = "Quant Workbench"
+
+
+class Dashboard(pn.viewable.Viewer):
+    """Overview, positions, orders and fills, strategies, risk, runs and reports, research — as tabs.
+
+    ``controls`` decide what the user may do (and check it again on every action); ``rules`` are the risk limits
+    shown against their use; ``reports_dir`` is listed with links under ``reports_url`` (None: paths only);
+    ``logout_url`` adds a log-out link.
+
+    Examples
+    --------
+    >>> from workbench.auth.service import AuthService
+    >>> from workbench.store import Store
+    >>> store = Store.open("sqlite://")
+    >>> poller = Poller(store)
+    >>> dash = Dashboard(poller, Controls(store, AuthService(store), None))
+    >>> poller.tick() and dash.refresh()
+    True
+    >>> dash.overview.summary.state
+    'idle: no strategy enabled'
+    """
+
+    def __init__(
+        self,
+        poller: Poller,
+        controls: Controls,
+        *,
+        rules: RiskRules | None = None,
+        reports_dir: Path | None = None,
+        reports_url: str | None = None,
+        logout_url: str | None = None,
+        period: float = 1.0,
+        sweep: Any = None,
+    ) -> None:
+        super().__init__()
+        self.poller, self.controls, self.period, self.logout_url = poller, controls, period, logout_url
+        self.feedback = Feedback()
+        self.problem = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
+        self.overview = OverviewView()
+        self.positions = PositionsView()
+        self.orders = OrdersView(controls, self.feedback)
+        self.strategies = StrategiesView(controls, self.feedback)
+        self.risk = RiskView(controls, self.feedback, rules)
+        self.runs = RunsView(reports_dir, reports_url)
+        self.research = ResearchView(poller.store, self.feedback, sweep)
+        self.tabs = pn.Tabs(
+            ("Overview", self.overview),
+            ("Positions", self.positions),
+            ("Orders & fills", self.orders),
+            ("Strategies", self.strategies),
+            ("Risk", self.risk),
+            ("Runs & reports", self.runs),
+            ("Research", self.research),
+            sizing_mode="stretch_width",
+        )
+        self.version = -1
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Show the poller's latest state if it is newer than the one shown; returns whether it was."""
+        state = self.poller.current
+        if state.version == self.version:
+            return False
+        self.version = state.version
+        for view in (self.overview, self.positions, self.orders, self.strategies, self.risk, self.runs, self.research):
+            view.update(state)
+        self.problem.param.update(
+            object=f"The store cannot be read ({state.error}): showing what it held before." if state.error else "",
+            visible=state.error is not None,
+        )
+        return True
+
+    def start(self) -> Any:
+        """Refresh on every new state of the poller (in a served tab) and every ``period`` seconds (anywhere);
+        returns the periodic callback."""
+        document = pn.state.curdoc
+        if document is not None and document.session_context is not None:
+            # the poller's thread may not touch the document: it schedules the refresh on the document's loop
+            unsubscribe = self.poller.subscribe(lambda: document.add_next_tick_callback(self.refresh))
+            pn.state.on_session_destroyed(lambda _context: unsubscribe())
+        return pn.state.add_periodic_callback(self.refresh, period=int(self.period * 1000))
+
+    def user_bar(self) -> pn.pane.HTML:
+        """Who is logged in, with what role, and the log-out link."""
+        user = self.controls.user
+        who = "read-only (not logged in)" if user is None else f"{user.username} ({user.role})"
+        logout = f' &middot; <a href="{self.logout_url}" id="wb-logout">Log out</a>' if self.logout_url else ""
+        return pn.pane.HTML(f'<span id="wb-user">Logged in as {html.escape(who)}</span>{logout}')
+
+    def template(self) -> pn.template.BaseTemplate:
+        """The served page: a template with the user bar in its header and the tabs in its main area."""
+        return pn.template.BootstrapTemplate(
+            title=TITLE,
+            header=[self.user_bar()],
+            main=[self.problem, self.feedback, self.tabs],
+        )
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.user_bar(), self.problem, self.feedback, self.tabs, sizing_mode="stretch_width")
