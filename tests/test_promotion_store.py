@@ -38,7 +38,7 @@ def test_migration_0004_adds_both_tables_and_drops_them_keeping_every_other_row(
             uow.equity.add(run_id, T0, cash=1_000.0, equity=1_000.0)
         assert {"promotions", "received_bars"}.isdisjoint(tables(engine))
 
-        assert upgrade(engine) == "0004"
+        assert upgrade(engine, "0004") == "0004"
         assert {"promotions", "received_bars"} <= tables(engine)
         with store.unit_of_work() as uow:
             uow.received_bars.add(run_id, bar(1))
@@ -58,7 +58,7 @@ def test_migration_0004_adds_both_tables_and_drops_them_keeping_every_other_row(
         assert {"promotions", "received_bars"}.isdisjoint(tables(engine))
         with store.unit_of_work(readonly=True) as uow:
             assert uow.runs.get(run_id).config["symbol"] == "SPY" and uow.equity.latest(run_id).equity == 1_000.0
-        assert upgrade(engine) == "0004"  # and up again
+        assert upgrade(engine, "0004") == "0004"  # and up again
     finally:
         engine.dispose()
 

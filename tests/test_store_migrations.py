@@ -31,6 +31,7 @@ TABLES = {
     "audit_log",
     "promotions",
     "received_bars",
+    "order_requests",
 }
 
 
@@ -43,12 +44,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0004"
+        assert upgrade(engine) == head_revision() == "0005"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0004"  # idempotent
+        assert upgrade(engine) == "0005"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0004"  # and back up again
+        assert upgrade(engine) == "0005"  # and back up again
     finally:
         engine.dispose()
 

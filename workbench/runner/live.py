@@ -14,6 +14,9 @@ write-ahead, with what a long-running session needs around it:
 * runtime control through the store's strategy switches, which the CLI, the API and the dashboard all set:
   ``enabled`` off pauses new orders, ``halted`` (the kill switch) cancels working orders, flattens the position
   and pauses until resumed; checked before every bar and while waiting for one;
+* cancel requests through the store (the dashboard writes them from any process): the run's pending requests are
+  taken where the switches are checked, each order canceled through the broker as the kill switch does, and the
+  outcome (``canceled``, or why not) recorded with the request;
 * a clean stop (`LiveSession.run` until its stop event, SIGINT or SIGTERM with `run_until_stopped`): no new
   orders, working orders canceled (or left, ``cancel_on_stop=False``), the last events handled and recorded;
 * operational events: a broker's refusal of an order and a failed broker call are recorded as ``deny`` risk
@@ -289,7 +292,7 @@ class LiveSession:
         """Act on the store's switches of this strategy: halted -> cancel working orders, flatten (once per
         halt; not after a reconciliation's halt, which leaves the account as it is), tell people (unless the halt
         is this session's own drawdown rule's, told already) and trade no more; not enabled -> no new orders;
-        otherwise trade."""
+        otherwise trade. Then act on the run's pending cancel requests (`_handle_requests`)."""
         with self.lock:
             with self.journal.store.unit_of_work(readonly=True) as uow:
                 row = uow.strategies.get(self.journal.strategy)
@@ -307,6 +310,7 @@ class LiveSession:
             self._own_halt = self._own_halt and halted
             self.session.risk_manager.halted = halted
             self.session.pause(halted or not enabled)
+            self._handle_requests()
 
     def shutdown(self) -> None:
         """Stop cleanly: working orders canceled (unless ``cancel_on_stop`` is off), the broker's last events
@@ -371,6 +375,31 @@ class LiveSession:
                 self.session.broker.cancel(order.id)
             except BrokerError as exc:
                 _log.warning("could not cancel order", client_order_id=order.client_order_id, error=str(exc))
+
+    def _handle_requests(self) -> None:
+        """Cancel the orders the store's pending requests to this run name, oldest request first, and record each
+        outcome: the order's status after the cancel, or why it was not canceled (never raised: a bad request
+        must not stop trading)."""
+        with self.journal.store.unit_of_work(readonly=True) as uow:
+            pending = [(row.id, row.order_id, row.requested_by) for row in uow.order_requests.pending(self.run_id)]
+        for request_id, order_id, requested_by in pending:
+            outcome = self._cancel_requested(order_id)
+            _log.info("cancel request handled", run_id=self.run_id, order_id=order_id, by=requested_by, outcome=outcome)
+            with self.journal.store.unit_of_work() as uow:
+                uow.order_requests.mark_handled(request_id, outcome)
+
+    def _cancel_requested(self, order_id: str) -> str:
+        """Cancel this run's working order ``order_id`` through the broker (its events journal it); returns the
+        order's status after it, or the reason it could not be canceled."""
+        order = self.session.om.orders.get(order_id)
+        if order is None:
+            return f"order {order_id} is not an order of run {self.run_id}"
+        if not order.is_open:
+            return f"order {order_id} is {order.status.value} and cannot be canceled"
+        try:
+            return self.session.broker.cancel(order_id).status.value
+        except BrokerError as exc:
+            return str(exc)
 
     def _pump(self, timeout: float = 0.0) -> None:
         pump = getattr(self.session.broker, "pump", None)

@@ -13,6 +13,7 @@ from workbench.store.models_admin import (
     UserRow,
 )
 from workbench.store.models_promotion import PromotionRow, PromotionStage, PromotionStatus
+from workbench.store.models_requests import OrderRequestAction, OrderRequestRow
 from workbench.store.models_trading import (
     RISK_DECISIONS,
     EquitySnapshotRow,
@@ -42,6 +43,8 @@ __all__ = [
     "NotificationRow",
     "NotificationStatus",
     "OrderEventRow",
+    "OrderRequestAction",
+    "OrderRequestRow",
     "OrderRow",
     "PositionRow",
     "PositionSnapshotRow",

@@ -23,6 +23,7 @@ from workbench.store.repositories_admin import (
     UserRepository,
 )
 from workbench.store.repositories_promotion import PromotionRepository
+from workbench.store.repositories_requests import OrderRequestRepository
 
 
 class UnitOfWork:
@@ -58,3 +59,4 @@ class UnitOfWork:
         self.notifications = NotificationRepository(session)
         self.audit = AuditRepository(session)
         self.promotions = PromotionRepository(session)
+        self.order_requests = OrderRequestRepository(session)

@@ -6,7 +6,9 @@ expired login is refused) and needs the ``trade`` scope (the trader and admin ro
 viewer's forged request, a strategy that is not stored — is written to the audit log as a failure, like the API
 and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
 store's strategy flags, which running live sessions act on (`workbench.runner.live`); an order is canceled
-through the trading account (`workbench.api.desk.Desk`) when one is attached to the dashboard.
+through the trading account (`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise
+requested through the store (``order_requests``), which the run's live session acts on at its next check, in
+whatever process it runs.
 
 >>> from workbench.auth.accounts import Accounts
 >>> from workbench.auth.service import AuthService
@@ -33,8 +35,11 @@ from workbench.auth.audit import ANONYMOUS, FAILURE, audit
 from workbench.auth.errors import AuthError, PermissionDenied
 from workbench.auth.principal import Principal, Scope
 from workbench.auth.service import AuthService
+from workbench.orders.model import OPEN_STATUSES
 from workbench.store.database import Store
 from workbench.store.errors import StoreError
+from workbench.store.models_requests import OrderRequestRow
+from workbench.store.models_trading import OrderRow
 from workbench.store.unit_of_work import UnitOfWork
 from workbench.ui.errors import DashboardError
 
@@ -72,8 +77,9 @@ class Controls:
 
     @property
     def can_cancel(self) -> bool:
-        """Whether orders can be canceled here: a trader, with a trading account attached."""
-        return self.can_trade and self.desk is not None
+        """Whether orders can be canceled here: by a trader, directly through an attached trading account or, without
+        one, by a request through the store."""
+        return self.can_trade
 
     def set_enabled(self, name: str, enabled: bool) -> str:
         """Switch strategy ``name`` on (it trades from its next bar, unless halted) or off (no new orders)."""
@@ -117,29 +123,50 @@ class Controls:
         return f"resumed: {', '.join(resumed)}" if resumed else "no halted strategy to resume"
 
     def cancel(self, order_id: str) -> str:
-        """Cancel working order ``order_id`` through the attached trading account."""
+        """Cancel working order ``order_id`` through the attached trading account, or, with none attached, ask its
+        run's live session to cancel it (`request_cancel`)."""
         from workbench.api.desk import DeskError
         from workbench.brokers import BrokerError
 
         target = f"order:{order_id}"
-        who = self._trader("order.cancel", target)
+        action = "order.cancel" if self.desk is not None else "order.cancel_request"
+        who = self._trader(action, target)
         if not _ORDER_ID.match(order_id or ""):
-            self._refused(who, "order.cancel", target, f"order id {order_id!r} is malformed")
+            self._refused(who, action, target, f"order id {order_id!r} is malformed")
         if self.desk is None:
-            self._refused(
-                who,
-                "order.cancel",
-                target,
-                "no trading account is attached to this dashboard, so it cannot cancel orders: serve it from the "
-                "session's process (workbench.ui.serve(store, desk=...)), or halt the strategy (its session "
-                "cancels its working orders)",
-            )
+            return self.request_cancel(who, order_id)
         try:
             canceled = self.desk.cancel(order_id)
         except (DeskError, BrokerError) as exc:
             self._refused(who, "order.cancel", target, str(exc))
         self._record(who, "order.cancel", target, symbol=canceled.symbol, status=canceled.status.value)
         return f"order {order_id} {canceled.status.value}"
+
+    def request_cancel(self, who: Principal, order_id: str) -> str:
+        """Write a request for the live session of ``order_id``'s run to cancel it (the session may run in another
+        process: it takes the request at its next check of the store and records the outcome), audited as
+        ``order.cancel_request``. An order that is not stored, belongs to no run or is no longer working is refused
+        here, since no session could cancel it."""
+        action, target = "order.cancel_request", f"order:{order_id}"
+        with self.store.unit_of_work(readonly=True) as uow:
+            row = uow.session.get(OrderRow, order_id)
+            run_id, status = (row.run_id, row.status) if row is not None else (None, None)
+        if status is None:
+            self._refused(who, action, target, f"order {order_id} is not stored")
+        if status not in OPEN_STATUSES:
+            self._refused(who, action, target, f"order {order_id} is {status} and cannot be canceled")
+        if run_id is None:
+            self._refused(who, action, target, f"order {order_id} belongs to no run: no session can cancel it")
+        with self.store.unit_of_work() as uow:
+            request = uow.order_requests.add(run_id, order_id, requested_by=who.username)
+            self._audit(uow, who, action, target, run_id=run_id, request_id=request.id)
+        self._changed()
+        return f"cancel of order {order_id} requested; the session acts on it at its next check"
+
+    def last_cancel_request(self, order_id: str) -> OrderRequestRow | None:
+        """The newest cancel request of ``order_id`` (its ``outcome`` None until the session acts), or None."""
+        with self.store.unit_of_work(readonly=True) as uow:
+            return uow.order_requests.latest(order_id)
 
     # --- the checks and the audit log -------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""Errors of the dashboard: an action it cannot take as asked (no trading account attached, no such strategy or
-order, a sweep that cannot be loaded), each naming what and why."""
+"""Errors of the dashboard: an action it cannot take as asked (no such strategy or order, an order no longer
+working, a sweep that cannot be loaded), each naming what and why."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """Orders and fills of the live runs, newest first, filtered by status, symbol and strategy; a trader cancels a
-working order here when a trading account is attached."""
+working order here: at once when a trading account is attached, else by a request its session acts on."""
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 import panel as pn
@@ -35,6 +37,7 @@ class OrdersView(pn.viewable.Viewer):
         self.cancel_note = pn.pane.Markdown(_cancel_note(controls), styles={"color": "#475467"})
         self.cancel_button.on_click(lambda _event: self.cancel())
         self._snapshot: Snapshot | None = None
+        self._requested: str | None = None  # the order of a cancel request whose outcome is not shown yet
         for widget in (self.status, self.symbol, self.strategy):
             widget.param.watch(lambda _event: self._show(), "value")
 
@@ -52,6 +55,7 @@ class OrdersView(pn.viewable.Viewer):
             first = next(iter(options.values()), None)
             self.working.param.update(options=options, value=self.working.value if kept else first)
         self.cancel_button.disabled = not (self.controls.can_cancel and len(working))
+        self._show_request()
         self._show()
 
     def filtered(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,7 +77,27 @@ class OrdersView(pn.viewable.Viewer):
         if not self.working.value:
             self.feedback.error("no working order selected")
             return False
-        return act(self.feedback, lambda: self.controls.cancel(self.working.value))
+        order_id = self.working.value
+        done = act(self.feedback, lambda: self.controls.cancel(order_id))
+        if done and self.controls.desk is None:
+            self._requested = order_id
+            self._show_request()
+        return done
+
+    def _show_request(self) -> None:
+        """Show the outcome of this tab's last cancel request in the note, read at each new state while it is
+        pending (a cancel moves the order, so a new state comes with it; an outcome that moves nothing shows with
+        the next change of the store)."""
+        if self._requested is None:
+            return
+        request = self.controls.last_cancel_request(self._requested)
+        if request is None:
+            return
+        outcome = request.outcome or "pending: the session acts on it at its next check"
+        text = f"Cancel of order {request.order_id} requested by {request.requested_by}: {outcome}"
+        self.cancel_note.object = html.escape(text)  # the outcome may quote the broker
+        if request.handled_at is not None:
+            self._requested = None
 
     def _show(self) -> None:
         orders, fills = self.filtered()
@@ -97,5 +121,5 @@ def _cancel_note(controls: Controls) -> str:
     if not controls.can_trade:
         return "Canceling orders needs the trader role."
     if controls.desk is None:
-        return "No trading account is attached to this dashboard: halt a strategy to cancel its working orders."
+        return "A cancel is requested through the store: the order's session acts on it at its next check."
     return ""
