@@ -207,17 +207,7 @@ class OrderEventRepository(Repository):
             .where(OrderEventRow.order_id == order_id)
             .order_by(OrderEventRow.timestamp, OrderEventRow.id)
         )
-        return [
-            OrderEvent(
-                order_id=row.order_id,
-                client_order_id=client_order_id,
-                kind=row.kind,
-                timestamp=row.timestamp,
-                fill=None if fill is None else _fill(fill, client_order_id),
-                reason=row.reason,
-            )
-            for row, client_order_id, fill in self._session.execute(query)
-        ]
+        return [_event(row, client_order_id, fill) for row, client_order_id, fill in self._session.execute(query)]
 
     def log(self, run_id: int) -> list[tuple[int, OrderEvent]]:
         """Every order event of run ``run_id`` with its id, in the order they were recorded (fill events with
@@ -230,18 +220,7 @@ class OrderEventRepository(Repository):
             .order_by(OrderEventRow.id)
         )
         return [
-            (
-                row.id,
-                OrderEvent(
-                    order_id=row.order_id,
-                    client_order_id=client_order_id,
-                    kind=row.kind,
-                    timestamp=row.timestamp,
-                    fill=None if fill is None else _fill(fill, client_order_id),
-                    reason=row.reason,
-                ),
-            )
-            for row, client_order_id, fill in self._session.execute(query)
+            (row.id, _event(row, client_order_id, fill)) for row, client_order_id, fill in self._session.execute(query)
         ]
 
 
@@ -529,6 +508,18 @@ def _fields(obj: Order | Fill) -> dict[str, Any]:
 
 def _order(row: OrderRow) -> Order:
     return Order.from_dict({name: getattr(row, name) for name in _ORDER_FIELDS})
+
+
+def _event(row: OrderEventRow, client_order_id: str, fill: FillRow | None) -> OrderEvent:
+    """The domain event of a stored event row, with its order's ``client_order_id`` and its fill (if any)."""
+    return OrderEvent(
+        order_id=row.order_id,
+        client_order_id=client_order_id,
+        kind=row.kind,
+        timestamp=row.timestamp,
+        fill=None if fill is None else _fill(fill, client_order_id),
+        reason=row.reason,
+    )
 
 
 def _fill(row: FillRow, client_order_id: str) -> Fill:
