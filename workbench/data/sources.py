@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar, runtime_checkable
 
 import pandas as pd
-import tenacity
 
 from workbench.data._failures import format_timestamp
 from workbench.data.schema import normalize_columns
@@ -264,6 +263,8 @@ class RetryPolicy:
         After the last attempt a transient error becomes a `WorkbenchError` naming `what` and the attempts;
         any other error propagates at once.
         """
+        import tenacity  # only network sources retry; loading bundled or local files never imports it
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=tenacity.wait_exponential(multiplier=self.backoff, max=self.max_backoff)

@@ -94,9 +94,7 @@ def build_grid(
     grid = pd.DataFrame(rows, columns=list(columns), index=pd.RangeIndex(len(rows)))
     for name, spec in params.items():
         grid[name] = grid[name].astype({int: "int64", float: "float64", bool: "bool"}[spec.type])
-    mask = np.ones(len(grid), dtype=bool)
-    for expr in cls.constraints:
-        mask &= np.asarray(grid.eval(expr), dtype=bool)
+    mask = cls.satisfies_constraints(grid)
     if constraint is not None:
         extra = grid.eval(constraint) if isinstance(constraint, str) else constraint(grid)
         mask &= np.asarray(extra, dtype=bool)

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.brokers import BrokerError
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
@@ -16,6 +15,9 @@ from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
 from workbench.ports import Broker, Clock
 from workbench.risk.manager import RiskManager
+
+if TYPE_CHECKING:
+    import tenacity
 
 
 @dataclass
@@ -97,13 +99,20 @@ class OrderManager:
         self._sent: set[str] = set()
         self._journaled: set[str] = set()
         self._handlers: list[Callable[[OrderEvent], None]] = []
-        self._retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, BrokerError) and e.transient),
-            stop=stop_after_attempt(retries),
-            wait=wait_exponential(multiplier=0.05, max=2.0),
+        self._retries = retries
+        broker.subscribe(self._on_event)
+
+    @functools.cached_property
+    def _retrying(self) -> tenacity.Retrying:
+        """The retry policy for transient broker errors, built (and tenacity imported) when first needed."""
+        import tenacity
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, BrokerError) and e.transient),
+            stop=tenacity.stop_after_attempt(self._retries),
+            wait=tenacity.wait_exponential(multiplier=0.05, max=2.0),
             reraise=True,
         )
-        broker.subscribe(self._on_event)
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
         """Call ``handler`` with every order event, after positions are updated."""

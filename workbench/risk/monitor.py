@@ -27,12 +27,9 @@ from workbench.engine.risk_measures import (
     new_measures_state,
 )
 from workbench.engine.risk_rules import RISK_FIELDS
-from workbench.monitor.logs import get_logger
 from workbench.orders.model import OrderEvent
 from workbench.ports import Broker
 from workbench.risk.manager import RiskRules
-
-_log = get_logger("workbench.risk")
 
 
 @dataclass(frozen=True)
@@ -119,7 +116,10 @@ class RiskMonitor:
 
     def _emit(self, alert: Alert) -> None:
         self.alerts.append(alert)
-        log = _log.info if alert.level == LEVELS[OK] else _log.warning
+        from workbench.monitor.logs import get_logger  # structlog loads on the first alert, not with backtest
+
+        logger = get_logger("workbench.risk")
+        log = logger.info if alert.level == LEVELS[OK] else logger.warning
         log("risk alert", **{k: getattr(alert, k) for k in ("measure", "level", "value", "limit", "rule")})
         for handler in self._handlers:
             handler(alert)

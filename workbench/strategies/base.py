@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.schema import bar_arrays
+from workbench.strategies.constraints import Constraint, compile_constraint
 from workbench.strategies.params import Param, ParameterError
 
 BAR_ARGS = ("open", "high", "low", "close", "volume")
@@ -27,7 +28,8 @@ class Strategy:
     0 = flat, NaN = keep the previous target). It may use bars up to and including t for the value at t
     only; orders for it fill at the next bar's open (or at t's close with ``fill="close"``). Write it as a
     numba ``@njit(cache=True, nogil=True)`` function for fast sweeps, or with plain numpy.
-    ``constraints`` are pandas ``eval`` expressions over the parameters that every valid set satisfies;
+    ``constraints`` are expressions over the parameters that every valid set satisfies, such as
+    ``"fast < slow"`` (pandas ``eval`` syntax: arithmetic, comparisons, and/or/not or & | ~, abs());
     ``sweep_ranges`` is the grid ``sweep`` uses when it is given no ranges (e.g. ``workbench sweep NAME``).
 
     Examples
@@ -51,6 +53,7 @@ class Strategy:
     constraints: ClassVar[tuple[str, ...]] = ()
     sweep_ranges: ClassVar[dict[str, Any]] = {}
     _params: ClassVar[dict[str, Param]] = {}
+    _constraints: ClassVar[tuple[Constraint, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,6 +68,7 @@ class Strategy:
             cls.name = _snake(cls.__name__)
         if isinstance(cls.constraints, str):
             cls.constraints = (cls.constraints,)
+        cls._constraints = tuple(compile_constraint(text, params, cls.__name__) for text in cls.constraints)
         fn = inspect.getattr_static(cls, "signals")
         if fn is not vars(Strategy)["signals"]:
             _check_signature(cls, inspect.unwrap(getattr(fn, "__func__", fn)))
@@ -85,7 +89,7 @@ class Strategy:
             else:
                 values[name] = spec.default
         self._values = values
-        failed = self.failed_constraints(pd.DataFrame([values]))
+        failed = [c.text for c in self._constraints if not c(values)]
         if failed:
             raise ParameterError(f"{self!r} violates the constraint {failed[0]!r}")
 
@@ -117,7 +121,15 @@ class Strategy:
     @classmethod
     def failed_constraints(cls, grid: pd.DataFrame) -> list[str]:
         """The constraint expressions that some row of ``grid`` (one column per parameter) violates."""
-        return [expr for expr in cls.constraints if not bool(np.all(grid.eval(expr)))]
+        return [c.text for c in cls._constraints if not bool(np.all(c(grid)))]
+
+    @classmethod
+    def satisfies_constraints(cls, grid: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows of ``grid`` (one column per parameter) that pass every constraint."""
+        mask = np.ones(len(grid), dtype=bool)
+        for constraint in cls._constraints:
+            mask &= np.asarray(constraint(grid), dtype=bool)
+        return mask
 
     @classmethod
     def describe(cls) -> str:

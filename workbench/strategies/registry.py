@@ -6,6 +6,7 @@ A strategy module is a file ``NAME.py`` defining one ``Strategy`` subclass (or s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import sys
@@ -22,9 +23,16 @@ class StrategyNotFoundError(WorkbenchError, LookupError):
     """No strategy of that name in the searched folders or entry points."""
 
 
+@functools.cache
+def _wheel_dir() -> Path:
+    """Where a wheel installs the bundled strategies (``workbench/bundled_strategies``)."""
+    return Path(str(resources.files("workbench"))) / "bundled_strategies"
+
+
+@functools.cache
 def bundled_dir() -> Path:
     """Folder of the strategies shipped with workbench (inside the wheel, or ``strategies/`` of a checkout)."""
-    inside = Path(str(resources.files("workbench"))) / "bundled_strategies"
+    inside = _wheel_dir()
     if inside.is_dir():
         return inside
     return Path(__file__).resolve().parents[2] / "strategies"
@@ -36,8 +44,14 @@ def search_path(extra: list[Path] | None = None) -> list[Path]:
     seen: dict[Path, None] = {}
     for folder in folders:
         if folder.is_dir():
-            seen.setdefault(folder.resolve(), None)
+            seen.setdefault(_resolved(folder), None)
     return list(seen)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(folder: Path) -> Path:
+    """``folder.resolve()``, remembered: strategy lookups run on every ``wb.strategy`` call."""
+    return folder.resolve()
 
 
 def _module_files(folders: list[Path]) -> dict[str, Path]:
@@ -49,11 +63,17 @@ def _module_files(folders: list[Path]) -> dict[str, Path]:
     return found
 
 
+def _module_file(name: str, folders: list[Path]) -> Path | None:
+    """The file ``_module_files(folders)`` would list under ``name``, found without listing the folders."""
+    if not name or name.startswith(("_", ".")) or Path(name).name != name:
+        return None
+    return next((path for folder in folders if (path := folder / f"{name}.py").is_file()), None)
+
+
 def _module_name(name: str, path: Path) -> str:
     """The name a plain import of ``path`` would give the module, so numba's on-disk cache (which records it)
     serves both ``wb.strategy(name)`` and ``from strategies.NAME import ...`` in any order or process."""
-    inside = Path(str(resources.files("workbench"))) / "bundled_strategies"
-    if path.parent == inside:
+    if path.parent == _wheel_dir():
         return f"workbench.bundled_strategies.{name}"
     if path.parent.name == "strategies":
         return f"strategies.{name}"
@@ -63,7 +83,7 @@ def _module_name(name: str, path: Path) -> str:
 def _load_file(name: str, path: Path) -> type[Strategy]:
     module_name = _module_name(name, path)
     module = sys.modules.get(module_name)
-    if module is not None and Path(module.__file__ or "").resolve() != path.resolve():
+    if module is not None and module.__file__ != str(path) and Path(module.__file__ or "").resolve() != path.resolve():
         module_name = f"workbench_strategies.{name}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
         module = sys.modules.get(module_name)
     if module is None:
@@ -105,9 +125,9 @@ def strategy(name: str, extra: list[Path] | None = None) -> type[Strategy]:
     >>> wb.strategy("sma_cross").name
     'sma_cross'
     """
-    files = _module_files(search_path(extra))
-    if name in files:
-        return _load_file(name, files[name])
+    path = _module_file(name, search_path(extra))
+    if path is not None:
+        return _load_file(name, path)
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             loaded = ep.load()
