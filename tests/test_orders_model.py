@@ -461,6 +461,43 @@ def test_normalization():
     assert make().time_in_force is TimeInForce.DAY and make().type is OrderType.MARKET
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"symbol": "spy", "side": "buy", "qty": 10, "created_at": T0},
+        {"symbol": "BRK.B", "side": Side.SELL, "qty": np.float64(2.5), "created_at": T0, "strategy": "sma_cross"},
+        {"symbol": "btc/usd", "side": "SELL", "qty": 0.001, "created_at": T0.astimezone(timezone(timedelta(hours=2)))},
+    ],
+)
+def test_market_orders_equal_the_constructor(values):
+    fast, full = Order.market(**values), Order(**values)
+    assert uuid.UUID(fast.id).version == 4 and len({fast.id, fast.client_order_id, full.id}) == 3
+    assert fast.tags == {} and fast.tags is not full.tags
+    fast.id, fast.client_order_id = full.id, full.client_order_id
+    assert fast == full and fast.to_dict() == full.to_dict()
+    assert type(fast.qty) is float and fast.created_at.tzinfo is UTC and fast.updated_at == fast.created_at
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"symbol": "no spaces"}, "symbol"),
+        ({"side": "hold"}, "side"),
+        ({"qty": float("nan")}, "qty"),
+        ({"qty": -1.0}, "qty"),
+        ({"created_at": datetime(2024, 1, 2)}, "created_at"),
+        ({"strategy": ""}, "strategy"),
+    ],
+)
+def test_market_orders_refuse_what_the_constructor_refuses(overrides, field):
+    values = {"symbol": "SPY", "side": "buy", "qty": 1.0, "created_at": T0, **overrides}
+    with pytest.raises(OrderError) as fast:
+        Order.market(**values)
+    with pytest.raises(OrderError) as full:
+        Order(**values)
+    assert fast.value.field == full.value.field == field and str(fast.value) == str(full.value)
+
+
 def test_ids_are_uuids_unique_and_caller_client_order_id_is_kept():
     a, b = make(), make()
     for order in (a, b):

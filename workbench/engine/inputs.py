@@ -131,15 +131,21 @@ def periods_per_year(index: pd.Index) -> float:
     """
     if len(index) < 2 or not isinstance(index, pd.DatetimeIndex):
         return 252.0
-    step = pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
-    if step >= pd.Timedelta(days=25):
+    nanos = index.as_unit("ns").asi8
+    step = int(np.median(np.diff(nanos)))
+    if step >= 25 * _DAY_NS:
         return 12.0
-    if step >= pd.Timedelta(days=5):
+    if step >= 5 * _DAY_NS:
         return 52.0
-    if step >= pd.Timedelta(hours=20):
+    if step >= 20 * _HOUR_NS:
         return 252.0
-    span_years = (index[-1] - index[0]) / pd.Timedelta(days=365.25)
+    span_years = int(nanos[-1] - nanos[0]) / _YEAR_NS
     return float((len(index) - 1) / span_years)
+
+
+_HOUR_NS = 3_600 * 10**9
+_DAY_NS = 24 * _HOUR_NS
+_YEAR_NS = 36_525 * _DAY_NS // 100  # 365.25 days
 
 
 def check_windows(cls: type[Strategy], grid: pd.DataFrame, frames: Mapping[str, pd.DataFrame]) -> None:

@@ -7,6 +7,7 @@ sweep, the backtest's scheduler and the live RiskManager all decide through ``in
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -45,11 +46,19 @@ def parse_hours(text: str) -> tuple[int, int]:
 
 def check_timezone(name: str) -> str:
     """``name`` if it is an IANA time zone such as ``America/New_York``."""
+    if not (isinstance(name, str) and _is_timezone(name)):
+        raise ValueError(f"timezone={name!r}: not a time zone name (e.g. America/New_York, UTC)")
+    return name
+
+
+@functools.lru_cache(maxsize=256)
+def _is_timezone(name: str) -> bool:
+    """Whether pandas knows ``name`` as a time zone (remembered: every backtest checks its rules' zone)."""
     try:
         pd.Timestamp("2024-01-02", tz=name)
     except Exception:
-        raise ValueError(f"timezone={name!r}: not a time zone name (e.g. America/New_York, UTC)") from None
-    return name
+        return False
+    return True
 
 
 def check_symbols(symbols: Iterable[str] | str) -> frozenset[str]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from workbench.brokers import BrokerError
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
 from workbench.engine.ledger import position_after_fill_nb
-from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
+from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, Side
 from workbench.ports import Broker, Clock
 from workbench.risk.manager import RiskManager
 
@@ -183,11 +183,10 @@ class OrderManager:
             size = 0.0 if capped != size and is_less_nb(abs(capped), MIN_ORDER_SIZE) else capped
         if size == 0.0:
             return None
-        order = Order(
+        order = Order.market(
             symbol=symbol,
             side=Side.BUY if size > 0 else Side.SELL,
             qty=abs(size),
-            type=OrderType.MARKET,
             created_at=self.clock.now(),
             strategy=self.strategy,
         )

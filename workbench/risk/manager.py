@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class RiskRules:
 
     def active(self) -> dict[str, Any]:
         """The rules that are switched on (``timezone`` goes with ``trading_hours``)."""
-        on = {k: v for k, v in asdict(self).items() if v is not None and k != "timezone"}
+        on = {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None and f.name != "timezone"}
         if self.trading_hours is not None:
             on["timezone"] = self.timezone
         return on

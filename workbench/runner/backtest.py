@@ -35,7 +35,7 @@ from workbench.runner.gc_pause import gc_paused
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import Strategy, call_signals
 from workbench.testing.clock import FrozenClock
 
 
@@ -177,8 +177,9 @@ def backtest(
         return result
     symbol, frame = next(iter(frames.items()))
     ppy = float(periods_per_year or infer_periods_per_year(frame.index))
-    exposure = instance.exposure(frame).to_numpy()
-    opens, _, _, closes, _ = bar_arrays(frame)
+    arrays = bar_arrays(frame)
+    exposure = call_signals(cls, arrays, tuple(instance.values.values()))  # as the sweep calls it
+    opens, closes = arrays[0], arrays[3]
     n = len(frame)
     stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
 
