@@ -221,7 +221,9 @@ class OrderManager:
         if event.fill is not None:
             fill = event.fill
             self.fills.append(fill)
-            pos = self.positions.setdefault(fill.symbol, PositionState(fill.symbol))
+            pos = self.positions.get(fill.symbol)
+            if pos is None:
+                pos = self.positions[fill.symbol] = PositionState(fill.symbol)
             pos.qty, pos.avg_price, pos.realized_pnl = position_after_fill_nb(
                 pos.qty, pos.avg_price, pos.realized_pnl, fill.qty * fill.side.sign, fill.price, fill.fee
             )
