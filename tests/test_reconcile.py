@@ -10,6 +10,7 @@ import pytest
 from alpaca.trading.client import TradingClient
 from alpaca_fake import LoopbackServer, Plan, TradingApi
 
+import workbench as wb
 from workbench.brokers.alpaca import AlpacaBroker
 from workbench.brokers.alpaca_wire import order_request
 from workbench.orders.manager import OrderManager
@@ -21,6 +22,8 @@ from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
 
 NOW = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
+#: The parameters the runs below were made with: sma_cross's defaults, what LiveSession.open("sma_cross") uses.
+SMA_DEFAULTS = wb.strategy("sma_cross")().values
 
 
 @pytest.fixture
@@ -39,7 +42,8 @@ def trading(server: LoopbackServer) -> TradingApi:
 @pytest.fixture
 def journal(tmp_path) -> Iterator[OrderJournal]:
     store = Store.open(f"sqlite:///{tmp_path / 'workbench.db'}")
-    yield OrderJournal.start(store, "sma_cross", cash=50_000.0, config={"symbol": "SPY", "broker": "alpaca-paper"})
+    config = {"symbol": "SPY", "broker": "alpaca-paper"}
+    yield OrderJournal.start(store, "sma_cross", cash=50_000.0, params=SMA_DEFAULTS, config=config)
     store.close()
 
 
@@ -180,7 +184,9 @@ def pair(tmp_path, trading: TradingApi) -> Iterator[OrderJournal]:
     trading.quote("QQQ", 300.0)
     store = Store.open(f"sqlite:///{tmp_path / 'pair.db'}")
     config = {"symbol": "SPY,QQQ", "symbols": ["SPY", "QQQ"], "weights": {"SPY": 0.5, "QQQ": 0.5}}
-    yield OrderJournal.start(store, "sma_cross", cash=50_000.0, config={**config, "broker": "alpaca-paper"})
+    yield OrderJournal.start(
+        store, "sma_cross", cash=50_000.0, params=SMA_DEFAULTS, config={**config, "broker": "alpaca-paper"}
+    )
     store.close()
 
 

@@ -173,7 +173,7 @@ class LiveSession:
         instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
         names, clock, kind = _symbols(symbols), clock or SystemClock(), broker_kind(broker)
         if run == "latest":
-            run = latest_run(store, instance.name, names, kind)
+            run = latest_run(store, instance.name, names, kind, instance.values)
         if run is None:
             config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
             if len(names) > 1:
@@ -183,7 +183,7 @@ class LiveSession:
             journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
         else:
             journal = OrderJournal.resume(store, int(run))
-            recorded = _check_run(store, journal.run_id, names, kind)
+            recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
             weights = weights if weights is not None else recorded.get("weights")
         state = journal.restore()
         frames = _history(history, names)
@@ -473,38 +473,62 @@ def broker_kind(broker: Broker) -> str:
     return "sim" if paper is None else "alpaca-paper" if paper else "alpaca-live"
 
 
-def latest_run(store: Any, strategy: str, symbols: str | Sequence[str], broker: str) -> int | None:
+def latest_run(
+    store: Any, strategy: str, symbols: str | Sequence[str], broker: str, params: Mapping[str, Any] | None = None
+) -> int | None:
     """The newest recorded live run of ``strategy`` on ``symbols`` (the same, in the same order) with a
-    ``broker`` of that kind, if any."""
+    ``broker`` of that kind and, when given, the same ``params`` (another parameter set is another run), if any."""
     names = _symbols(symbols)
     with store.unit_of_work(readonly=True) as uow:
         runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
     for row in runs:
         config = row.config or {}
-        if _recorded_symbols(config) == names and config.get("broker", "sim") == broker:
+        same_params = params is None or dict(row.params or {}) == dict(params)
+        if _recorded_symbols(config) == names and config.get("broker", "sim") == broker and same_params:
             return row.id
     return None
 
 
-def _check_run(store: Any, run_id: int, symbols: tuple[str, ...], broker: str) -> dict[str, Any]:
-    """A resumed run must be of these symbols and this kind of broker (a local paper account is not Alpaca's);
-    returns its recorded configuration."""
+def check_run(
+    store: Any,
+    run_id: int,
+    symbols: str | Sequence[str],
+    broker: str,
+    strategy: str,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A resumed run must be of this strategy with these parameters, on these symbols and this kind of broker
+    (a local paper account is not Alpaca's): trading on with others would record orders under a configuration
+    that did not make them. Returns the run's recorded configuration; ``ValueError`` names what differs."""
+    names = _symbols(symbols)
     with store.unit_of_work(readonly=True) as uow:
-        config = uow.runs.get(run_id).config or {}
-    recorded = (",".join(_recorded_symbols(config) or symbols), config.get("broker", "sim"))
-    if recorded != (",".join(symbols), broker):
+        row = uow.runs.get(run_id)
+        config, recorded_params, recorded_strategy = row.config or {}, dict(row.params or {}), row.strategy
+    if recorded_strategy != strategy:
+        raise ValueError(f"run {run_id} traded {recorded_strategy}, not {strategy}: start a new run for {strategy}")
+    recorded = (",".join(_recorded_symbols(config) or names), config.get("broker", "sim"))
+    if recorded != (",".join(names), broker):
         raise ValueError(
-            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {','.join(symbols)} via {broker}: resume it "
+            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {','.join(names)} via {broker}: resume it "
             "with those, or start a new run"
         )
+    if recorded_params != dict(params):
+        raise ValueError(
+            f"run {run_id} traded {strategy} with {_param_text(recorded_params)}, not {_param_text(params)}: resume "
+            "it with those parameters, or start a new run"
+        )
     return config
+
+
+def _param_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
 
 
 def _recorded_symbols(config: Mapping[str, Any]) -> tuple[str, ...]:
     """The symbols a run's configuration records (``symbols``; ``symbol`` alone for a run of one)."""
     if "symbols" in config:
-        return tuple(config["symbols"])
-    return (config["symbol"],) if config.get("symbol") else ()
+        return tuple(s.upper() for s in config["symbols"])
+    return (config["symbol"].upper(),) if config.get("symbol") else ()
 
 
 def _symbols(symbols: str | Sequence[str]) -> tuple[str, ...]:

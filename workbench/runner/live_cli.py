@@ -90,7 +90,7 @@ def live_cmd(
     require_promotion(store, instance, names, name, override_reason=override_reason, actor=_actor())
     with ExitStack() as stack:
         trader = stack.enter_context(chosen)
-        run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name))
+        run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
         bars, stream = _bars(settings, names, once)
         live_data = settings.data_source == "alpaca"
         history = bars if run_id is not None or live_data else {s: _before(f, start) for s, f in bars.items()}

@@ -54,7 +54,8 @@ def paper_step(
 
     A new run (``run_id`` None) starts trading at ``start`` with ``cash``, the bars before it warming up the
     indicators; a recorded run resumes after the last bar it marked, from the database alone. ``run_id=
-    "latest"`` resumes the newest run of this strategy on ``symbol``, or starts one (what a schedule wants). Every order
+    "latest"`` resumes the newest local paper run of this strategy and ``params`` on ``symbol``, or starts one (what a
+    schedule wants); a resumed run must have been made with them (``ValueError`` otherwise). Every order
     and fill is journaled write-ahead; with ``notify`` the step's fills, rejections, risk decisions and alerts
     go to the notification dispatcher (``workbench.notify``: the channels and routes of the settings).
 
@@ -68,6 +69,7 @@ def paper_step(
     from workbench.config import load_settings
     from workbench.data.feeds import ReplayFeed
     from workbench.data.load import load
+    from workbench.runner.live import check_run, latest_run
     from workbench.runner.session import TradingSession
     from workbench.store import Store
     from workbench.store.journal import OrderJournal
@@ -80,12 +82,13 @@ def paper_step(
     store = store or Store.open(settings)
     bars = load(symbol, end=end, source=source, path=path)
     if run_id == "latest":
-        run_id = _latest_run(store, instance.name, symbol)
+        run_id = latest_run(store, instance.name, symbol, "sim", instance.values)
     if run_id is None:
         journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config={"symbol": symbol})
         resume_after = None if start is None else pd.Timestamp(start, tz="UTC") - pd.Timedelta(1, "ns")
     else:
         journal = OrderJournal.resume(store, run_id)
+        check_run(store, journal.run_id, symbol, "sim", instance.name, instance.values)
         resume_after = journal.restore().last_bar
     history = bars.loc[:resume_after] if resume_after is not None else bars.iloc[:0]
     upcoming = bars.iloc[len(history) :]
@@ -127,10 +130,3 @@ def paper_step(
         last_bar=upcoming.index[-1] if len(upcoming) else resume_after,
     )
     return result
-
-
-def _latest_run(store: Any, strategy: str, symbol: str) -> int | None:
-    """The newest recorded paper run of ``strategy`` on ``symbol``, if any."""
-    with store.unit_of_work(readonly=True) as uow:
-        runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
-    return next((r.id for r in runs if (r.config or {}).get("symbol") == symbol), None)
