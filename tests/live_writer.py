@@ -113,7 +113,17 @@ def session(db_url: str, rest_url: str, ws_url: str, run_id: int, seed: int, mod
         reconnect=(0.05, 0.2),
     ).start()
     clock = FrozenClock(start - timedelta(days=1))
-    live = LiveSession.open(store, STRATEGY, "SPY", broker, clock=clock, run=run_id, history=history, poll=0.05)
+    live = LiveSession.open(
+        store,
+        STRATEGY,
+        "SPY",
+        broker,
+        clock=clock,
+        run=run_id,
+        history=history,
+        poll=0.05,
+        override_reason="tests: the loopback Alpaca fake",
+    )
     result = live.reconciliation
     report = {"differences": result.differences, "never_sent": result.never_sent, "sent": result.sent}
     say("reconciled", os.getpid(), json.dumps(report | {"events": result.events}))

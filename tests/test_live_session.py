@@ -25,6 +25,7 @@ from workbench.orders.model import Order, OrderStatus
 from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
 from workbench.runner.live import LiveSession, run_until_stopped
+from workbench.runner.promotion import PromotionRequired, promote
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
@@ -36,6 +37,8 @@ STRATEGY = wb.strategy("sma_cross")(fast=3, slow=10)
 #: while the fake still quotes that time's opens (symbols with gaps: tests/test_live_portfolio.py, simulated).
 PORTFOLIO = {s: wb.load(s, start="2023-01-01", end="2023-06-30") for s in ("SPY", "QQQ", "IWM")}
 WEIGHTS = {"SPY": 0.5, "QQQ": 0.3, "IWM": 0.2}
+#: Alpaca needs a promoted configuration; these sessions trade the loopback fake (audited as an override).
+FAKE = "tests: the loopback Alpaca fake"
 
 
 def feed(trading: TradingApi, bars: pd.DataFrame | dict[str, pd.DataFrame], symbol: str = "SPY") -> Iterator[Bar]:
@@ -65,7 +68,7 @@ def paper(tmp_path_factory) -> Iterator[tuple[LiveSession, TradingApi, Store]]:
         store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('live') / 'workbench.db'}")
         broker = alpaca(server)
         clock = FrozenClock(datetime(2022, 12, 31, tzinfo=UTC))
-        live = LiveSession.open(store, STRATEGY, "SPY", broker, clock=clock, run=None)
+        live = LiveSession.open(store, STRATEGY, "SPY", broker, clock=clock, run=None, override_reason=FAKE)
         live.run(feed(trading, BARS))
         broker.close()
         yield live, trading, store
@@ -95,7 +98,9 @@ def portfolio(tmp_path_factory) -> Iterator[tuple[LiveSession, TradingApi, Store
         store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('portfolio') / 'workbench.db'}")
         broker = alpaca(server)
         clock = FrozenClock(datetime(2022, 12, 31, tzinfo=UTC))
-        live = LiveSession.open(store, STRATEGY, list(PORTFOLIO), broker, clock=clock, run=None, weights=WEIGHTS)
+        live = LiveSession.open(
+            store, STRATEGY, list(PORTFOLIO), broker, clock=clock, run=None, weights=WEIGHTS, override_reason=FAKE
+        )
         live.run(feed(trading, PORTFOLIO))
         broker.close()
         yield live, trading, store
@@ -163,6 +168,7 @@ def session_on_fake(tmp_path) -> Iterator[tuple[LiveSession, TradingApi, Store]]
             clock=clock,
             poll=0.05,
             on_alert=alerts.append,
+            override_reason=FAKE,
         )
         live.alerts = alerts  # type: ignore[attr-defined]
         yield live, trading, store
@@ -232,3 +238,37 @@ def test_sigterm_stops_a_session_waiting_for_bars(session_on_fake) -> None:
 
     assert summary.bars == 0 and datetime.now(UTC) - started < timedelta(seconds=5)
     assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_alpaca_needs_the_configuration_promoted_and_an_override_is_audited(tmp_path) -> None:
+    """The promotion gate is LiveSession.open's, so a notebook meets it as `workbench live` does."""
+    strategy = wb.strategy("sma_cross")(fast=2, slow=4)
+    store = Store.open(f"sqlite:///{tmp_path / 'workbench.db'}")
+    with LoopbackServer() as server:
+        TradingApi(server, cash=CASH)
+        broker = alpaca(server)
+
+        def session(**options: object) -> LiveSession:
+            live = LiveSession.open(
+                store, strategy, "SPY", broker, clock=FrozenClock(datetime(2023, 1, 1, tzinfo=UTC)), **options
+            )
+            live.shutdown()
+            return live
+
+        with pytest.raises(PromotionRequired, match=r"sma_cross fast=2 slow=4 on SPY is not promoted to paper"):
+            session(run=None)
+        with store.unit_of_work(readonly=True) as uow:
+            assert uow.runs.find(kind="live") == [] and uow.audit.find(action="live.override") == []
+
+        overridden = session(run=None, override_reason="a drill", actor="ada")
+        with store.unit_of_work(readonly=True) as uow:
+            [entry] = uow.audit.find(action="live.override")
+        assert (entry.actor, entry.target, entry.details["reason"]) == ("ada", "strategy:sma_cross", "a drill")
+        assert (entry.details["broker"], entry.details["params"]) == ("alpaca-paper", {"fast": 2, "slow": 4})
+
+        promote("sma_cross", strategy.values, ["SPY"], to="paper", store=store, override_reason="gates not run here")
+        assert session(run="latest").run_id == overridden.run_id  # promoted: no override needed, nothing audited
+        with store.unit_of_work(readonly=True) as uow:
+            assert len(uow.audit.find(action="live.override")) == 1
+        broker.close()
+    store.close()

@@ -24,6 +24,8 @@ from workbench.testing import FrozenClock
 NOW = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
 #: The parameters the runs below were made with: sma_cross's defaults, what LiveSession.open("sma_cross") uses.
 SMA_DEFAULTS = wb.strategy("sma_cross")().values
+#: Alpaca needs a promoted configuration; these sessions trade the loopback fake (audited as an override).
+FAKE = "tests: the loopback Alpaca fake"
 
 
 @pytest.fixture
@@ -147,7 +149,13 @@ def test_what_cannot_be_explained_halts_trading_and_touches_nothing(
 
     with broker(server) as restarted:
         live = LiveSession.open(
-            journal.store, "sma_cross", "SPY", restarted, clock=FrozenClock(NOW), run=journal.run_id
+            journal.store,
+            "sma_cross",
+            "SPY",
+            restarted,
+            clock=FrozenClock(NOW),
+            run=journal.run_id,
+            override_reason=FAKE,
         )
         orders_at_the_broker = len(trading.orders)
         live.apply_controls()
@@ -207,7 +215,13 @@ def test_a_two_symbol_run_is_settled_order_by_order_and_resumes_trading_both(
 
     with broker(server) as restarted:
         live = LiveSession.open(
-            pair.store, "sma_cross", ["SPY", "QQQ"], restarted, clock=FrozenClock(NOW), run=pair.run_id
+            pair.store,
+            "sma_cross",
+            ["SPY", "QQQ"],
+            restarted,
+            clock=FrozenClock(NOW),
+            run=pair.run_id,
+            override_reason=FAKE,
         )
         result = live.reconciliation
 

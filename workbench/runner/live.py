@@ -52,6 +52,7 @@ from workbench.ports import Bar, Broker, Clock
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.runner.portfolio import check_weights
 from workbench.runner.portfolio_session import PortfolioSession
+from workbench.runner.promotion import require_promotion
 from workbench.runner.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation, reconcile
 from workbench.runner.session import TradingSession
 from workbench.store.journal import OrderJournal
@@ -155,6 +156,8 @@ class LiveSession:
         settings: Settings | None = None,
         metrics: Metrics | None = None,
         dispatcher: Dispatcher | None = None,
+        override_reason: str | None = None,
+        actor: str | None = None,
         **options: Any,
     ) -> LiveSession:
         """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
@@ -168,10 +171,15 @@ class LiveSession:
         `Metrics` by default); ``dispatcher`` notifies its events, by default one made from ``settings`` (or
         `load_settings`) when they configure a notification channel, closed with the session. ``options`` go to
         the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
+
+        On Alpaca the configuration must be promoted first (``workbench promote``): to paper for a paper
+        account, to live for a live one; ``PromotionRequired`` names what is missing. ``override_reason`` goes
+        ahead anyway and is written to the audit log with ``actor``. The local ``SimBroker`` needs none.
         """
         cls_, values = resolve_strategy(strategy)
         instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
         names, clock, kind = _symbols(symbols), clock or SystemClock(), broker_kind(broker)
+        require_promotion(store, instance, names, kind, override_reason=override_reason, actor=actor)
         if run == "latest":
             run = latest_run(store, instance.name, names, kind, instance.values)
         if run is None:

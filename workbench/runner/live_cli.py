@@ -87,7 +87,8 @@ def live_cmd(
     fees = settings.fees if fees is None else fees
     store = Store.open(settings)
     chosen = _broker(settings, name, cash, fees)  # its settings checked; connected only once entered
-    require_promotion(store, instance, names, name, override_reason=override_reason, actor=_actor())
+    if override_reason is None:  # refused before connecting; an override is audited once, by LiveSession.open
+        require_promotion(store, instance, names, name)
     with ExitStack() as stack:
         trader = stack.enter_context(chosen)
         run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
@@ -109,6 +110,8 @@ def live_cmd(
             risk=rules,
             settings=settings,
             cancel_on_stop=cancel_on_stop and not once,
+            override_reason=override_reason,
+            actor=_actor(),
         )
         if metrics_port is not None:
             url = _serve_metrics(live, store, trader, metrics_port, live_data, stack)
