@@ -81,9 +81,10 @@ def in_hours_nb(minute, start, end):
 
 @njit(cache=True, nogil=True)
 def session_ids_nb(day, minute, start, end, allowed, out):
-    """``out[t]``: ``day[t]`` where the bar may trade, else ``CLOSED`` (``start < 0``: no trading hours)."""
+    """``out[t]``: ``day[t]`` where the bar may trade (an ``allowed`` symbol, ``minute[t]`` in the hours), else
+    ``CLOSED``."""
     for t in range(day.shape[0]):
-        open_ = allowed and (start < 0 or in_hours_nb(minute[t], start, end))
+        open_ = allowed and in_hours_nb(minute[t], start, end)
         out[t] = day[t] if open_ else CLOSED
 
 
@@ -97,11 +98,10 @@ def session_ids(
 ) -> np.ndarray:
     """The session array of one symbol's bars (see the module docstring); a bar's time is its timestamp."""
     day = day_ids(index)
-    out = np.empty(len(index), dtype=np.int64)
     ok = allowed is None or symbol.upper() in allowed
-    if hours is None:
-        session_ids_nb(day, np.zeros(len(index), dtype=np.int64), -1, -1, ok, out)
-        return out
+    if hours is None:  # every bar of an allowed symbol trades: its day; of another, none
+        return day if ok else np.full(len(index), CLOSED, dtype=np.int64)
+    out = np.empty(len(index), dtype=np.int64)
     if not isinstance(index, pd.DatetimeIndex):
         raise ValueError(f"trading_hours needs timestamped bars; {symbol or 'the bars'} have a {type(index).__name__}")
     local = index.tz_convert(timezone) if index.tz is not None else index.tz_localize("UTC").tz_convert(timezone)
