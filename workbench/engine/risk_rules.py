@@ -7,6 +7,8 @@ caps are amounts: ``max_shares`` units held, ``max_order_value`` currency per or
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import numpy as np
 from numba import njit
 
@@ -24,6 +26,7 @@ RISK_FIELDS = (
     "max_net_exposure",
 )
 N_RISK = len(RISK_FIELDS)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # day_ids counts days from the Unix epoch
 (
     MAX_EXPOSURE,
     STOP_LOSS,
@@ -198,6 +201,13 @@ def day_ids(index) -> np.ndarray:
     if isinstance(index, pd.DatetimeIndex):
         return np.ascontiguousarray(index.as_unit("ns").asi8 // 86_400_000_000_000, dtype=np.int64)
     return np.arange(len(index), dtype=np.int64)
+
+
+def day_id(moment: datetime) -> int:
+    """``day_ids`` of one time, without building an index: a live driver asks it once per bar."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.toordinal() - _EPOCH_ORDINAL
 
 
 @njit(cache=True, nogil=True)

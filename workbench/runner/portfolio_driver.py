@@ -9,6 +9,8 @@ out at t + 1's open. Same kernels (``scale_portfolio_nb``, ``exit_reason_nb``, `
 ``update_extreme_nb``), same sizing (``OrderManager.target`` against the whole account), same order of the orders
 (reductions first), so a session fed a backtest's bars places the backtest's orders in the same order.
 
+The multi-symbol backtest (``runner.portfolio.run_portfolio``) is this driver fed its history row by row.
+
 Beyond the backtest, a live session can ``pause`` the driver (a strategy switched off or halted in the store:
 no new orders, due ones dropped, the targets traded toward again once unpaused) and ``adopt`` positions held
 before it started (each is traded to its target at the first signal).
@@ -16,11 +18,11 @@ before it started (each is traded to its target at the first signal).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.risk_rules import (
@@ -31,7 +33,7 @@ from workbench.engine.risk_rules import (
     MAX_NET_EXPOSURE,
     MAX_ORDERS_PER_DAY,
     NO_EXIT,
-    day_ids,
+    day_id,
     exit_reason_nb,
     exit_rules_active_nb,
     order_allowed_nb,
@@ -42,7 +44,6 @@ from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
 from workbench.ports import Account, Broker, Clock
 from workbench.risk.manager import ACCOUNT, RiskManager
-from workbench.runner.portfolio import _sells_first
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,11 @@ class PortfolioDriver:
             self.scaled = scale_portfolio_nb(self.weight_vector * previous, self.costs.risk)
             self.unsynced = False
 
+    def positions(self) -> np.ndarray:
+        """The quantity held of each symbol, in the driver's order (after the last row: that time's positions)."""
+        held = self.holdings.positions()
+        return np.array([held.get(s, 0.0) for s in self.symbols])
+
     def pause(self, paused: bool) -> None:
         """Stop (``True``) or restart trading: while paused no signal, exit rule or due order trades; once
         unpaused the targets are traded toward again, and a drawdown halt a person lifted is lifted here too."""
@@ -202,9 +208,12 @@ class PortfolioDriver:
                 self.weight_vector[j] = 0.0
 
     def _roll_day(self, t: int) -> None:
+        """Start the daily rules' day (a calendar day, UTC) at its first time where some symbol is in session."""
         row = self._rows[t][0]
-        day = CLOSED if row.closed.all() else int(day_ids(pd.DatetimeIndex([row.moment]))[0])
-        if self.days_on and day != CLOSED and day != self.day:
+        if not self.days_on or row.closed.all():
+            return
+        day = day_id(row.moment)
+        if day != CLOSED and day != self.day:
             self.day, self.day_start, self.orders_today = day, self.prev_equity, 0
             self.unsynced = self.unsynced or self.day_halted
             self.day_halted = False
@@ -271,7 +280,7 @@ class PortfolioDriver:
         prices = row.closes if self.costs.fill_close else row.opens
         marks = np.where(np.isnan(prices), self.last_price, prices)
         index = {s: j for j, s in enumerate(self.symbols)}
-        for j, weight in _sells_first(orders, self.holdings, self.symbols, marks):  # type: ignore[arg-type]
+        for j, weight in _sells_first(orders, self.holdings, self.symbols, marks):
             symbol, price = self.symbols[j], float(prices[j])
             if not order_allowed_nb(self.orders_today, weight, self.costs.risk):
                 self.risk_manager.denied(row.moment, symbol, "max_orders_per_day", {"target": weight})
@@ -294,13 +303,13 @@ class PortfolioDriver:
         closes = self._rows[t][0].closes
         self.last_price = np.where(np.isnan(closes), self.last_price, closes)
         held = self.holdings.positions() if self.exits_on else {}
-        for j, symbol in enumerate(self.symbols):
-            if np.isnan(closes[j]):
+        for j, (symbol, close) in enumerate(zip(self.symbols, closes.tolist(), strict=True)):  # floats: fast
+            if math.isnan(close):
                 continue
             if self._quotes:
-                self.broker.quote(symbol, closes[j])  # type: ignore[attr-defined]
+                self.broker.quote(symbol, close)  # type: ignore[attr-defined]
             if self.exits_on:
-                self.extreme[j] = update_extreme_nb(held.get(symbol, 0.0), self.extreme[j], closes[j])
+                self.extreme[j] = update_extreme_nb(held.get(symbol, 0.0), self.extreme[j], close)
 
     def _exit_rules(self, t: int) -> None:
         """The exit rules at time ``t``'s close: the account's (drawdown, daily loss) flatten everything and
@@ -355,9 +364,8 @@ class PortfolioDriver:
 
     def _settle(self, t: int) -> None:
         """Time ``t``'s equity (cash plus holdings at their last prices): the drawdown peak, the next day's start."""
-        held = self.holdings.positions()
-        positions = np.array([held.get(s, 0.0) for s in self.symbols])
-        equity = self.broker.account().cash + float(np.nansum(positions * self.last_price))
+        values = self.positions() * self.last_price
+        equity = self.broker.account().cash + float(np.where(np.isnan(values), 0.0, values).sum())  # nansum, faster
         self.peak = equity if not equity <= self.peak else self.peak
         self.prev_equity = equity
 
@@ -367,3 +375,17 @@ def _cut_by(new: np.ndarray, j: int, risk: np.ndarray) -> str:
     if not np.isnan(risk[MAX_NET_EXPOSURE]) and abs(new.sum()) == risk[MAX_NET_EXPOSURE]:
         return "max_net_exposure"
     return "max_exposure" if abs(new[j]) == risk[MAX_EXPOSURE] else "max_gross_exposure"
+
+
+def _sells_first(
+    orders: list[tuple[int, float]], holdings: _Holdings, symbols: list[str], marks: np.ndarray
+) -> list[tuple[int, float]]:
+    """Orders sorted by how much they cut a holding's weight: the reductions free the cash the buys need."""
+    held = holdings.positions()
+    total = holdings.account().cash + sum(q * marks[symbols.index(s)] for s, q in held.items())
+
+    def weight_change(order: tuple[int, float]) -> float:
+        j, weight = order
+        return weight - held.get(symbols[j], 0.0) * np.nan_to_num(marks[j]) / total
+
+    return sorted(orders, key=weight_change)
