@@ -4,20 +4,15 @@ will mount them: live (sim and Alpaca paper against the loopback fake), the stra
 from __future__ import annotations
 
 import json
-import logging
-import os
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 import typer
-from alpaca_fake import LoopbackServer, TradingApi
+from alpaca_fake import TradingApi
 from typer.testing import CliRunner
 
 from workbench import cli
-from workbench.brokers.alpaca import AlpacaBroker
 from workbench.errors import ConfigError
 from workbench.monitor.server import MonitorServer
 from workbench.runner.live_cli import (
@@ -31,6 +26,9 @@ from workbench.runner.live_cli import (
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 
+pytest_plugins = ["cli_fixtures"]
+pytestmark = pytest.mark.usefixtures("cli_home")
+
 app = typer.Typer()
 app.callback()(cli._root)
 app.command("live")(live_cmd)
@@ -42,20 +40,6 @@ switches.command("disable")(strategies_disable)
 switches.command("status")(strategies_status)
 app.add_typer(switches, name="strategies")
 SMA = ["--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20", "--symbols", "SPY"]
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in [n for n in os.environ if n.startswith("WORKBENCH_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
 
 
 def invoke(*args: str) -> str:
@@ -140,27 +124,17 @@ def test_switches_and_the_kill_switch_act_on_the_stores_flags(tmp_path: Path) ->
     assert {"strategy.disable", "strategy.enable"} <= set(actions)
 
 
-def test_live_on_alpaca_paper_against_the_fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with LoopbackServer() as server:
-        trading = TradingApi(server, cash=10_000.0)
-        trading.quote("SPY", 500.0)
-        for name, value in {
-            "BROKER": "alpaca-paper",
-            "ALPACA_API_KEY": server.api_key,
-            "ALPACA_SECRET_KEY": server.secret_key,
-            "ALPACA_BASE_URL": server.rest_url,
-        }.items():
-            monkeypatch.setenv(f"WORKBENCH_{name}", value)
-        # the fake listens for websockets on a port of its own (Alpaca: beside the REST API, which is the default)
-        made = AlpacaBroker.from_settings.__func__
-        stream = {"stream_url_override": server.ws_url("/stream"), "settle_timeout": 2.0}
-        monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **stream)))
-        out = invoke("live", *SMA, "--start", "2026-03-02", "--override-reason", "the loopback fake, not Alpaca")
+def test_live_on_alpaca_paper_against_the_fake(
+    loopback_alpaca: TradingApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trading = loopback_alpaca
+    monkeypatch.setenv("WORKBENCH_BROKER", "alpaca-paper")
+    out = invoke("live", *SMA, "--start", "2026-03-02", "--override-reason", "the loopback fake, not Alpaca")
 
-        state = OrderJournal.resume(store(tmp_path), 1).restore()
-        assert "via alpaca-paper" in out and trading.orders
-        assert state.cash == pytest.approx(trading.cash)
-        assert {s: p.qty for s, p in state.positions.items()} == {s: q for s, (q, _) in trading.positions.items()}
+    state = OrderJournal.resume(store(tmp_path), 1).restore()
+    assert "via alpaca-paper" in out and trading.orders
+    assert state.cash == pytest.approx(trading.cash)
+    assert {s: p.qty for s, p in state.positions.items()} == {s: q for s, (q, _) in trading.positions.items()}
 
 
 def test_bad_requests_are_refused_before_trading(tmp_path: Path) -> None:

@@ -3,35 +3,18 @@ configuration on Alpaca paper against the loopback fake, an audited override) an
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
-from alpaca_fake import LoopbackServer, TradingApi
 
-from workbench.brokers.alpaca import AlpacaBroker
 from workbench.cli import main
 from workbench.store import Store
 
+pytest_plugins = ["cli_fixtures"]
+pytestmark = pytest.mark.usefixtures("cli_home")
 SWEEP = ["sweep", "sma_cross", "--symbols", "SPY", "-p", "fast=5:30:5", "-p", "slow=40:120:20", "--save"]
 BEST = ["sma_cross", "-p", "fast=10", "-p", "slow=100", "--symbols", "SPY"]
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in [n for n in os.environ if n.startswith("WORKBENCH_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -93,24 +76,8 @@ def test_live_on_alpaca_refuses_an_unpromoted_configuration_before_connecting(ca
     assert code == 0 and "run 1: 1 bars" in out  # the local simulation needs no promotion
 
 
-@pytest.fixture
-def alpaca(monkeypatch: pytest.MonkeyPatch) -> Iterator[TradingApi]:
-    with LoopbackServer() as server:
-        trading = TradingApi(server, cash=10_000.0)
-        trading.quote("SPY", 500.0)
-        for name, value in {
-            "ALPACA_API_KEY": server.api_key,
-            "ALPACA_SECRET_KEY": server.secret_key,
-            "ALPACA_BASE_URL": server.rest_url,
-        }.items():
-            monkeypatch.setenv(f"WORKBENCH_{name}", value)
-        made = AlpacaBroker.from_settings.__func__
-        stream = {"stream_url_override": server.ws_url("/stream"), "settle_timeout": 2.0}
-        monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **stream)))
-        yield trading
-
-
-def test_a_promoted_configuration_trades_on_alpaca_paper_and_an_override_is_audited(alpaca, capsys, tmp_path) -> None:
+@pytest.mark.usefixtures("loopback_alpaca")
+def test_a_promoted_configuration_trades_on_alpaca_paper_and_an_override_is_audited(capsys, tmp_path) -> None:
     cli(capsys, *SWEEP, "--start", "2005-01-01")
     assert cli(capsys, "promote", *BEST, "--sweep", "1", "--to", "paper")[0] == 0
     live = ["live", "--broker", "alpaca-paper", "--start", "2026-03-02", "--once", "--strategy"]

@@ -38,8 +38,8 @@ from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest, StockLatestQuoteRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
-from workbench.data.sources import RetryPolicy, TimeBound, Timeframe, describe_bound, time_bound, validated
-from workbench.data.validate import NanPolicy
+from workbench.data.remote import RemoteSource
+from workbench.data.sources import RetryPolicy, TimeBound, Timeframe, time_bound, validated
 from workbench.errors import ConfigError, DataNotFoundError, WorkbenchError
 from workbench.ports import Bar
 
@@ -67,8 +67,12 @@ class Quote:
     ask_size: float
 
 
-class AlpacaDataSource:
+class AlpacaDataSource(RemoteSource):
     """Bars and quotes from Alpaca's market-data API (a `StreamingSource`).
+
+    ``history`` (see `RemoteSource.history`; ``read``: daily bars since `HISTORY_START`) serves ``"<n>Min"``
+    (1-59), ``"<n>Hour"`` (1-23), ``"1Day"`` (the default), ``"1Week"`` and ``"<n>Month"`` (1, 2, 3, 6, 12);
+    a malformed symbol is a `DataNotFoundError`, keys Alpaca rejects a `ConfigError`.
 
     Parameters
     ----------
@@ -92,6 +96,8 @@ class AlpacaDataSource:
     >>> for bar in source.stream(["SPY", "QQQ"]):  # doctest: +SKIP
     ...     print(bar.symbol, bar.timestamp, bar.close)
     """
+
+    source_name = SOURCE
 
     def __init__(
         self,
@@ -132,39 +138,6 @@ class AlpacaDataSource:
     def __repr__(self) -> str:
         return f"AlpacaDataSource(feed={self.feed.value!r}, adjustment={self.adjustment.value!r})"
 
-    def symbols(self) -> list[str]:
-        """Return ``[]``: Alpaca's universe is not listed here; ask for any symbol."""
-        return []
-
-    def read(self, symbol: str) -> pd.DataFrame:
-        """Return `symbol`'s daily bars since `HISTORY_START` (validated)."""
-        return self.history(symbol)
-
-    def history(
-        self,
-        symbol: str,
-        start: TimeBound = None,
-        end: TimeBound = None,
-        timeframe: str | None = None,
-        nan_policy: NanPolicy = "raise",
-    ) -> pd.DataFrame:
-        """Return `symbol`'s validated bars from `start` to `end` inclusive (see `DataSource.history`).
-
-        `timeframe` is ``"<n>Min"`` (1-59), ``"<n>Hour"`` (1-23), ``"1Day"`` (the default), ``"1Week"`` or
-        ``"<n>Month"`` (1, 2, 3, 6, 12). Raises `DataNotFoundError` (malformed symbol, no bars in the range),
-        `DataValidationError` (bad bars, naming alpaca and the symbol), `ConfigError` (keys rejected).
-        """
-        name = symbol.strip().upper()
-        tf = Timeframe.parse(timeframe or "1Day")
-        lo, hi = time_bound(start, "start", whole_day=False), time_bound(end, "end", whole_day=True)
-        raw = self._fetch([name], tf, lo, hi)[name]
-        bars = validated(raw, name, SOURCE, nan_policy).loc[lo:hi] if len(raw) else raw
-        if bars.empty:
-            wanted = f"from {describe_bound(lo, 'the start')} to {describe_bound(hi, 'now')}"
-            raise DataNotFoundError(f"{SOURCE}: no {tf} bars for {name} {wanted}")
-        bars.attrs["symbol"] = name
-        return bars
-
     def latest_quote(self, symbol: str) -> Quote:
         """Return `symbol`'s latest quote (`DataNotFoundError` if Alpaca has none).
 
@@ -200,6 +173,12 @@ class AlpacaDataSource:
         if self.feed not in (DataFeed.IEX, DataFeed.SIP):
             raise ValueError(f"{SOURCE} streams the iex or sip feed, not {self.feed.value}")
         return AlpacaBarStream(self, symbols, since, heartbeat=heartbeat, reconnect=reconnect)
+
+    def _fetch_range(
+        self, symbol: str, tf: Timeframe, lo: pd.Timestamp | None, hi: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        """`symbol`'s bars from `lo` to `hi` (see `_fetch`), for `RemoteSource.history`."""
+        return self._fetch([symbol], tf, lo, hi)[symbol]
 
     def _fetch(
         self, symbols: list[str], tf: Timeframe, lo: pd.Timestamp | None, hi: pd.Timestamp | None

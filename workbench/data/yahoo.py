@@ -33,9 +33,9 @@ from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMiss
 
 from workbench.clock import SystemClock
 from workbench.data._failures import first, format_timestamp
+from workbench.data.remote import RemoteSource
 from workbench.data.schema import PRICE_COLUMNS
-from workbench.data.sources import RetryPolicy, TimeBound, Timeframe, describe_bound, time_bound, validated
-from workbench.data.validate import NanPolicy
+from workbench.data.sources import RetryPolicy, Timeframe
 from workbench.errors import DataNotFoundError
 from workbench.ports import Clock
 
@@ -65,8 +65,15 @@ _DAILY_DEFAULT_SPAN = pd.DateOffset(years=99)
 _log = logging.getLogger(__name__)
 
 
-class YahooSource:
+class YahooSource(RemoteSource):
     """Bars from Yahoo Finance (a `DataSource`): daily and intraday, adjusted or as quoted, by explicit choice.
+
+    ``history`` (see `RemoteSource.history`; ``read``: the whole daily history) takes Yahoo symbols (``"SPY"``,
+    ``"BRK-B"``, ``"^GSPC"``; case is ignored) and the timeframes of `INTERVALS` (Yahoo's spelling such as
+    ``"5m"`` works too). Without a start, daily bars begin 99 years back and intraday bars as far back as Yahoo
+    serves them. The bars without any price are dropped before validation (``nan_policy`` sees the rest); the
+    result's ``attrs["notes"]`` lists the quirks handled. Raises ValueError (a timeframe Yahoo does not serve, a
+    range beyond its intraday limits) and `WorkbenchError` (still failing after the retries).
 
     Parameters
     ----------
@@ -90,6 +97,8 @@ class YahooSource:
     >>> YahooSource(adjusted=True).history("SPY", start="2024-03-11", timeframe="5Min")  # doctest: +SKIP
     """
 
+    source_name = SOURCE
+
     def __init__(
         self,
         *,
@@ -108,75 +117,25 @@ class YahooSource:
     def __repr__(self) -> str:
         return f"YahooSource(adjusted={self.adjusted})"
 
-    def symbols(self) -> list[str]:
-        """Return ``[]``: Yahoo's universe is not listed; any symbol Yahoo knows can be asked for."""
-        return []
-
-    def read(self, symbol: str) -> pd.DataFrame:
-        """Return `symbol`'s whole daily history (validated)."""
-        return self.history(symbol)
-
-    def history(
-        self,
-        symbol: str,
-        start: TimeBound = None,
-        end: TimeBound = None,
-        timeframe: str | None = None,
-        nan_policy: NanPolicy = "raise",
+    def _fetch_range(
+        self, symbol: str, tf: Timeframe, lo: pd.Timestamp | None, hi: pd.Timestamp | None
     ) -> pd.DataFrame:
-        """Return `symbol`'s validated bars from `start` to `end` inclusive (see `DataSource.history`).
-
-        Parameters
-        ----------
-        symbol : str
-            A Yahoo symbol (``"SPY"``, ``"BRK-B"``, ``"^GSPC"``); case is ignored.
-        start, end : str, date, datetime or pandas.Timestamp, optional
-            Inclusive UTC bounds (a date alone as `end` covers that day). Defaults: daily bars from 99 years
-            back, intraday bars from as far back as Yahoo serves them; up to now.
-        timeframe : str, optional
-            One of `INTERVALS` (``"1Day"`` when None; Yahoo's spelling such as ``"5m"`` works too).
-        nan_policy : {"raise", "drop", "ffill"}
-            Passed to the validator, after the bars without any price were dropped.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Canonical bars; ``attrs["symbol"]`` and ``attrs["notes"]`` (the quirks handled).
-
-        Raises
-        ------
-        DataNotFoundError
-            Unknown or delisted symbol, or no bars in the range.
-        DataValidationError
-            Bad bars (naming yfinance and the symbol).
-        ValueError
-            A timeframe Yahoo does not serve, or a range beyond Yahoo's intraday limits.
-        WorkbenchError
-            Still failing after the retries.
-        """
-        ticker = symbol.strip().upper()
-        if not ticker:
-            raise ValueError(f"symbol={symbol!r}: empty")
-        tf = Timeframe.parse(timeframe or "1Day")
+        """`symbol`'s bars covering `lo` to `hi` in canonical form, for `RemoteSource.history`, retried while the
+        failure is transient; the quirks handled are logged and kept in ``attrs["notes"]``."""
         if str(tf) not in INTERVALS:
             raise ValueError(f"yfinance serves timeframes {', '.join(INTERVALS)}; not {tf}")
         interval = INTERVALS[str(tf)]
-        lo, hi = time_bound(start, "start", whole_day=False), time_bound(end, "end", whole_day=True)
         first_bar, after_last = self._request_range(interval, lo, hi)
         raw = self.retry.call(
-            lambda: self._fetch(ticker, interval, first_bar, after_last),
+            lambda: self._fetch(symbol, interval, first_bar, after_last),
             transient=_transient,
-            what=f"{SOURCE} {ticker} {tf}",
+            what=f"{SOURCE} {symbol} {tf}",
         )
         frame, notes = _canonical(raw, intraday=tf.intraday, adjusted=self.adjusted)
-        bars = validated(frame, ticker, SOURCE, nan_policy).loc[lo:hi] if len(frame) else frame
-        if bars.empty:
-            wanted = f"from {describe_bound(lo, 'the start')} to {describe_bound(hi, 'now')}"
-            raise DataNotFoundError(f"{SOURCE}: no {tf} bars for {ticker} {wanted}")
         for note in notes:
-            _log.info("%s %s: %s", SOURCE, ticker, note)
-        bars.attrs.update(symbol=ticker, notes=notes)
-        return bars
+            _log.info("%s %s: %s", SOURCE, symbol, note)
+        frame.attrs["notes"] = notes
+        return frame
 
     def _request_range(
         self, interval: str, lo: pd.Timestamp | None, hi: pd.Timestamp | None

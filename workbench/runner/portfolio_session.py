@@ -20,16 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workbench.engine.inputs import check_costs, resolve_strategy
+from workbench.engine.inputs import resolve_strategy
 from workbench.engine.sessions import CLOSED
 from workbench.monitor.logs import get_logger
-from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order
 from workbench.ports import Bar, Broker, Clock
-from workbench.risk.manager import RiskManager, RiskRules
-from workbench.risk.monitor import RiskMonitor
+from workbench.risk.manager import RiskRules
 from workbench.runner.portfolio import check_weights
 from workbench.runner.portfolio_driver import BarRow, PortfolioDriver
+from workbench.runner.trading_core import journal_run, trading_core
 from workbench.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -116,21 +115,10 @@ class PortfolioSession:
         for symbol, frame in history.items():
             if hasattr(broker, "quote"):
                 broker.quote(symbol, float(frame["close"].iloc[-1]))  # a resumed account is worth its marks
-        self.costs = check_costs(broker.account().equity, fees, slippage, fill, self.rules.active(), fixed_fee)
-        self.broker, self.clock, self.journal = broker, clock, journal
-        self.risk_manager = RiskManager(self.rules)
-        self.om = OrderManager(
-            broker,
-            clock,
-            fees=fees,
-            fixed_fee=fixed_fee,
-            slippage=slippage,
-            strategy=cls.name,
-            risk=self.risk_manager,
-            journal=journal,
+        self.costs, self.risk_manager, self.om, self.monitor = trading_core(
+            broker, clock, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
         )
-        self.monitor = RiskMonitor(broker, self.rules)
-        self.om.subscribe(self.monitor.on_event)
+        self.broker, self.clock, self.journal = broker, clock, journal
         self.driver = PortfolioDriver(
             list(self.symbols), self.weights, self.costs, broker, clock, self.om, self.risk_manager
         )
@@ -172,9 +160,7 @@ class PortfolioSession:
         if state.halted:
             self.risk_manager.halted = True
             self.driver.pause(True)
-        self.risk_manager.subscribe(journal.record_risk)
-        costs = {"fees": self.costs.fees, "slippage": self.costs.slippage, "fixed_fee": self.costs.fixed_fee}
-        journal.record_costs({**costs, "fill": self.costs.fill, "risk": self.rules.active(), "weights": self.weights})
+        journal_run(journal, self.risk_manager, self.costs, self.rules, weights=self.weights)
 
     def on_bar(self, bar: Bar) -> list[Order]:
         """Take ``bar`` (bars of other symbols are ignored); once its time is complete, place the orders it calls

@@ -15,15 +15,14 @@ import numpy as np
 import pandas as pd
 
 from workbench.brokers.sim import SimBroker
-from workbench.engine.inputs import check_costs, resolve_strategy
+from workbench.engine.inputs import resolve_strategy
 from workbench.engine.risk_rules import clamp_exposure_nb, exposure_limit_nb
 from workbench.engine.schedule import HALTED, LAST_TARGET
-from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order
 from workbench.ports import Bar, Broker, Clock, DataFeed
-from workbench.risk.manager import RiskManager, RiskRules
-from workbench.risk.monitor import RiskMonitor
+from workbench.risk.manager import RiskRules
 from workbench.runner.driver import TargetDriver
+from workbench.runner.trading_core import journal_run, trading_core
 from workbench.strategies.base import Strategy
 
 if TYPE_CHECKING:
@@ -71,21 +70,10 @@ class TradingSession:
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
         if history is not None and len(history) and hasattr(broker, "quote"):
             broker.quote(self.symbol, float(history["close"].iloc[-1]))  # a resumed account is worth its marks
-        self.costs = check_costs(broker.account().equity, fees, slippage, fill, self.rules.active(), fixed_fee)
-        self.broker, self.clock = broker, clock
-        self.risk_manager = RiskManager(self.rules)
-        self.om = OrderManager(
-            broker,
-            clock,
-            fees=fees,
-            fixed_fee=fixed_fee,
-            slippage=slippage,
-            strategy=cls.name,
-            risk=self.risk_manager,
-            journal=journal,
+        self.costs, self.risk_manager, self.om, self.monitor = trading_core(
+            broker, clock, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
         )
-        self.monitor = RiskMonitor(broker, self.rules)
-        self.om.subscribe(self.monitor.on_event)
+        self.broker, self.clock = broker, clock
         self.driver = TargetDriver(self.symbol, self.costs, broker, clock, self.om, self.risk_manager)
         self.journal = journal
         self._times: list[datetime] = []
@@ -112,9 +100,7 @@ class TradingSession:
         if state.halted:
             self.risk_manager.halted = True
             self.driver.schedule[HALTED] = 1.0
-        self.risk_manager.subscribe(journal.record_risk)
-        costs = {"fees": self.costs.fees, "slippage": self.costs.slippage, "fixed_fee": self.costs.fixed_fee}
-        journal.record_costs({**costs, "fill": self.costs.fill, "risk": self.rules.active()})  # for `workbench drift`
+        journal_run(journal, self.risk_manager, self.costs, self.rules)  # for `workbench drift`
 
     def _sent_target(self, bar: int) -> None:
         """Take the strategy's target at history bar ``bar`` as already traded (a resumed run acted on it before
