@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.brokers.sim import SimBroker
 from workbench.data.schema import bar_arrays
 from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
@@ -26,7 +25,6 @@ from workbench.engine.simulate import (
     trade_stats,
 )
 from workbench.engine.single import trade_table
-from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
@@ -35,6 +33,7 @@ from workbench.runner.gc_pause import gc_paused
 from workbench.runner.portfolio import PortfolioResult, check_weights, run_portfolio
 from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
+from workbench.runner.trading_core import simulated_account
 from workbench.strategies.base import Strategy, call_signals
 from workbench.testing.clock import FrozenClock
 
@@ -184,19 +183,10 @@ def backtest(
     stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
 
     clock = FrozenClock(stamps[0])
-    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
     risk_manager = RiskManager(rules)
     if costs.allowed is not None and symbol not in costs.allowed:
         risk_manager.denied(stamps[0], symbol, "allowed_symbols", {})
-    om = OrderManager(
-        broker,
-        clock,
-        fees=costs.fees,
-        fixed_fee=costs.fixed_fee,
-        slippage=costs.slippage,
-        strategy=cls.name,
-        risk=risk_manager,
-    )
+    broker, om = simulated_account(costs, clock, cls.name, risk_manager)
     driver = TargetDriver(symbol, costs, broker, clock, om, risk_manager, capacity=n + 1)
     with gc_paused():
         driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)

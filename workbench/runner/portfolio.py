@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.sessions import CLOSED
@@ -29,6 +28,7 @@ from workbench.risk.monitor import Alert, path_alerts
 from workbench.runner.portfolio_driver import BarRow, PortfolioDriver
 from workbench.runner.provenance import RunSpec, Saveable, make_spec
 from workbench.runner.records import RecordFrames
+from workbench.runner.trading_core import simulated_account
 from workbench.strategies.base import Strategy
 from workbench.testing.clock import FrozenClock
 
@@ -96,17 +96,8 @@ def run_portfolio(
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders: upper case
     history = _History.of(instance, frames, costs)
     clock = FrozenClock(history.moments[0])
-    broker = SimBroker(clock, cash=costs.cash, fees=costs.fees, fixed_fee=costs.fixed_fee, slippage=costs.slippage)
     risk_manager = risk_manager or RiskManager()
-    om = OrderManager(
-        broker,
-        clock,
-        fees=costs.fees,
-        fixed_fee=costs.fixed_fee,
-        slippage=costs.slippage,
-        strategy=type(instance).name,
-        risk=risk_manager,
-    )
+    broker, om = simulated_account(costs, clock, type(instance).name, risk_manager)
     driver = PortfolioDriver(list(frames), weights, costs, broker, clock, om, risk_manager)
     positions, cash = _replay(driver, history)
     return _result(instance, frames, history, driver, positions, cash, ppy)

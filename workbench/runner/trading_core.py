@@ -1,13 +1,15 @@
-"""``trading_core``: the checked costs, RiskManager, OrderManager and RiskMonitor a live session trades through.
+"""The objects a run trades through, wired in one place for every kind of run.
 
-`TradingSession` and `PortfolioSession` wire these alike (one symbol or several), so both build them here: the
-orders are risk-checked, journaled write-ahead when a journal is given, and watched by the monitor.
+`trading_core`: the checked costs, RiskManager, OrderManager and RiskMonitor of a live session (`TradingSession`
+and `PortfolioSession` alike): orders risk-checked, journaled write-ahead when a journal is given, and watched by
+the monitor. `simulated_account`: the SimBroker and OrderManager of a backtest (one symbol or several).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from workbench.brokers.sim import SimBroker
 from workbench.engine.inputs import Costs, check_costs
 from workbench.orders.manager import OrderManager
 from workbench.ports import Broker, Clock
@@ -16,6 +18,7 @@ from workbench.risk.monitor import RiskMonitor
 
 if TYPE_CHECKING:
     from workbench.store.journal import OrderJournal
+    from workbench.testing.clock import FrozenClock
 
 
 class TradingCore(NamedTuple):
@@ -57,3 +60,13 @@ def journal_run(journal: OrderJournal, risk_manager: RiskManager, costs: Costs, 
     risk_manager.subscribe(journal.record_risk)
     charged = {"fees": costs.fees, "slippage": costs.slippage, "fixed_fee": costs.fixed_fee}
     journal.record_costs({**charged, "fill": costs.fill, "risk": rules.active(), **extra})
+
+
+def simulated_account(
+    costs: Costs, clock: FrozenClock, strategy: str, risk_manager: RiskManager
+) -> tuple[SimBroker, OrderManager]:
+    """A backtest's account: a SimBroker on the simulated ``clock`` with ``costs``' cash, fees and slippage, and
+    the OrderManager that sizes and sends ``strategy``'s orders to it through ``risk_manager``."""
+    charges = {"fees": costs.fees, "fixed_fee": costs.fixed_fee, "slippage": costs.slippage}
+    broker = SimBroker(clock, cash=costs.cash, **charges)
+    return broker, OrderManager(broker, clock, **charges, strategy=strategy, risk=risk_manager)
