@@ -1,15 +1,19 @@
 """``workbench drift SESSION``: a live or paper run against the backtest of its bars, as a table and an HTML report
-(a thin layer over `workbench.runner.drift`; the reference bars come from the configured data source)."""
+(a thin layer over `workbench.runner.drift`; the reference bars of each of the run's symbols come from the
+configured data source)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def drift_cmd(
@@ -24,21 +28,15 @@ def drift_cmd(
     ] = True,
 ) -> None:
     """Re-simulate a paper or live run with the backtest on the bars it actually received, and attribute the P&L
-    difference to slippage, latency, missed, partial and re-sized fills, fees and data differences."""
-    from workbench.data.load import load
-    from workbench.runner.drift import drift, session_run
+    difference to slippage, latency, missed, partial and re-sized fills, fees and data differences. A run of
+    several symbols is re-simulated as one account; the table printed is the account's."""
+    from workbench.runner.drift import drift, run_symbols, session_run
     from workbench.store import Store
 
     settings = ctx.obj
     store = Store.open(settings)
     run = session_run(store, session)
-    symbol = str((run.config or {}).get("symbol", ""))
-    bars = None
-    if reference:
-        try:
-            bars = load(symbol, source=settings.data_source, path=settings.data_path)
-        except WorkbenchError as exc:
-            typer.echo(f"no reference data from {settings.data_source}: {exc}")
+    bars = _reference(settings, run_symbols(run)) if reference else None
     report = drift(run.id, store, reference=bars)
     index = report.bars.index
     params = " ".join(f"{k}={v}" for k, v in report.params.items()) or "defaults"
@@ -58,3 +56,15 @@ def drift_cmd(
         typer.echo(f"note: {note}")
     target = out or Path("reports") / f"drift_run{report.run_id}_{datetime.now(UTC):%Y%m%d-%H%M%S}.html"
     typer.echo(f"report: {report.write(target)}")
+
+
+def _reference(settings: Any, symbols: tuple[str, ...]) -> dict[str, pd.DataFrame] | None:
+    """The data source's bars of every symbol of the run; None (and why, printed) when one of them cannot be
+    loaded: the data component is then not measured, rather than measured for part of the account."""
+    from workbench.data.load import load
+
+    try:
+        return {s: load(s, source=settings.data_source, path=settings.data_path) for s in symbols}
+    except WorkbenchError as exc:
+        typer.echo(f"no reference data from {settings.data_source}: {exc}")
+        return None

@@ -1,5 +1,6 @@
 """The drift report as one standalone HTML page: the run, the P&Ls, the attribution table, the orders side by side
-and the bars that differ from the reference (no scripts, no network: it opens anywhere)."""
+and the bars that differ from the reference (no scripts, no network: it opens anywhere). A run of several symbols
+shows its weights, the account's table split by symbol, and each symbol's orders."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ tr.total td { font-weight: bold; } .neg { color: #b00020; } .pos { color: #1b5e2
 </style></head><body>
 <h1>Drift of run {{ r.run_id }}: {{ r.strategy }} on {{ r.symbol }}</h1>
 <p>{{ r.strategy }} {{ params }} via {{ r.broker }}, {{ r.bars|length }} bars received from {{ first }} to {{ last }};
-starting cash {{ money(r.cash) }}; costs {{ costs }}.</p>
+starting cash {{ money(r.cash) }}; costs {{ costs }}.{% if several %} Weights: {{ weights }}.{% endif %}</p>
 <table>
 <tr><th class="text">P&amp;L</th><th>amount</th></tr>
 <tr><td class="text">recorded by the run</td><td>{{ money(r.session_pnl) }}</td></tr>
@@ -40,11 +41,20 @@ starting cash {{ money(r.cash) }}; costs {{ costs }}.</p>
 <tr{% if name == "total" %} class="total"{% endif %}><td class="text">{{ name }}</td>
 <td class="{{ sign(row.pnl) }}">{{ money(row.pnl) }}</td><td class="text">{{ row.explanation }}</td></tr>
 {% endfor %}
-</table>
+</table>{% if several %}
+<h2>By symbol</h2>
+<p>Each symbol's orders against the model's; data and other are measured for the whole account.</p>
+<table>
+<tr><th class="text">component</th>{% for s in r.symbols %}<th>{{ s }}</th>{% endfor %}</tr>
+{% for name, row in r.by_symbol.iterrows() %}
+<tr><td class="text">{{ name }}</td>{% for s in r.symbols %}<td class="{{ sign(row[s]) }}">{{ money(row[s]) }}</td>
+{% endfor %}</tr>
+{% endfor %}
+</table>{% endif %}
 {% if r.notes %}<ul>{% for note in r.notes %}<li>{{ note }}</li>{% endfor %}</ul>{% endif %}
-<h2>Orders, model and run side by side</h2>
-{{ orders }}
-<h2>Bars that differ from the reference</h2>
+{% for symbol, table in orders %}<h2>Orders{% if several %} of {{ symbol }}{% endif %}, model and run side by side</h2>
+{{ table }}
+{% endfor %}<h2>Bars that differ from the reference</h2>
 {% if r.data_differences|length %}{{ differences }}{% else %}<p>none</p>{% endif %}
 </body></html>
 """
@@ -69,7 +79,9 @@ def render(report: DriftReport) -> str:
         last=index[-1].isoformat(),
         money=_money,
         sign=_sign,
-        orders=_html(report.orders),
+        several=len(report.symbols) > 1,
+        weights=", ".join(f"{s} {w:.4g}" for s, w in report.weights.items()),
+        orders=[(symbol, _html(report.orders_of(symbol))) for symbol in report.symbols],
         differences=_html(report.data_differences),
     )
 
