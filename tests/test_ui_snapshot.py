@@ -116,4 +116,12 @@ def test_fingerprint_moves_with_every_write_and_only_then(store: Store) -> None:
     switched = fingerprint(store)
     assert switched != marked
     seeded.qqq.trade("sell", 1)
-    assert fingerprint(store) != switched
+    traded = fingerprint(store)
+    assert traded != switched
+    with store.unit_of_work() as uow:  # a cancel request, then its answer: no order changes with either
+        request = uow.order_requests.add(seeded.spy.journal.run_id, seeded.working.id, requested_by="tom").id
+    requested = fingerprint(store)
+    assert requested != traded
+    with store.unit_of_work() as uow:
+        uow.order_requests.mark_handled(request, "not canceled: filled already")
+    assert fingerprint(store) != requested

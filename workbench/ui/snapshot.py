@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from workbench.orders.model import OPEN_STATUSES
 from workbench.store.database import Store
+from workbench.store.models_requests import OrderRequestRow
 from workbench.store.models_trading import (
     EquitySnapshotRow,
     FillRow,
@@ -85,8 +86,9 @@ class Snapshot:
 
 
 def fingerprint(store: Store) -> tuple[Any, ...]:
-    """A tuple that changes whenever an order, order event, fill, mark, risk event, strategy switch or run is
-    written: one query, whatever the size of the tables."""
+    """A tuple that changes whenever an order, order event, fill, mark, risk event, strategy switch, run or cancel
+    request (made or handled) is written: one query, whatever the size of the tables. A request a session answers
+    without canceling (the order had filled) writes nothing else, yet its tab waits to show the outcome."""
 
     def scalar(expr: Any, table: Any) -> Any:
         return sa.select(expr).select_from(table).scalar_subquery()
@@ -101,6 +103,8 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
         scalar(sa.func.max(StrategyRow.updated_at), StrategyRow),
         scalar(sa.func.max(RunRow.id), RunRow),
         scalar(sa.func.max(RunRow.finished_at), RunRow),
+        scalar(sa.func.max(OrderRequestRow.id), OrderRequestRow),
+        scalar(sa.func.max(OrderRequestRow.handled_at), OrderRequestRow),
     )
     with store.unit_of_work(readonly=True) as uow:
         return tuple(uow.session.execute(query).one())
