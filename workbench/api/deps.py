@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -116,16 +116,13 @@ Trader = Annotated[Principal, Depends(require(Scope.TRADE))]
 TradingDesk = Annotated[Desk, Depends(desk)]
 
 
+def stamp(state: AppState, request: Request, who: Principal) -> dict[str, Any]:
+    """What every audit entry of a caller's action carries besides its details: when, with which credential, from
+    where (the keywords of `workbench.auth.audit.audit` and of the `workbench.controls` switches)."""
+    return {"now": state.clock.now(), "credential": who.credential, "source": client_ip(request)}
+
+
 def record(state: AppState, request: Request, who: Principal, action: str, target: str, **details: object) -> None:
     """Write an action a caller took to the audit log (who, with which credential, from where)."""
     with state.store.unit_of_work() as uow:
-        audit(
-            uow,
-            who.username,
-            action,
-            target,
-            now=state.clock.now(),
-            credential=who.credential,
-            source=client_ip(request),
-            **details,
-        )
+        audit(uow, who.username, action, target, **stamp(state, request, who), **details)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from workbench.api.deps import State, Trader, TradingDesk, record, require
+from workbench import controls
+from workbench.api.deps import State, Trader, TradingDesk, require, stamp
 from workbench.api.errors import ERROR_RESPONSES
 from workbench.api.schemas import AccountOut, HaltIn, HaltOut, PositionOut, RiskEventOut, RiskOut, plain
 from workbench.auth.principal import Scope
@@ -46,14 +47,11 @@ def halt(
 ) -> HaltOut:
     """The kill switch: the trading account refuses new orders, and every enabled strategy is halted in the
     store (so a restarted session does not trade either), until resumed."""
-    reason = f"{body.reason} ({who.username})"
     with state.store.unit_of_work() as uow:
-        halted = [row.name for row in uow.strategies.enabled()]
-        for name in halted:
-            uow.strategies.halt(name, reason)
+        halted = controls.halt(uow, body.reason, who.username, **stamp(state, request, who))
+    reason = controls.halted_reason(body.reason, who.username)
     if state.desk is not None:
         state.desk.halt(reason)
-    record(state, request, who, "trading.halt", "trading", reason=body.reason, strategies=halted)
     return HaltOut(halted=True, reason=reason, strategies=halted)
 
 
@@ -66,10 +64,7 @@ def resume(
     """Lift the kill switch: the account accepts orders again and every halted strategy is resumed (a person's
     decision, so one halted by its drawdown rule too)."""
     with state.store.unit_of_work() as uow:
-        resumed = [row.name for row in uow.strategies.find() if row.halted]
-        for name in resumed:
-            uow.strategies.resume(name)
+        resumed = controls.resume(uow, who.username, **stamp(state, request, who))
     if state.desk is not None:
         state.desk.resume()
-    record(state, request, who, "trading.resume", "trading", strategies=resumed)
     return HaltOut(halted=False, reason=None, strategies=resumed)

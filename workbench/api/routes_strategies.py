@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from workbench.api.deps import AppState, State, Trader, record, require
+from workbench import controls
+from workbench.api.deps import AppState, State, Trader, require, stamp
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import NAME, HaltIn, StrategyOut
 from workbench.auth.principal import Principal, Scope
@@ -35,13 +38,13 @@ def list_strategies(state: State) -> list[StrategyOut]:
         return [_out(row) for row in uow.strategies.find()]
 
 
-def _switch(state: AppState, request: Request, who: Principal, name: str, action: str, **values: object) -> StrategyOut:
-    """Change strategy ``name``'s switches and audit it."""
+def _switch(state: AppState, request: Request, who: Principal, name: str, switch: Callable[..., object]) -> StrategyOut:
+    """Flip ``switch`` (a `workbench.controls` function, its strategy bound) of stored strategy ``name`` (404 when
+    it is not stored): the change and its audit entry commit together."""
     with state.store.unit_of_work() as uow:
-        row = uow.strategies.update(_row(uow, name).name, **values)
-        out = _out(row)
-    record(state, request, who, f"strategy.{action}", f"strategy:{name}", **values)
-    return out
+        row = _row(uow, name)
+        switch(uow, actor=who.username, **stamp(state, request, who))
+        return _out(row)
 
 
 @router.post("/{name}/enable", responses=documented(404))
@@ -52,7 +55,7 @@ def enable(
     state: State,
 ) -> StrategyOut:
     """Switch a strategy on (it trades from its next bar, unless halted)."""
-    return _switch(state, request, who, name, "enable", enabled=True)
+    return _switch(state, request, who, name, partial(controls.set_enabled, name=name, enabled=True))
 
 
 @router.post("/{name}/disable", responses=documented(404))
@@ -63,7 +66,7 @@ def disable(
     state: State,
 ) -> StrategyOut:
     """Switch a strategy off."""
-    return _switch(state, request, who, name, "disable", enabled=False)
+    return _switch(state, request, who, name, partial(controls.set_enabled, name=name, enabled=False))
 
 
 @router.post("/{name}/halt", responses=documented(404))
@@ -75,7 +78,7 @@ def halt(
     state: State,
 ) -> StrategyOut:
     """Halt a strategy (its kill switch): it stays halted, across restarts, until resumed."""
-    return _switch(state, request, who, name, "halt", halted=True, halted_reason=f"{body.reason} ({who.username})")
+    return _switch(state, request, who, name, partial(controls.halt, reason=body.reason, strategy=name))
 
 
 @router.post("/{name}/resume", responses=documented(404))
@@ -86,4 +89,4 @@ def resume(
     state: State,
 ) -> StrategyOut:
     """Lift a strategy's halt."""
-    return _switch(state, request, who, name, "resume", halted=False, halted_reason=None)
+    return _switch(state, request, who, name, partial(controls.resume, strategy=name))

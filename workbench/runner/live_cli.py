@@ -1,6 +1,6 @@
 """The live-trading commands of ``workbench`` (registered by ``workbench.cli``): ``live``, the strategy switches
 and the kill switch. They are thin: the session is `workbench.runner.live.LiveSession`, the switches are the
-store's strategy flags, which the API and the dashboard set too, and every switch is audited.
+store's strategy flags, set and audited by `workbench.controls` as the API and the dashboard set them.
 
 The composition root of a live session is here: which broker (``sim`` local paper by default, ``alpaca-paper``,
 ``alpaca-live``), which clock (the wall clock) and which feed (the data source's bars replayed from ``--start``
@@ -135,13 +135,14 @@ def live_cmd(
 
 
 def strategies_enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
-    """Switch a strategy on: its live sessions trade from their next bar (unless halted)."""
-    _switch(ctx, name, "enable", enabled=True)
+    """Switch a strategy on: its live sessions trade from their next bar (unless halted). The strategy must be
+    stored (its first live session stores it, switched on); an unknown name is refused, not created."""
+    _switch(ctx, name, enabled=True)
 
 
 def strategies_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
     """Switch a strategy off: its live sessions place no new orders (positions are left as they are)."""
-    _switch(ctx, name, "disable", enabled=False)
+    _switch(ctx, name, enabled=False)
 
 
 def strategies_status(ctx: typer.Context) -> None:
@@ -165,14 +166,11 @@ def halt_cmd(
 ) -> None:
     """The kill switch: every enabled strategy (or --strategy) is halted; its running sessions cancel their
     orders, flatten and stop trading, and restarted ones stay halted, until `workbench resume`."""
+    from workbench import controls
     from workbench.store import Store
 
-    text = f"{reason} ({_actor()})"
     with Store.open(ctx.obj).unit_of_work() as uow:
-        names = [strategy] if strategy else [row.name for row in uow.strategies.enabled()]
-        for name in names:
-            uow.strategies.halt(name, text)
-        uow.audit.add(_actor(), "trading.halt", "trading", {"reason": reason, "strategies": names})
+        names = controls.halt(uow, reason, _actor(), strategy)
     typer.echo(f"halted: {', '.join(names) or 'no enabled strategy'}")
 
 
@@ -182,13 +180,11 @@ def resume_cmd(
 ) -> None:
     """Lift the kill switch: every halted strategy (or --strategy) may trade again (a person's decision, so one
     halted by its drawdown rule or by a failed reconciliation too)."""
+    from workbench import controls
     from workbench.store import Store
 
     with Store.open(ctx.obj).unit_of_work() as uow:
-        names = [strategy] if strategy else [row.name for row in uow.strategies.find() if row.halted]
-        for name in names:
-            uow.strategies.resume(name)
-        uow.audit.add(_actor(), "trading.resume", "trading", {"strategies": names})
+        names = controls.resume(uow, _actor(), strategy)
     typer.echo(f"resumed: {', '.join(names) or 'no halted strategy'}")
 
 
@@ -346,16 +342,14 @@ def _rules(path: Path | None) -> Any:
     return RiskRules() if path is None else RiskRules.from_toml(path)
 
 
-def _switch(ctx: typer.Context, name: str, action: str, **values: Any) -> None:
+def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
+    """Switch stored strategy ``name`` on or off (a name no session has stored is refused, not created)."""
+    from workbench import controls
     from workbench.store import Store
 
     with Store.open(ctx.obj).unit_of_work() as uow:
-        if uow.strategies.get(name) is None and values.get("enabled"):
-            uow.strategies.add(name, enabled=True, mode="paper")
-        else:
-            uow.strategies.update(name, **values)
-        uow.audit.add(_actor(), f"strategy.{action}", f"strategy:{name}", values)
-    typer.echo(f"{name}: {action}d")
+        controls.set_enabled(uow, name, enabled, _actor())
+    typer.echo(f"{name}: {'enabled' if enabled else 'disabled'}")
 
 
 def _actor() -> str:

@@ -5,7 +5,8 @@ The checks do not trust the page: every action authenticates the session's crede
 expired login is refused) and needs the ``trade`` scope (the trader and admin roles). A refused action — a
 viewer's forged request, a strategy that is not stored — is written to the audit log as a failure, like the API
 and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
-store's strategy flags, which running live sessions act on (`workbench.runner.live`); an order is canceled
+store's strategy flags, set and audited by `workbench.controls` as the CLI and the API set them, which running live
+sessions act on (`workbench.runner.live`); an order is canceled
 through the trading account (`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise
 requested through the store (``order_requests``), which the run's live session acts on at its next check, in
 whatever process it runs.
@@ -29,8 +30,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from functools import partial
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from workbench import controls
 from workbench.auth.audit import ANONYMOUS, FAILURE, audit
 from workbench.auth.errors import AuthError, PermissionDenied
 from workbench.auth.principal import Principal, Scope
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from workbench.api.desk import Desk
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_T = TypeVar("_T")
 MAX_REASON = 200
 
 
@@ -83,43 +87,22 @@ class Controls:
 
     def set_enabled(self, name: str, enabled: bool) -> str:
         """Switch strategy ``name`` on (it trades from its next bar, unless halted) or off (no new orders)."""
-        action = f"strategy.{'enable' if enabled else 'disable'}"
-
-        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
-            uow.strategies.update(name, enabled=enabled)
-            return {"enabled": enabled}
-
-        self._act(action, f"strategy:{name}", change)
+        action = controls.ENABLE if enabled else controls.DISABLE
+        self._act(action, controls.target(name), partial(controls.set_enabled, name=name, enabled=enabled))
         return f"{name} switched {'on' if enabled else 'off'}"
 
     def halt(self, reason: str, strategy: str | None = None) -> str:
         """The kill switch: halt ``strategy``, or every enabled strategy; their sessions cancel working orders,
         flatten and stay halted, across restarts, until resumed."""
         reason = _reason(reason)
-        halted: list[str] = []
-
-        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
-            names = [strategy] if strategy else [row.name for row in uow.strategies.enabled()]
-            for name in names:
-                uow.strategies.halt(name, f"{reason} ({who.username})")
-            halted.extend(names)
-            return {"reason": reason, "strategies": names}
-
-        self._act("trading.halt", f"strategy:{strategy}" if strategy else "trading", change)
+        switch = partial(controls.halt, reason=reason, strategy=strategy)
+        halted = self._act(controls.HALT, controls.target(strategy), switch)
         return f"halted: {', '.join(halted)} ({reason})" if halted else "no enabled strategy to halt"
 
     def resume(self, strategy: str | None = None) -> str:
         """Lift the halt of ``strategy``, or of every halted strategy (a person's decision)."""
-        resumed: list[str] = []
-
-        def change(uow: UnitOfWork, who: Principal) -> dict[str, Any]:
-            names = [strategy] if strategy else [row.name for row in uow.strategies.find() if row.halted]
-            for name in names:
-                uow.strategies.resume(name)
-            resumed.extend(names)
-            return {"strategies": names}
-
-        self._act("trading.resume", f"strategy:{strategy}" if strategy else "trading", change)
+        switch = partial(controls.resume, strategy=strategy)
+        resumed = self._act(controls.RESUME, controls.target(strategy), switch)
         return f"resumed: {', '.join(resumed)}" if resumed else "no halted strategy to resume"
 
     def cancel(self, order_id: str) -> str:
@@ -186,15 +169,17 @@ class Controls:
             raise PermissionDenied(f"{who.username} is a {who.role}: {action} needs the trader role")
         return who
 
-    def _act(self, action: str, target: str, change: Callable[[UnitOfWork, Principal], dict[str, Any]]) -> None:
-        """Check the user, make ``change`` and audit it in one transaction; a refused change is audited alone."""
+    def _act(self, action: str, target: str, switch: Callable[..., _T]) -> _T:
+        """Check the user, then flip ``switch`` (a `workbench.controls` function, audited as ``action`` on
+        ``target``), which makes the change and audits it in one transaction; a refused change is audited alone."""
         who = self._trader(action, target)
         try:
             with self.store.unit_of_work() as uow:
-                self._audit(uow, who, action, target, **change(uow, who))
+                done = switch(uow, actor=who.username, **self._stamp(who))
         except StoreError as exc:
             self._refused(who, action, target, str(exc))
         self._changed()
+        return done
 
     def _record(self, who: Principal, action: str, target: str, **details: Any) -> None:
         with self.store.unit_of_work() as uow:
@@ -210,8 +195,14 @@ class Controls:
     def _audit(self, uow: UnitOfWork, who: Principal | str, action: str, target: str, **details: Any) -> None:
         """An audit entry of ``who`` (with its credential) from this session's source."""
         if isinstance(who, Principal):
-            who, details = who.username, {"credential": who.credential, **details}
-        audit(uow, who, action, target, now=self.auth.clock.now(), source=self.source, **details)
+            audit(uow, who.username, action, target, **self._stamp(who), **details)
+        else:
+            audit(uow, who, action, target, now=self.auth.clock.now(), source=self.source, **details)
+
+    def _stamp(self, who: Principal) -> dict[str, Any]:
+        """What each audit entry of ``who``'s action carries besides its details: when, with which credential,
+        from where."""
+        return {"now": self.auth.clock.now(), "credential": who.credential, "source": self.source}
 
     def _changed(self) -> None:
         if self.on_change is not None:
