@@ -302,10 +302,11 @@ class LiveSession:
         is this session's own drawdown rule's, told already) and trade no more; not enabled -> no new orders;
         otherwise trade. Then act on the run's pending cancel requests (`_handle_requests`)."""
         with self.lock:
-            with self.journal.store.unit_of_work(readonly=True) as uow:
+            with self.journal.store.unit_of_work(readonly=True) as uow:  # one read for the switches and requests
                 row = uow.strategies.get(self.journal.strategy)
                 halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
                 reason = row.halted_reason if row is not None else None
+                pending = [(r.id, r.order_id, r.requested_by) for r in uow.order_requests.pending(self.run_id)]
             reconciling = (reason or "").startswith(f"{RECONCILE} ")
             if halted and not self._flattened and not reconciling:  # a reconciliation's halt touches nothing
                 self._flatten(reason or "halted")
@@ -318,7 +319,7 @@ class LiveSession:
             self._own_halt = self._own_halt and halted
             self.session.risk_manager.halted = halted
             self.session.pause(halted or not enabled)
-            self._handle_requests()
+            self._handle_requests(pending)
 
     def shutdown(self) -> None:
         """Stop cleanly: working orders canceled (unless ``cancel_on_stop`` is off), the broker's last events
@@ -384,12 +385,10 @@ class LiveSession:
             except BrokerError as exc:
                 _log.warning("could not cancel order", client_order_id=order.client_order_id, error=str(exc))
 
-    def _handle_requests(self) -> None:
-        """Cancel the orders the store's pending requests to this run name, oldest request first, and record each
-        outcome: the order's status after the cancel, or why it was not canceled (never raised: a bad request
+    def _handle_requests(self, pending: list[tuple[int, str, str]]) -> None:
+        """Cancel the orders ``pending`` requests (id, order id, who; oldest first) to this run name, and record
+        each outcome: the order's status after the cancel, or why it was not canceled (never raised: a bad request
         must not stop trading)."""
-        with self.journal.store.unit_of_work(readonly=True) as uow:
-            pending = [(row.id, row.order_id, row.requested_by) for row in uow.order_requests.pending(self.run_id)]
         for request_id, order_id, requested_by in pending:
             outcome = self._cancel_requested(order_id)
             _log.info("cancel request handled", run_id=self.run_id, order_id=order_id, by=requested_by, outcome=outcome)
