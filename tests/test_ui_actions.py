@@ -142,6 +142,19 @@ def test_cancel_goes_through_the_attached_trading_account(store: Store) -> None:
     assert _audit(store, "order.cancel_request") == []  # canceled directly, no request written
 
 
+def test_the_kill_switch_halts_the_attached_trading_account_too(store: Store) -> None:
+    add_users(store)
+    seeded = seed(store)
+    desk = Desk(seeded.spy)
+    controls = _controls(store, "tom", desk=desk)
+    controls.halt("drill", strategy="sma_cross")  # one strategy: the account goes on
+    assert not desk.halted
+    controls.halt("drill")
+    assert desk.halted and desk.halt_reason == "drill (tom)"
+    controls.resume()
+    assert not desk.halted and desk.halt_reason is None
+
+
 # --- the login page and the reports behind it (a real server, plain HTTP) ------------------------------------
 
 

@@ -93,16 +93,22 @@ class Controls:
 
     def halt(self, reason: str, strategy: str | None = None) -> str:
         """The kill switch: halt ``strategy``, or every enabled strategy; their sessions cancel working orders,
-        flatten and stay halted, across restarts, until resumed."""
+        flatten and stay halted, across restarts, until resumed. Halting every strategy also halts the attached
+        trading account (it refuses new orders), as the API's kill switch does."""
         reason = _reason(reason)
         switch = partial(controls.halt, reason=reason, strategy=strategy)
         halted = self._act(controls.HALT, controls.target(strategy), switch)
+        if strategy is None and self.desk is not None and self.user is not None:
+            self.desk.halt(controls.halted_reason(reason, self.user.username))
         return f"halted: {', '.join(halted)} ({reason})" if halted else "no enabled strategy to halt"
 
     def resume(self, strategy: str | None = None) -> str:
-        """Lift the halt of ``strategy``, or of every halted strategy (a person's decision)."""
+        """Lift the halt of ``strategy``, or of every halted strategy (a person's decision), and then of the
+        attached trading account too."""
         switch = partial(controls.resume, strategy=strategy)
         resumed = self._act(controls.RESUME, controls.target(strategy), switch)
+        if strategy is None and self.desk is not None:
+            self.desk.resume()
         return f"resumed: {', '.join(resumed)}" if resumed else "no halted strategy to resume"
 
     def cancel(self, order_id: str) -> str:
