@@ -276,3 +276,24 @@ def test_the_dashboard_flips_the_switches_through_controls(store: Store, calls: 
     ]
     extra = _scenario(store, "tom", steps, calls)
     assert {(e["credential"].split(":")[0], e["source"]) for e in extra} == {("session", "10.0.0.7")}
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 201, "line\nbreak"])
+def test_a_bad_halt_reason_is_refused_alike_everywhere(seeded: Store, tmp_path: Path, reason: str) -> None:
+    before = _state(seeded)
+    refused = pytest.raises(ValueError, match="a halt needs a reason of 1 to 200 characters, none a control")
+    with refused, seeded.unit_of_work() as uow:
+        controls.halt(uow, reason, "tom")
+    assert _state(seeded) == before and _entries(seeded, "tom") == []
+    api = make_api(tmp_path)
+    _seed(api.store)
+    response = api.client.post("/api/v1/risk/halt", json={"reason": reason}, headers=api.key("trader"))
+    assert response.status_code == 422 and not any(halted for _, halted, _ in _state(api.store).values())
+
+
+def test_a_halt_reason_is_kept_trimmed(seeded: Store) -> None:
+    with seeded.unit_of_work() as uow:
+        controls.halt(uow, "  drill \t", "tom", "sma_cross")
+    assert _state(seeded)["sma_cross"][2] == "drill (tom)"
+    [(_, _, details)] = _entries(seeded, "tom")
+    assert details["reason"] == "drill"

@@ -31,6 +31,7 @@ False
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,21 @@ from workbench.store.unit_of_work import UnitOfWork
 
 #: The audit actions of the switches.
 ENABLE, DISABLE, HALT, RESUME = "strategy.enable", "strategy.disable", "trading.halt", "trading.resume"
+#: The longest halt reason kept (the API's request schema says the same).
+MAX_REASON = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_reason(text: str) -> str:
+    """A halt's reason, trimmed: 1 to `MAX_REASON` characters, no control characters, or ``ValueError`` saying so.
+
+    >>> check_reason("  drawdown drill ")
+    'drawdown drill'
+    """
+    text = (text or "").strip()
+    if not text or len(text) > MAX_REASON or _CONTROL.search(text):
+        raise ValueError(f"reason={text[:40]!r}: a halt needs a reason of 1 to {MAX_REASON} characters, none a control")
+    return text
 
 
 def target(strategy: str | None) -> str:
@@ -84,12 +100,13 @@ def halt(
     **context: Any,
 ) -> list[str]:
     """The kill switch: halt ``strategy``, or every enabled strategy not halted yet, with the reason
-    ``"<reason> (<actor>)"``; their sessions cancel working orders, flatten and stay halted, across restarts, until
-    resumed. Audited as ``trading.halt``; returns the names halted.
+    ``"<reason> (<actor>)"`` (``reason`` as `check_reason` leaves it); their sessions cancel working orders, flatten
+    and stay halted, across restarts, until resumed. Audited as ``trading.halt``; returns the names halted.
 
     >>> halt(uow, "drawdown", "cli:ada", "sma_cross")  # doctest: +SKIP
     ['sma_cross']
     """
+    reason = check_reason(reason)
     names = [row.name for row in uow.strategies.enabled()] if strategy is None else [strategy]
     for name in names:
         uow.strategies.halt(name, halted_reason(reason, actor))

@@ -49,7 +49,7 @@ def halt(
     store (so a restarted session does not trade either), until resumed."""
     with state.store.unit_of_work() as uow:
         halted = controls.halt(uow, body.reason, who.username, **stamp(state, request, who))
-    reason = controls.halted_reason(body.reason, who.username)
+    reason = controls.halted_reason(controls.check_reason(body.reason), who.username)
     if state.desk is not None:
         state.desk.halt(reason)
     return HaltOut(halted=True, reason=reason, strategies=halted)

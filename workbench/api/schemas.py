@@ -82,7 +82,12 @@ OrderIn = Annotated[MarketOrderIn | LimitOrderIn | StopOrderIn | StopLimitOrderI
 class HaltIn(_Request):
     """Why trading is halted (kept with the halt and in the audit log)."""
 
-    reason: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$", examples=["manual stop"])
+    reason: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        examples=["manual stop"],
+    )  # printable and not blank: controls.check_reason keeps it, trimmed
 
 
 class TokenOut(BaseModel):

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _T = TypeVar("_T")
-MAX_REASON = 200
 
 
 class Controls:
@@ -216,8 +215,8 @@ class Controls:
 
 
 def _reason(text: str) -> str:
-    """A halt's reason, trimmed; refused when empty or longer than ``MAX_REASON`` characters."""
-    text = (text or "").strip()
-    if not text or len(text) > MAX_REASON:
-        raise DashboardError(f"reason={text[:40]!r}...: a halt needs a reason of 1 to {MAX_REASON} characters")
-    return text
+    """A halt's reason as `controls.check_reason` leaves it; a bad one is the dashboard's error."""
+    try:
+        return controls.check_reason(text)
+    except ValueError as exc:
+        raise DashboardError(str(exc)) from None
