@@ -7,7 +7,6 @@ The strategy trades what the bars' volume says (long while it is 3e6), so each r
 
 from __future__ import annotations
 
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,27 +24,14 @@ from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
 
-pytest_plugins = ["store_fixtures"]
+pytest_plugins = ["store_fixtures", "drift_fixtures"]
+pytestmark = pytest.mark.usefixtures("volume_signal")
 
 CASH = 10_000.0
 RISK = {"max_shares": 10}
 N = 40
 LONG = [range(3, 6), range(10, 13), range(17, 20), range(24, 27), range(31, 34)]  # signal bars of 5 round trips
 OPEN = np.array([100.0 + 0.5 * t + 0.3 * (t % 4) for t in range(N)])
-
-STRATEGY = '''
-"""Long while the bar's volume reaches ``level``: tests script their trades in the volume column."""
-import numpy as np
-from workbench import Param, Strategy
-
-
-class VolumeSignal(Strategy):
-    level = Param(float, 2e6, min=0.0)
-
-    @staticmethod
-    def signals(open, high, low, close, volume, level):
-        return (volume >= level).astype(np.float64)
-'''
 
 
 def scripted_bars() -> pd.DataFrame:
@@ -58,13 +44,6 @@ def scripted_bars() -> pd.DataFrame:
         {"open": OPEN, "high": close + 0.5, "low": OPEN - 0.5, "close": close, "volume": volume}, index=index
     )
     return wb.validate_bars(frame, symbol="SYN")
-
-
-@pytest.fixture(autouse=True)
-def volume_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "strategies").mkdir()
-    (tmp_path / "strategies" / "volume_signal.py").write_text(textwrap.dedent(STRATEGY))
-    monkeypatch.chdir(tmp_path)
 
 
 class ScriptedBroker(SimBroker):

@@ -10,7 +10,6 @@ its bar index is not the account's.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,8 @@ from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
 
-pytest_plugins = ["store_fixtures", "cli_fixtures"]
+pytest_plugins = ["store_fixtures", "cli_fixtures", "drift_fixtures"]
+pytestmark = pytest.mark.usefixtures("volume_signal")
 
 CASH = 10_000.0
 RISK = {"max_shares": 10}
@@ -37,20 +37,6 @@ BASE = {"AAA": 100.0, "BBB": 50.0, "CCC": 200.0}
 #: last trip is still open at the end
 LONG = {"AAA": [range(3, 6), range(17, 20)], "BBB": [range(12, 15), range(22, 25)], "CCC": [range(5, 8), range(35, 40)]}
 GAP = 8  # the time BBB has no bar
-
-STRATEGY = '''
-"""Long while the bar's volume reaches ``level``: tests script their trades in the volume column."""
-import numpy as np
-from workbench import Param, Strategy
-
-
-class VolumeSignal(Strategy):
-    level = Param(float, 2e6, min=0.0)
-
-    @staticmethod
-    def signals(open, high, low, close, volume, level):
-        return (volume >= level).astype(np.float64)
-'''
 
 
 def opens(symbol: str) -> np.ndarray:
@@ -96,13 +82,6 @@ def trips_pnl(symbol: str) -> float:
 def fills_of(symbol: str) -> int:
     """By hand: how many fills ``symbol``'s round trips make (an entry, and an exit unless still held)."""
     return sum(2 if trip[-1] + 2 < N else 1 for trip in LONG[symbol])
-
-
-@pytest.fixture(autouse=True)
-def volume_signal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "strategies").mkdir()
-    (tmp_path / "strategies" / "volume_signal.py").write_text(textwrap.dedent(STRATEGY))
-    monkeypatch.chdir(tmp_path)
 
 
 class SlippingBroker(SimBroker):
