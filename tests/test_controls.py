@@ -258,7 +258,12 @@ def test_the_api_flips_the_switches_through_controls(tmp_path: Path, calls: list
     with api.store.unit_of_work(readonly=True) as uow:
         assert {entry.timestamp for entry in uow.audit.find(actor="tom")} == {api.clock.now()}  # the API's clock
     assert api.client.post("/api/v1/strategies/nope/enable", headers=trader).status_code == 404
-    assert "nope" not in _state(api.store) and len(_entries(api.store, "tom")) == len(SCENARIO)
+    assert "nope" not in _state(api.store)
+    entries = _entries(api.store, "tom")
+    assert len(entries) == len(SCENARIO) + 1  # the refusal is audited, as the dashboard audits one
+    action, where, details = entries[-1]
+    assert (action, where, details["outcome"]) == ("strategy.enable", "strategy:nope", "failure")
+    assert details["reason"] == "strategy 'nope' is not stored"
 
 
 def test_the_dashboard_flips_the_switches_through_controls(store: Store, calls: list[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from workbench import controls
-from workbench.api.deps import AppState, State, Trader, require, stamp
+from workbench.api.deps import AppState, State, Trader, record, require, stamp
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import NAME, HaltIn, StrategyOut
 from workbench.auth.principal import Principal, Scope
@@ -38,13 +38,20 @@ def list_strategies(state: State) -> list[StrategyOut]:
         return [_out(row) for row in uow.strategies.find()]
 
 
-def _switch(state: AppState, request: Request, who: Principal, name: str, switch: Callable[..., object]) -> StrategyOut:
-    """Flip ``switch`` (a `workbench.controls` function, its strategy bound) of stored strategy ``name`` (404 when
-    it is not stored): the change and its audit entry commit together."""
-    with state.store.unit_of_work() as uow:
-        row = _row(uow, name)
-        switch(uow, actor=who.username, **stamp(state, request, who))
-        return _out(row)
+def _switch(
+    state: AppState, request: Request, who: Principal, name: str, action: str, switch: Callable[..., object]
+) -> StrategyOut:
+    """Flip ``switch`` (a `workbench.controls` function, its strategy bound) of stored strategy ``name``: the change
+    and its audit entry commit together. An unknown ``name`` is a 404, audited as a failed ``action`` (as the
+    dashboard audits a refused change)."""
+    try:
+        with state.store.unit_of_work() as uow:
+            row = _row(uow, name)
+            switch(uow, actor=who.username, **stamp(state, request, who))
+            return _out(row)
+    except ApiError as exc:
+        record(state, request, who, action, controls.target(name), outcome="failure", reason=str(exc))
+        raise
 
 
 @router.post("/{name}/enable", responses=documented(404))
@@ -55,7 +62,7 @@ def enable(
     state: State,
 ) -> StrategyOut:
     """Switch a strategy on (it trades from its next bar, unless halted)."""
-    return _switch(state, request, who, name, partial(controls.set_enabled, name=name, enabled=True))
+    return _switch(state, request, who, name, controls.ENABLE, partial(controls.set_enabled, name=name, enabled=True))
 
 
 @router.post("/{name}/disable", responses=documented(404))
@@ -66,7 +73,8 @@ def disable(
     state: State,
 ) -> StrategyOut:
     """Switch a strategy off."""
-    return _switch(state, request, who, name, partial(controls.set_enabled, name=name, enabled=False))
+    switch = partial(controls.set_enabled, name=name, enabled=False)
+    return _switch(state, request, who, name, controls.DISABLE, switch)
 
 
 @router.post("/{name}/halt", responses=documented(404))
@@ -78,7 +86,7 @@ def halt(
     state: State,
 ) -> StrategyOut:
     """Halt a strategy (its kill switch): it stays halted, across restarts, until resumed."""
-    return _switch(state, request, who, name, partial(controls.halt, reason=body.reason, strategy=name))
+    return _switch(state, request, who, name, controls.HALT, partial(controls.halt, reason=body.reason, strategy=name))
 
 
 @router.post("/{name}/resume", responses=documented(404))
@@ -89,4 +97,4 @@ def resume(
     state: State,
 ) -> StrategyOut:
     """Lift a strategy's halt."""
-    return _switch(state, request, who, name, partial(controls.resume, strategy=name))
+    return _switch(state, request, who, name, controls.RESUME, partial(controls.resume, strategy=name))
