@@ -37,9 +37,7 @@ def test_a_session_fed_bar_by_bar_trades_like_the_backtest(fill: str, risk) -> N
     assert len(orders) == len(bt.orders) and len(live) > 20
     np.testing.assert_allclose(live[["qty", "price", "fee"]], bt.fills[["qty", "price", "fee"]], rtol=1e-12)
     assert live["timestamp"].tolist() == bt.fills["timestamp"].tolist()
-    assert [(e.decision, e.rule) for e in session.risk_manager.events] == [
-        (e.decision, e.rule) for e in bt.risk_events
-    ]
+    assert [(e.decision, e.rule) for e in session.risk_manager.events] == [(e.decision, e.rule) for e in bt.risk_events]
     assert session.broker.account().equity == pytest.approx(bt.equity.iloc[-1], rel=1e-12)
 
 
