@@ -5,11 +5,10 @@ The checks do not trust the page: every action authenticates the session's crede
 expired login is refused) and needs the ``trade`` scope (the trader and admin roles). A refused action — a
 viewer's forged request, a strategy that is not stored — is written to the audit log as a failure, like the API
 and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
-store's strategy flags, set and audited by `workbench.controls` as the CLI and the API set them, which running live
-sessions act on (`workbench.runner.live`); an order is canceled
-through the trading account (`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise
-requested through the store (``order_requests``), which the run's live session acts on at its next check, in
-whatever process it runs.
+store's strategy flags, set and audited by `workbench.controls` as the CLI and the API set them, which running
+live sessions act on (`workbench.runner.live`). An order is canceled through the trading account
+(`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise requested through the store
+(``order_requests``), which the run's live session acts on at its next check, in whatever process it runs.
 
 >>> from workbench.auth.accounts import Accounts
 >>> from workbench.auth.service import AuthService
