@@ -32,13 +32,13 @@ import pandas as pd
 
 import workbench as wb
 from workbench.brokers.alpaca import AlpacaBroker
-from workbench.monitor.logs import configure_logging
+from workbench.logs import configure_logging
 from workbench.ports import Bar
-from workbench.runner.live import LiveSession
-from workbench.runner.session import TradingSession
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock, ListFeed, make_bars
+from workbench.trading.live import LiveSession
+from workbench.trading.session import TradingSession
 
 STRATEGY = wb.strategy("sma_cross")(fast=2, slow=4)
 FIRST_BAR = datetime(2024, 1, 1, tzinfo=UTC)

@@ -21,10 +21,10 @@ from workbench.api.config import ApiConfig
 from workbench.auth.policy import AuthPolicy
 from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
-from workbench.monitor.logs import configure_logging
+from workbench.logs import configure_logging
 from workbench.risk.manager import RiskRules
-from workbench.runner.session import TradingSession
 from workbench.testing import FrozenClock
+from workbench.trading.session import TradingSession
 
 #: Routes a caller reaches without credentials: they carry their own (login, refresh) or need none (health).
 OPEN = {"/health", "/api/v1/auth/login", "/api/v1/auth/refresh"}

@@ -19,9 +19,9 @@ from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
 from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent, RiskRules
-from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
 
 STRATEGY = wb.strategy("sma_cross")(fast=3, slow=10)
 BARS = {s: wb.load(s, start="2023-01-01", end="2023-06-30") for s in ("SPY", "QQQ")}

@@ -15,9 +15,9 @@ import typer
 from test_api_support import CHEAP, PASSWORD
 from typer.testing import CliRunner
 
-from workbench.api.cli import api_app
 from workbench.api.serve import check_bind
 from workbench.auth.accounts import Accounts
+from workbench.cli.api import api_app
 from workbench.config import load_settings
 from workbench.errors import ConfigError
 from workbench.store import Store
@@ -25,7 +25,7 @@ from workbench.store import Store
 #: Runs `workbench api serve` the way `workbench.cli` registers it, settings from the WORKBENCH_* environment.
 SERVER = """
 import sys, typer
-from workbench.api.cli import api_app
+from workbench.cli.api import api_app
 from workbench.config import load_settings
 app = typer.Typer()
 @app.callback()

@@ -8,8 +8,8 @@ import typer
 from test_api_support import PASSWORD
 from typer.testing import CliRunner
 
-from workbench.auth.cli import keys_app, users_app
 from workbench.auth.service import AuthService
+from workbench.cli.users import keys_app, users_app
 from workbench.config import load_settings
 from workbench.store import Store
 

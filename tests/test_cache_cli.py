@@ -10,7 +10,7 @@ from test_cache_support import redis_url_or_skip
 from typer.testing import CliRunner
 
 from workbench.cache import CachedSource, cache_from_settings
-from workbench.cache.cli import cache_app
+from workbench.cli.cache import cache_app
 from workbench.config import Settings, load_settings
 from workbench.data.sources import SampleSource
 

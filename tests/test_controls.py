@@ -1,6 +1,6 @@
-"""The trading switches (workbench.controls): each switch's store state and audit entry, halting and resuming every
-strategy or one, an unknown name refused; and the CLI, the API and the dashboard all flipping them through it, so
-the same scenario leaves the same audit entries whichever front end ran it."""
+"""The trading switches (workbench.services.switches): each switch's store state and audit entry, halting and
+resuming every strategy or one, an unknown name refused; and the CLI, the API and the dashboard all flipping them
+through it, so the same scenario leaves the same audit entries whichever front end ran it."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import pytest
 from test_api_support import make_api
 from ui_support import CHEAP, PASSWORD, add_users
 
-from workbench import controls
 from workbench.auth.service import AuthService
 from workbench.cli import main
+from workbench.services import switches as controls
 from workbench.store import Store, StoreError
 from workbench.ui.actions import Controls
 
@@ -156,12 +156,12 @@ def test_an_unknown_strategy_is_refused_and_nothing_is_written(seeded: Store, sw
     assert _state(seeded) == before and _entries(seeded, "tom") == []  # not created, not audited
 
 
-# --- every front end flips the switches through workbench.controls ---------------------------------------------
+# --- every front end flips the switches through workbench.services.switches --------------------------------------
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The `workbench.controls` switches called, by name, in order (each still does its work)."""
+    """The `workbench.services.switches` switches called, by name, in order (each still does its work)."""
     called: list[str] = []
 
     def spy(name: str) -> Callable[..., Any]:

@@ -16,13 +16,13 @@ import pytest
 
 import workbench as wb
 from workbench.brokers.sim import SimBroker
+from workbench.ops.drift import DriftError, drift
+from workbench.ops.drift_attribution import Execution, Placed, attribute, pnl
 from workbench.orders.model import Order
 from workbench.ports import Bar
-from workbench.runner.drift import DriftError, drift
-from workbench.runner.drift_attribution import Execution, Placed, attribute, pnl
-from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
 
 pytest_plugins = ["store_fixtures", "drift_fixtures"]
 pytestmark = pytest.mark.usefixtures("volume_signal")

@@ -19,11 +19,11 @@ import pytest
 import workbench as wb
 from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
+from workbench.ops.drift import DriftError, drift
 from workbench.orders.model import Order
-from workbench.runner.drift import DriftError, drift
-from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
 
 pytest_plugins = ["store_fixtures", "cli_fixtures", "drift_fixtures"]
 pytestmark = pytest.mark.usefixtures("volume_signal")

@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from workbench.brokers.sim import SimBroker
 from workbench.cache import DiskCache, MemoryCache, RedisCache, TieredCache
+from workbench.cli.monitor import monitor_app
 from workbench.config import load_settings
-from workbench.monitor.cli import monitor_app
 from workbench.monitor.health import (
     broker_check,
     feed_check,

@@ -20,24 +20,24 @@ PUBLIC = {
     "Strategy": "workbench.strategies.base",
     "Param": "workbench.strategies.params",
     "strategy": "workbench.strategies.registry",
-    "sweep": "workbench.engine.sweep",
-    "backtest": "workbench.runner.backtest",
-    "BacktestResult": "workbench.runner.backtest",
-    "PortfolioResult": "workbench.runner.portfolio",
-    "SweepResult": "workbench.engine.result",
-    "walk_forward": "workbench.engine.walk_forward",
-    "WalkForwardResult": "workbench.engine.walk_forward",
-    "check_lookahead": "workbench.engine.lookahead",
-    "LookaheadError": "workbench.engine.lookahead",
+    "sweep": "workbench.research.sweep",
+    "backtest": "workbench.trading.backtest",
+    "BacktestResult": "workbench.trading.backtest",
+    "PortfolioResult": "workbench.trading.portfolio",
+    "SweepResult": "workbench.research.result",
+    "walk_forward": "workbench.research.walk_forward",
+    "WalkForwardResult": "workbench.research.walk_forward",
+    "check_lookahead": "workbench.research.lookahead",
+    "LookaheadError": "workbench.research.lookahead",
     "Settings": "workbench.config",
     "load_settings": "workbench.config",
     "WorkbenchError": "workbench.errors",
     "ConfigError": "workbench.errors",
     "DataValidationError": "workbench.errors",
     "DataNotFoundError": "workbench.errors",
-    "runs": "workbench.saved_runs",
-    "rerun": "workbench.runner.rerun",
-    "TradingSession": "workbench.runner.session",
+    "runs": "workbench.provenance.saved",
+    "rerun": "workbench.ops.rerun",
+    "TradingSession": "workbench.trading.session",
 }
 
 
@@ -66,7 +66,7 @@ def test_import_loads_no_heavy_dependency(after_import: dict) -> None:
 
 def test_import_does_not_load_sweep_kernel(after_import: dict) -> None:
     assert "workbench.engine.sweep_kernel" not in after_import["all"]
-    assert "workbench.engine.sweep" not in after_import["all"]
+    assert "workbench.research.sweep" not in after_import["all"]
     assert "workbench" in after_import["new"]
 
 

@@ -21,10 +21,10 @@ from workbench.data.feeds import ReplayFeed
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, OrderStatus
-from workbench.runner.session import TradingSession
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
+from workbench.trading.session import TradingSession
 
 pytest_plugins = ["store_fixtures"]
 WRITER = Path(__file__).with_name("journal_writer.py")
@@ -196,7 +196,7 @@ def test_sigkill_at_random_moments_leaves_a_consistent_store(db_url: str) -> Non
 
 
 def test_paper_steps_resume_the_latest_run_and_match_one_long_step(store: Store, tmp_path) -> None:
-    from workbench.runner.live_step import paper_step
+    from workbench.trading.paper_step import paper_step
 
     kwargs = dict(params={"fast": 5, "slow": 20}, start="2023-01-03", fees=0.001, risk={"stop_loss": 0.04})
     steps = [paper_step("sma_cross", "SPY", store=store, run_id="latest", steps=n, **kwargs) for n in (120, 1, 129)]

@@ -1,4 +1,4 @@
-"""The live commands (workbench.runner.live_cli), mounted on the root callback of `workbench` as workbench.cli
+"""The live commands (workbench.cli.trading), mounted on the root callback of `workbench` as workbench.cli
 will mount them: live (sim and Alpaca paper against the loopback fake), the strategy switches, the kill switch."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from alpaca_fake import TradingApi
 from typer.testing import CliRunner
 
 from workbench import cli
-from workbench.errors import ConfigError
-from workbench.monitor.server import MonitorServer
-from workbench.runner.live_cli import (
+from workbench.cli.trading import (
     halt_cmd,
     live_cmd,
     resume_cmd,
@@ -23,6 +21,8 @@ from workbench.runner.live_cli import (
     strategies_enable,
     strategies_status,
 )
+from workbench.errors import ConfigError
+from workbench.monitor.server import MonitorServer
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 

@@ -16,9 +16,9 @@ from workbench.data.feeds import ReplayFeed
 from workbench.notify.channels import SIGNATURE_HEADER, verify
 from workbench.notify.events import to_notice
 from workbench.notify.render import Renderer
-from workbench.runner.live import LiveSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
 
 STRATEGY = wb.strategy("sma_cross")(fast=3, slow=10)
 BARS = wb.load("SPY", start="2023-01-01", end="2023-04-30")

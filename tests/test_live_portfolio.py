@@ -16,11 +16,11 @@ from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
 from workbench.orders.model import Order
 from workbench.ports import Bar
-from workbench.runner import portfolio_session
-from workbench.runner.live import LiveSession
-from workbench.runner.portfolio_session import PortfolioSession
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading import portfolio_session
+from workbench.trading.live import LiveSession
+from workbench.trading.portfolio_session import PortfolioSession
 
 STRATEGY = wb.strategy("sma_cross")(fast=5, slow=20)
 #: QQQ starts later, IWM misses a week, SPY ends earlier: times complete at their last bar, at a later time's bar

@@ -21,14 +21,14 @@ from alpaca_fake import LoopbackServer, TradingApi
 import workbench as wb
 from workbench.brokers.alpaca import AlpacaBroker
 from workbench.data.feeds import ReplayFeed
+from workbench.ops.promotion import PromotionRequired, promote
 from workbench.orders.model import Order, OrderStatus
 from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
-from workbench.runner.live import LiveSession, run_until_stopped
-from workbench.runner.promotion import PromotionRequired, promote
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession, run_until_stopped
 
 CASH = 10_000.0
 BARS = wb.load("SPY", start="2023-01-01", end="2023-06-30")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench import logs as logs_module
 from workbench.config import load_settings
-from workbench.monitor import logs as logs_module
-from workbench.monitor.logs import (
+from workbench.logs import (
     Redactor,
     bind_context,
     bound_context,

@@ -20,9 +20,9 @@ from workbench.monitor import metrics as metrics_module
 from workbench.monitor.metrics import Metrics
 from workbench.monitor.server import MonitorServer
 from workbench.orders.model import Order
-from workbench.runner.session import TradingSession
 from workbench.schedule.notebook_run import NotebookRun
 from workbench.testing import FrozenClock
+from workbench.trading.session import TradingSession
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,9 +10,9 @@ import typer
 from test_notify_support import WebhookServer
 from typer.testing import CliRunner, Result
 
+from workbench.cli.notify import notify_app
 from workbench.config import Settings, load_settings
 from workbench.notify.channels import SIGNATURE_HEADER, verify
-from workbench.notify.cli import notify_app
 from workbench.notify.outbox import notification_log
 from workbench.store import Store
 

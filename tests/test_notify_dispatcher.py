@@ -19,17 +19,17 @@ from test_notify_support import SmtpServer, WebhookServer
 from typer.testing import CliRunner
 
 import workbench as wb
+from workbench.cli.notify import notify_app
 from workbench.config import load_settings
 from workbench.data.feeds import ReplayFeed
 from workbench.notify.channels import SIGNATURE_HEADER, Message, SmtpChannel, WebhookChannel, verify
-from workbench.notify.cli import notify_app
 from workbench.notify.dispatcher import Dispatcher
 from workbench.notify.events import Notice, Severity, to_notice
 from workbench.notify.outbox import notification_log
 from workbench.notify.render import Renderer
 from workbench.risk.manager import RiskEvent
-from workbench.runner.session import TradingSession
 from workbench.store import Store
+from workbench.trading.session import TradingSession
 
 NOW = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
 HALT = RiskEvent(NOW, "SPY", "halt", "max_drawdown", {"drawdown": 0.21, "limit": 0.2})

@@ -21,10 +21,10 @@ from workbench.notify.render import Renderer
 from workbench.orders.model import Fill, Order
 from workbench.risk.manager import RiskEvent
 from workbench.risk.monitor import Alert
-from workbench.runner.session import TradingSession
 from workbench.schedule.notebook_run import NotebookRun
 from workbench.store import Store
 from workbench.testing import FrozenClock
+from workbench.trading.session import TradingSession
 
 NOW = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
 

@@ -16,10 +16,10 @@ from workbench.auth.errors import PermissionDenied
 from workbench.auth.service import AuthService
 from workbench.brokers.sim import SimBroker
 from workbench.orders.model import Order
-from workbench.runner.live import LiveSession
 from workbench.store import Store, StoreError, StoreValidationError, create_store_engine
 from workbench.store.migrate import downgrade, upgrade
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
 from workbench.ui.actions import Controls
 from workbench.ui.errors import DashboardError
 from workbench.ui.poller import Poller

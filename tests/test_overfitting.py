@@ -12,7 +12,7 @@ import pytest
 from scipy.stats import norm, rankdata
 
 import workbench as wb
-from workbench.engine.overfitting import (
+from workbench.research.overfitting import (
     OverfittingReport,
     assess,
     block_counts,

@@ -8,7 +8,7 @@ import pytest
 import workbench as wb
 from workbench.engine.inputs import check_costs
 from workbench.risk.manager import RiskManager, RiskRules
-from workbench.runner.portfolio import PortfolioResult, run_portfolio
+from workbench.trading.portfolio import PortfolioResult, run_portfolio
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 
 import workbench as wb
 from workbench.errors import ConfigError
+from workbench.ops.promotion import PromotionRequired, promote, promotions, require_promotion
 from workbench.risk.manager import RiskEvent
-from workbench.runner.promotion import PromotionRequired, promote, promotions, require_promotion
-from workbench.runner.reconcile import RECONCILE
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
+from workbench.trading.reconcile import RECONCILE
 
 pytest_plugins = ["store_fixtures"]
 
@@ -136,7 +136,7 @@ def test_a_strategy_that_peeks_ahead_fails_the_lookahead_gate(sqlite: Store, tmp
 
 def test_parity_fails_when_the_event_driven_path_fills_differently(sqlite: Store, monkeypatch) -> None:
     """A backtest that slips 2 bp more than the sweep (as a drifting fill model would) no longer equals it."""
-    import workbench.runner.backtest as event_driven
+    import workbench.trading.backtest as event_driven
 
     _, sweep_id = saved_sweep(sqlite, ROBUST_ENOUGH)
     honest = event_driven.backtest

@@ -8,8 +8,8 @@ import json
 import pytest
 
 import workbench as wb
-from workbench.runner.provenance import NotReproducible, RunSpec, bars_hash
-from workbench.runner.rerun import rerun
+from workbench.ops.rerun import rerun
+from workbench.provenance.spec import NotReproducible, RunSpec, bars_hash
 
 
 def test_a_backtest_spec_names_every_input_and_survives_json() -> None:

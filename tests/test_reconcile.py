@@ -15,11 +15,11 @@ from workbench.brokers.alpaca import AlpacaBroker
 from workbench.brokers.alpaca_wire import order_request
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, OrderStatus
-from workbench.runner.live import LiveSession
-from workbench.runner.reconcile import NEVER_SENT, reconcile
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession
+from workbench.trading.reconcile import NEVER_SENT, reconcile
 
 NOW = datetime(2024, 7, 1, 14, 30, tzinfo=UTC)
 #: The parameters the runs below were made with: sma_cross's defaults, what LiveSession.open("sma_cross") uses.

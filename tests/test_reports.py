@@ -19,19 +19,19 @@ from test_reports_support import bokeh_arrays, has_array, html_metrics, html_tab
 from typer.testing import CliRunner
 
 import workbench as wb
+from workbench.cli.report import report_cmd
 from workbench.config import load_settings
 from workbench.data.load import load
 from workbench.errors import DataNotFoundError
+from workbench.provenance.spec import NotReproducible
 from workbench.reports import build_report, report_result
 from workbench.reports.benchmark import buy_and_hold
 from workbench.reports.build import default_out
-from workbench.reports.cli import report_cmd
 from workbench.reports.export import write_atomic
 from workbench.reports.notebook import ReportError, report_notebook
 from workbench.reports.parameters import check_parameters
 from workbench.reports.plots import STRATEGY_COLOR
 from workbench.reports.tables import drawdown, monthly_returns
-from workbench.runner.provenance import NotReproducible
 from workbench.strategies.params import ParameterError
 from workbench.strategies.registry import StrategyNotFoundError
 
@@ -292,10 +292,10 @@ def test_the_default_report_path_is_under_reports_in_the_current_folder(tmp_path
 
 
 def test_the_command_module_imports_nothing_heavy() -> None:
-    code = "import json, sys\nimport workbench.reports.cli\nprint(json.dumps(sorted(sys.modules)))\n"
+    code = "import json, sys\nimport workbench.cli.report\nprint(json.dumps(sorted(sys.modules)))\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    heavy = ("numba", "bokeh", "holoviews", "panel", "papermill", "nbconvert", "workbench.runner")
+    heavy = ("numba", "bokeh", "holoviews", "panel", "papermill", "nbconvert", "workbench.trading")
     assert [m for m in loaded if m.startswith(heavy)] == []
 
 

@@ -10,11 +10,11 @@ import pytest
 
 import workbench as wb
 from workbench.brokers.sim import SimBroker
-from workbench.runner.live import LiveSession, latest_run
-from workbench.runner.live_step import paper_step
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
+from workbench.trading.live import LiveSession, latest_run
+from workbench.trading.paper_step import paper_step
 
 pytest_plugins = ["store_fixtures"]
 

@@ -12,8 +12,8 @@ import pytest
 from conftest import make_walk
 
 import workbench as wb
-from workbench.runner.provenance import NotReproducible, metrics_hash
-from workbench.saved_runs import rerun_run, runs, save_run, show_run
+from workbench.provenance.saved import rerun_run, runs, save_run, show_run
+from workbench.provenance.spec import NotReproducible, metrics_hash
 from workbench.store import Store, StoreError
 
 pytest_plugins = ["store_fixtures"]

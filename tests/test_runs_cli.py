@@ -9,10 +9,10 @@ from conftest import make_walk
 from typer.testing import CliRunner
 
 import workbench as wb
+from workbench.cli.runs import runs_app
 from workbench.config import load_settings
-from workbench.saved_runs import save_run
+from workbench.provenance.saved import save_run
 from workbench.store import Store
-from workbench.store.runs_cli import runs_app
 
 pytest_plugins = ["store_fixtures"]
 

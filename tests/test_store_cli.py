@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from workbench.cli.db import db_app
 from workbench.config import load_settings
 from workbench.store import Store, StoreError
-from workbench.store.cli import db_app
 from workbench.store.migrate import head_revision
 
 pytest_plugins = ["store_fixtures"]

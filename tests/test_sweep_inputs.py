@@ -10,13 +10,13 @@ import pytest
 
 import workbench as wb
 import workbench.engine.runner as runner
-import workbench.engine.sweep as sweep_module
 import workbench.engine.sweep_kernel as sweep_kernel
+import workbench.research.sweep as sweep_module
 from workbench.engine.grid import build_grid, parse_range
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES
-from workbench.engine.result import SweepResult
 from workbench.errors import DataValidationError, WorkbenchError
+from workbench.research.result import SweepResult
 from workbench.strategies.params import ParameterError
 from workbench.strategies.registry import StrategyNotFoundError
 

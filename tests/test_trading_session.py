@@ -11,9 +11,9 @@ import workbench as wb
 from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
 from workbench.ports import Bar
-from workbench.runner.records import records_frame
-from workbench.runner.session import TradingSession
 from workbench.testing import FrozenClock
+from workbench.trading.records import records_frame
+from workbench.trading.session import TradingSession
 
 
 def _session(strategy, bars, **kwargs) -> TradingSession:

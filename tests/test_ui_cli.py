@@ -26,7 +26,7 @@ def test_the_command_line_loads_no_panel_until_the_dashboard_runs() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not [m for m in loaded if m.split(".")[0] in ("panel", "bokeh", "holoviews", "hvplot")]
-    assert "workbench.ui.cli" in loaded and "workbench.ui.server" not in loaded
+    assert "workbench.cli.dashboard" in loaded and "workbench.ui.server" not in loaded
 
 
 def test_help_names_the_options(capsys: pytest.CaptureFixture[str]) -> None:

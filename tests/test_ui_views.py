@@ -17,8 +17,8 @@ import workbench as wb
 from workbench.api.desk import Desk
 from workbench.auth.accounts import Accounts
 from workbench.auth.service import AuthService
+from workbench.provenance.saved import save_run
 from workbench.risk.manager import RiskRules
-from workbench.saved_runs import save_run
 from workbench.store import Store
 from workbench.ui import poller as poller_module
 from workbench.ui.actions import Controls

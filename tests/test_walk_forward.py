@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-import workbench.engine.walk_forward as wf_module
+import workbench.research.walk_forward as wf_module
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
 from workbench.engine.risk_rules import day_ids, risk_array
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
-from workbench.engine.walk_forward import split_windows
+from workbench.research.walk_forward import split_windows
 from workbench.strategies.base import BAR_ARGS
 from workbench.strategies.params import ParameterError
 

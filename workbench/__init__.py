@@ -32,24 +32,24 @@ _EXPORTS = {
     "Strategy": "workbench.strategies.base",
     "Param": "workbench.strategies.params",
     "strategy": "workbench.strategies.registry",
-    "sweep": "workbench.engine.sweep",
-    "backtest": "workbench.runner.backtest",
-    "BacktestResult": "workbench.runner.backtest",
-    "PortfolioResult": "workbench.runner.portfolio",
-    "SweepResult": "workbench.engine.result",
-    "walk_forward": "workbench.engine.walk_forward",
-    "WalkForwardResult": "workbench.engine.walk_forward",
-    "check_lookahead": "workbench.engine.lookahead",
-    "LookaheadError": "workbench.engine.lookahead",
+    "sweep": "workbench.research.sweep",
+    "backtest": "workbench.trading.backtest",
+    "BacktestResult": "workbench.trading.backtest",
+    "PortfolioResult": "workbench.trading.portfolio",
+    "SweepResult": "workbench.research.result",
+    "walk_forward": "workbench.research.walk_forward",
+    "WalkForwardResult": "workbench.research.walk_forward",
+    "check_lookahead": "workbench.research.lookahead",
+    "LookaheadError": "workbench.research.lookahead",
     "Settings": "workbench.config",
     "load_settings": "workbench.config",
     "WorkbenchError": "workbench.errors",
     "ConfigError": "workbench.errors",
     "DataValidationError": "workbench.errors",
     "DataNotFoundError": "workbench.errors",
-    "runs": "workbench.saved_runs",
-    "rerun": "workbench.runner.rerun",
-    "TradingSession": "workbench.runner.session",
+    "runs": "workbench.provenance.saved",
+    "rerun": "workbench.ops.rerun",
+    "TradingSession": "workbench.trading.session",
 }
 
 # submodules reachable as attributes: wb.widgets.sweep_explorer(res)
@@ -89,19 +89,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.data.bars import Bars
     from workbench.data.load import load
     from workbench.data.validate import validate_bars
-    from workbench.engine.lookahead import LookaheadError, check_lookahead
-    from workbench.engine.result import SweepResult
-    from workbench.engine.sweep import sweep
-    from workbench.engine.walk_forward import WalkForwardResult, walk_forward
     from workbench.errors import ConfigError, DataNotFoundError, DataValidationError, WorkbenchError
-    from workbench.runner.backtest import BacktestResult, backtest
-    from workbench.runner.portfolio import PortfolioResult
-    from workbench.runner.rerun import rerun
-    from workbench.runner.session import TradingSession
-    from workbench.saved_runs import runs
+    from workbench.ops.rerun import rerun
+    from workbench.provenance.saved import runs
+    from workbench.research.lookahead import LookaheadError, check_lookahead
+    from workbench.research.result import SweepResult
+    from workbench.research.sweep import sweep
+    from workbench.research.walk_forward import WalkForwardResult, walk_forward
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy
+    from workbench.trading.backtest import BacktestResult, backtest
+    from workbench.trading.portfolio import PortfolioResult
+    from workbench.trading.session import TradingSession
 
 
 def __getattr__(name: str) -> Any:

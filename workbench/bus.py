@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.ports import Bar
 
 log = get_logger(__name__)

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     confirm_live: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
-    #: JSON-lines log file, written besides the console (``workbench.monitor.logs``).
+    #: JSON-lines log file, written besides the console (``workbench.logs``).
     log_file: Path | None = None
     #: ``smtp://`` (plain), ``smtp+starttls://`` or ``smtps://`` (SSL), with ``user:password@`` for AUTH.
     notify_smtp_url: SecretStr | None = None

@@ -118,7 +118,7 @@ TradingDesk = Annotated[Desk, Depends(desk)]
 
 def stamp(state: AppState, request: Request, who: Principal) -> dict[str, Any]:
     """What every audit entry of a caller's action carries besides its details: when, with which credential, from
-    where (the keywords of `workbench.auth.audit.audit` and of the `workbench.controls` switches)."""
+    where (the keywords of `workbench.auth.audit.audit` and of the `workbench.services.switches` switches)."""
     return {"now": state.clock.now(), "credential": who.credential, "source": client_ip(request)}
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from workbench.auth.errors import AuthError, PermissionDenied
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 
 _log = get_logger("workbench.api")
 _CODES = {

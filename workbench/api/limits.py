@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workbench.api.errors import ApiError, error_response
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 
 _log = get_logger("workbench.api")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from workbench import controls
 from workbench.api.deps import State, Trader, TradingDesk, require, stamp
 from workbench.api.errors import ERROR_RESPONSES
 from workbench.api.schemas import AccountOut, HaltIn, HaltOut, PositionOut, RiskEventOut, RiskOut, plain
 from workbench.auth.principal import Scope
+from workbench.services import switches as controls
 
 router = APIRouter(prefix="/api/v1", tags=["account"], responses=ERROR_RESPONSES)
 

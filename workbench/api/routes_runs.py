@@ -1,4 +1,4 @@
-"""``/api/v1/runs``: saved backtests, sweeps and sessions (``workbench.saved_runs``)."""
+"""``/api/v1/runs``: saved backtests, sweeps and sessions (``workbench.provenance.saved``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from workbench.api.deps import State, require
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import NAME, EquityOut, OrderOut, RiskEventOut, RunDetailOut, RunOut, plain
 from workbench.auth.principal import Scope
-from workbench.saved_runs import runs, show_run
+from workbench.provenance.saved import runs, show_run
 from workbench.store.errors import StoreError
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)

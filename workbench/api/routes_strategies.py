@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from workbench import controls
 from workbench.api.deps import AppState, State, Trader, record, require, stamp
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import NAME, HaltIn, StrategyOut
 from workbench.auth.principal import Principal, Scope
+from workbench.services import switches as controls
 from workbench.store.models_trading import StrategyRow
 from workbench.store.unit_of_work import UnitOfWork
 
@@ -41,8 +41,8 @@ def list_strategies(state: State) -> list[StrategyOut]:
 def _switch(
     state: AppState, request: Request, who: Principal, name: str, action: str, switch: Callable[..., object]
 ) -> StrategyOut:
-    """Flip ``switch`` (a `workbench.controls` function, its strategy bound) of stored strategy ``name``: the change
-    and its audit entry commit together. An unknown ``name`` is a 404, audited as a failed ``action`` (as the
+    """Flip ``switch`` (a `workbench.services.switches` function, its strategy bound) of stored strategy ``name``:
+    the change and its audit entry commit together. An unknown ``name`` is a 404, audited as a failed ``action`` (as the
     dashboard audits a refused change)."""
     try:
         with state.store.unit_of_work() as uow:

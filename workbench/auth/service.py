@@ -23,7 +23,7 @@ from workbench.auth.principal import ROLE_SCOPES, Principal
 from workbench.auth.tokens import TokenPair, new_token, token_hash, token_kind
 from workbench.auth.totp import accept_code
 from workbench.clock import SystemClock
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.ports import Clock
 from workbench.store.database import Store
 from workbench.store.models_admin import SessionRow, TokenKind, UserRow

@@ -56,7 +56,7 @@ from workbench.brokers.alpaca_wire import (
 )
 from workbench.clock import SystemClock
 from workbench.errors import ConfigError
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, TimeInForce
 from workbench.ports import Account, Clock
 

@@ -20,7 +20,7 @@ from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
 
 from workbench.errors import ConfigError
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 
 _log = get_logger("workbench.brokers.alpaca")
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from workbench.cache.codec import CorruptEntry, decode, encode
 from workbench.cache.entry import Counters, Entry, level_stats
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 
 log = get_logger(__name__)
 T = TypeVar("T")

@@ -43,7 +43,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.orders.model import EventKind, OrderEvent, OrderStatus
 from workbench.risk.manager import RiskEvent
 from workbench.risk.monitor import Alert
@@ -51,10 +51,10 @@ from workbench.risk.monitor import Alert
 if TYPE_CHECKING:
     from workbench.api.trading import TradingContext
     from workbench.notify.dispatcher import Dispatcher
-    from workbench.runner.portfolio_session import PortfolioSession
-    from workbench.runner.session import TradingSession
     from workbench.schedule.notebook_run import NotebookRun
     from workbench.schedule.scheduler import NotebookSchedule
+    from workbench.trading.portfolio_session import PortfolioSession
+    from workbench.trading.session import TradingSession
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "metrics_text"]
 

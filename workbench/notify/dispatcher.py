@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.notify import outbox
 from workbench.notify.channels import Channel, Message, channels_from_settings
 from workbench.notify.coalesce import Coalescer
@@ -42,7 +42,7 @@ from workbench.schedule.notebook_run import NotebookRun
 if TYPE_CHECKING:
     from workbench.bus import EventBus, Subscription
     from workbench.config import Settings
-    from workbench.runner.session import TradingSession
+    from workbench.trading.session import TradingSession
 
 _log = get_logger(__name__)
 _STOP, _FLUSH = object(), object()

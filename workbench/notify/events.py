@@ -21,7 +21,7 @@ from workbench.risk.monitor import Alert
 from workbench.schedule.notebook_run import NotebookRun
 
 if TYPE_CHECKING:
-    from workbench.runner.session import TradingSession
+    from workbench.trading.session import TradingSession
 
 #: Notice kinds (a template of each ships in ``workbench/notify/templates``).
 KINDS = ("fill", "rejection", "risk", "halt", "error", "run_failed", "daily_summary", "test")

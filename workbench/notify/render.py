@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.notify.channels import Message
 from workbench.notify.events import Notice
 

@@ -31,6 +31,6 @@ def buy_and_hold(bars: Any, *, weights: dict[str, float] | None = None, **costs:
     >>> int(hold.metrics["trades"])
     1
     """
-    from workbench.runner.backtest import backtest
+    from workbench.trading.backtest import backtest
 
     return backtest(BuyAndHold(), bars, weights=weights, **costs)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from workbench.engine.result import SweepResult
-    from workbench.runner.backtest import BacktestResult
-    from workbench.runner.portfolio import PortfolioResult
+    from workbench.research.result import SweepResult
+    from workbench.trading.backtest import BacktestResult
+    from workbench.trading.portfolio import PortfolioResult
 
 
 def build_report(

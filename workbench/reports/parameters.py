@@ -21,16 +21,16 @@ from workbench.data.bars import Bars
 from workbench.data.load import TimeBound, load
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import check_costs, check_metric, check_periods_per_year
+from workbench.provenance.spec import NotReproducible, RunSpec, bars_hash, strategy_hash
 from workbench.risk.manager import RiskRules
-from workbench.runner.portfolio import check_weights
-from workbench.runner.provenance import NotReproducible, RunSpec, bars_hash, strategy_hash
 from workbench.strategies.base import Strategy
 from workbench.strategies.params import ParameterError
 from workbench.strategies.registry import StrategyNotFoundError
 from workbench.strategies.registry import strategy as lookup
+from workbench.trading.portfolio import check_weights
 
 if TYPE_CHECKING:
-    from workbench.engine.result import SweepResult
+    from workbench.research.result import SweepResult
 
 
 @dataclass(frozen=True)

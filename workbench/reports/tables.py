@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.runner.backtest import BacktestResult
-from workbench.runner.portfolio import PortfolioResult
-from workbench.runner.provenance import RunSpec
+from workbench.provenance.spec import RunSpec
+from workbench.trading.backtest import BacktestResult
+from workbench.trading.portfolio import PortfolioResult
 
 Result = BacktestResult | PortfolioResult
 

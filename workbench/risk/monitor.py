@@ -116,7 +116,7 @@ class RiskMonitor:
 
     def _emit(self, alert: Alert) -> None:
         self.alerts.append(alert)
-        from workbench.monitor.logs import get_logger  # structlog loads on the first alert, not with backtest
+        from workbench.logs import get_logger  # structlog loads on the first alert, not with backtest
 
         logger = get_logger("workbench.risk")
         log = logger.info if alert.level == LEVELS[OK] else logger.warning

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 from workbench.schedule.lock import RunLock
 from workbench.schedule.notebook_run import NotebookRun, check_notebook, run_notebook
 

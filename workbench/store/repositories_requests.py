@@ -1,5 +1,5 @@
 """Requests to running sessions, used through a unit of work: written by the dashboard (or any other process),
-taken and answered by the live session of the run (`workbench.runner.live.LiveSession.apply_controls`)."""
+taken and answered by the live session of the run (`workbench.trading.live.LiveSession.apply_controls`)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ The checks do not trust the page: every action authenticates the session's crede
 expired login is refused) and needs the ``trade`` scope (the trader and admin roles). A refused action — a
 viewer's forged request, a strategy that is not stored — is written to the audit log as a failure, like the API
 and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
-store's strategy flags, set and audited by `workbench.controls` as the CLI and the API set them, which running
-live sessions act on (`workbench.runner.live`). An order is canceled through the trading account
+store's strategy flags, set and audited by `workbench.services.switches` as the CLI and the API set them, which running
+live sessions act on (`workbench.trading.live`). An order is canceled through the trading account
 (`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise requested through the store
 (``order_requests``), which the run's live session acts on at its next check, in whatever process it runs.
 
@@ -32,12 +32,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from workbench import controls
 from workbench.auth.audit import ANONYMOUS, FAILURE, audit
 from workbench.auth.errors import AuthError, PermissionDenied
 from workbench.auth.principal import Principal, Scope
 from workbench.auth.service import AuthService
 from workbench.orders.model import OPEN_STATUSES
+from workbench.services import switches as controls
 from workbench.store.database import Store
 from workbench.store.errors import StoreError
 from workbench.store.models_requests import OrderRequestRow
@@ -174,7 +174,7 @@ class Controls:
         return who
 
     def _act(self, action: str, target: str, switch: Callable[..., _T]) -> _T:
-        """Check the user, then flip ``switch`` (a `workbench.controls` function, audited as ``action`` on
+        """Check the user, then flip ``switch`` (a `workbench.services.switches` function, audited as ``action`` on
         ``target``), which makes the change and audits it in one transaction; a refused change is audited alone."""
         who = self._trader(action, target)
         try:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workbench.logs import get_logger
 from workbench.monitor.health import HealthReport, health_report
-from workbench.monitor.logs import get_logger
 from workbench.store.database import Store
 from workbench.ui.health import BROKER_ERROR, dashboard_checks
 from workbench.ui.snapshot import Snapshot, fingerprint, read_snapshot

@@ -113,7 +113,7 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
 def read_snapshot(store: Store, *, now: datetime | None = None) -> Snapshot:
     """Read everything the dashboard shows (see the module docstring): the live side in one consistent read,
     then the saved runs (`wb.runs()`)."""
-    from workbench.saved_runs import runs as saved_runs
+    from workbench.provenance.saved import runs as saved_runs
 
     with store.unit_of_work(readonly=True) as uow:
         live = _current_live_runs(uow)

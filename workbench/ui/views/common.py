@@ -11,7 +11,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from workbench.errors import WorkbenchError
-from workbench.monitor.logs import get_logger
+from workbench.logs import get_logger
 
 _log = get_logger("workbench.ui")
 #: Number formats by column (others are shown as they are).

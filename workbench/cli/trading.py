@@ -1,0 +1,356 @@
+"""The live-trading commands of ``workbench`` (registered by ``workbench.cli``): ``live``, the strategy switches
+and the kill switch. They are thin: the session is `workbench.trading.live.LiveSession`, the switches are the
+store's strategy flags, set and audited by `workbench.services.switches` as the API and the dashboard set them.
+
+The composition root of a live session is here: which broker (``sim`` local paper by default, ``alpaca-paper``,
+``alpaca-live``), which clock (the wall clock) and which feed (the data source's bars replayed from ``--start``
+at ``--pace``, or Alpaca's live minute bars when the data source is ``alpaca``; with ``--once``, only the bars
+that are complete now). Several ``--symbols`` trade in one account, as ``workbench backtest`` allocates them; the
+session's metrics and health are served with ``--metrics-port``; notifications go to the channels the settings
+configure.
+"""
+
+from __future__ import annotations
+
+import getpass
+from contextlib import ExitStack
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from workbench.errors import ConfigError
+
+BrokerOpt = Annotated[
+    str | None,
+    typer.Option("--broker", help="sim (local paper, no keys), alpaca-paper or alpaca-live (default: setting)."),
+]
+#: Minute bars of Alpaca history a session warms its indicators up with.
+ALPACA_WARMUP = timedelta(days=5)
+
+
+def live_cmd(
+    ctx: typer.Context,
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, e.g. sma_cross.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
+    ] = None,
+    symbols: Annotated[
+        list[str] | None,
+        typer.Option("--symbols", help="Symbols to trade, e.g. SPY or SPY,QQQ (several: one account, by weight)."),
+    ] = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option("--weight", "-w", metavar="SYMBOL=FRACTION", help="Target weight, e.g. SPY=0.6 (default: equal)."),
+    ] = None,
+    broker: BrokerOpt = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Take the bars complete now, then stop (a scheduled step).")
+    ] = False,
+    run: Annotated[str, typer.Option("--run", help="Run to continue: latest (default), new, or a run id.")] = "latest",
+    start: Annotated[str | None, typer.Option("--start", help="A new replayed run trades from this date.")] = None,
+    pace: Annotated[float, typer.Option(min=0.0, help="Seconds between replayed bars (0: at once).")] = 0.0,
+    cash: Annotated[float | None, typer.Option("--cash", help="sim: starting cash (default: initial_cash).")] = None,
+    fees: Annotated[float | None, typer.Option("--fees", help="Fee fraction for sizing (default: setting).")] = None,
+    slippage: Annotated[float, typer.Option("--slippage", help="Slippage fraction for sizing.")] = 0.0,
+    fill: Annotated[str, typer.Option("--fill", help="next_open or close.")] = "next_open",
+    risk: Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules.")] = None,
+    cancel_on_stop: Annotated[
+        bool, typer.Option("--cancel-on-stop/--leave-orders", help="On stop, cancel working orders or leave them.")
+    ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", min=0, max=65535, help="Serve /metrics and /health on 127.0.0.1:PORT."),
+    ] = None,
+    override_reason: Annotated[
+        str | None,
+        typer.Option("--override-reason", help="Trade on Alpaca without the promotion it needs; audited."),
+    ] = None,
+) -> None:
+    """Trade a strategy live until Ctrl-C or SIGTERM (a clean stop: no new orders, working orders canceled or
+    left, everything recorded), or for one step with --once. A recorded run is continued and reconciled with
+    the broker first. Live trading (real money) needs profile 'live' and confirm_live. Alpaca paper needs the
+    configuration promoted to paper, Alpaca live promoted to live (`workbench promote`); sim needs none."""
+    from workbench.ops.promotion import require_promotion
+    from workbench.store import Store
+    from workbench.strategies.registry import strategy as lookup
+    from workbench.trading.live import LiveSession, latest_run, run_until_stopped
+
+    settings = ctx.obj
+    names = _symbols(symbols)
+    weights = _weights(weight, names)
+    name = broker or settings.broker
+    instance = lookup(strategy)(**_values(param))
+    rules = _rules(risk)
+    fees = settings.fees if fees is None else fees
+    store = Store.open(settings)
+    chosen = _broker(settings, name, cash, fees)  # its settings checked; connected only once entered
+    if override_reason is None:  # refused before connecting; an override is audited once, by LiveSession.open
+        require_promotion(store, instance, names, name)
+    with ExitStack() as stack:
+        trader = stack.enter_context(chosen)
+        run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
+        bars, stream = _bars(settings, names, once)
+        live_data = settings.data_source == "alpaca"
+        history = bars if run_id is not None or live_data else {s: _before(f, start) for s, f in bars.items()}
+        _announce(name, instance, names, weights, rules)
+        live = LiveSession.open(
+            store,
+            instance,
+            names,
+            trader,
+            run=run_id,
+            history={s: f for s, f in history.items() if f is not None},
+            weights=weights,
+            fees=fees,
+            slippage=slippage,
+            fill=fill,
+            risk=rules,
+            settings=settings,
+            cancel_on_stop=cancel_on_stop and not once,
+            override_reason=override_reason,
+            actor=_actor(),
+        )
+        if metrics_port is not None:
+            url = _serve_metrics(live, store, trader, metrics_port, live_data, stack)
+            typer.echo(f"metrics at {url}/metrics, health at {url}/health")
+        if live.reconciliation is not None and not live.reconciliation.ok:
+            typer.echo("RECONCILIATION FAILED, trading halted:\n  " + "\n  ".join(live.reconciliation.differences))
+        if stream is not None:
+            feed: Any = stream(live.last_bar)
+        else:
+            from workbench.data.feeds import ReplayFeed
+
+            upcoming = _after(bars, live.last_bar)
+            step = _first_time(upcoming) if once and not live_data else upcoming  # a replay steps one time a run
+            feed = ReplayFeed(step, pace=pace or None)
+        summary = live.run(feed) if once else run_until_stopped(live, feed)
+    typer.echo(
+        f"run {summary.run_id}: {summary.bars} bars, {summary.orders} orders, {summary.fills} fills; "
+        f"cash {summary.cash:,.2f}, equity {summary.equity:,.2f}, positions {summary.positions or 'none'}"
+        f"{', HALTED' if summary.halted else ''}"
+    )
+
+
+def strategies_enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
+    """Switch a strategy on: its live sessions trade from their next bar (unless halted). The strategy must be
+    stored (its first live session stores it, switched on); an unknown name is refused, not created."""
+    _switch(ctx, name, enabled=True)
+
+
+def strategies_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
+    """Switch a strategy off: its live sessions place no new orders (positions are left as they are)."""
+    _switch(ctx, name, enabled=False)
+
+
+def strategies_status(ctx: typer.Context) -> None:
+    """List the strategies the live side knows, with their switches: enabled, mode, halted (and why)."""
+    from workbench.store import Store
+
+    with Store.open(ctx.obj).unit_of_work(readonly=True) as uow:
+        rows = [
+            [r.name, "yes" if r.enabled else "no", r.mode, f"HALTED: {r.halted_reason}" if r.halted else "-"]
+            for r in uow.strategies.find()
+        ]
+    widths = [max(len(str(c)) for c in col) for col in zip(["name", "enabled", "mode", "halted"], *rows, strict=False)]
+    for row in [["name", "enabled", "mode", "halted"], *rows]:
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def halt_cmd(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded with the halt).")] = "kill switch",
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Halt only this strategy.")] = None,
+) -> None:
+    """The kill switch: every enabled strategy (or --strategy) is halted; its running sessions cancel their
+    orders, flatten and stop trading, and restarted ones stay halted, until `workbench resume`."""
+    from workbench.services import switches as controls
+    from workbench.store import Store
+
+    with Store.open(ctx.obj).unit_of_work() as uow:
+        names = controls.halt(uow, reason, _actor(), strategy)
+    typer.echo(f"halted: {', '.join(names) or 'no enabled strategy'}")
+
+
+def resume_cmd(
+    ctx: typer.Context,
+    strategy: Annotated[str | None, typer.Option("--strategy", "-s", help="Resume only this strategy.")] = None,
+) -> None:
+    """Lift the kill switch: every halted strategy (or --strategy) may trade again (a person's decision, so one
+    halted by its drawdown rule or by a failed reconciliation too)."""
+    from workbench.services import switches as controls
+    from workbench.store import Store
+
+    with Store.open(ctx.obj).unit_of_work() as uow:
+        names = controls.resume(uow, _actor(), strategy)
+    typer.echo(f"resumed: {', '.join(names) or 'no halted strategy'}")
+
+
+# --- the composition of a session -----------------------------------------------------------------------------
+
+
+def _broker(settings: Any, name: str, cash: float | None, fees: float) -> Any:
+    """The broker called ``name``, as a context manager (an Alpaca one is connected, then closed)."""
+    from contextlib import nullcontext
+
+    if name == "sim":
+        from workbench.brokers.sim import SimBroker
+        from workbench.clock import SystemClock
+
+        return nullcontext(SimBroker(SystemClock(), cash=settings.initial_cash if cash is None else cash, fees=fees))
+    from workbench.brokers.alpaca import AlpacaBroker
+
+    return AlpacaBroker.from_settings(settings, broker=name)
+
+
+def _bars(settings: Any, symbols: list[str], once: bool) -> tuple[dict[str, pd.DataFrame], Any]:
+    """The bars known now per symbol, and (Alpaca data, not ``once``) how to open the live stream from a bar on."""
+    if settings.data_source != "alpaca":
+        from workbench.data.load import load
+
+        return {s: load(s, source=settings.data_source, path=settings.data_path) for s in symbols}, None
+    from workbench.data.alpaca import AlpacaDataSource
+
+    source = AlpacaDataSource.from_settings(settings)
+    since = pd.Timestamp.now(tz="UTC") - ALPACA_WARMUP
+    bars = {s: source.history(s, start=since, timeframe="1Min") for s in symbols}
+    if once:
+        return bars, None
+
+    def stream(last: Any) -> Any:
+        return source.stream(symbols, since=None if last is None else pd.Timestamp(last) + pd.Timedelta(1, "min"))
+
+    return bars, stream
+
+
+def _serve_metrics(live: Any, store: Any, broker: Any, port: int, live_data: bool, stack: ExitStack) -> str:
+    """Serve the session's metrics and health checks (database, broker; the feed's freshness on live data) on
+    loopback, stopped with the session; returns the base URL."""
+    from workbench.monitor.health import standard_checks
+    from workbench.monitor.server import MonitorServer
+
+    last_bar = live.metrics.last_bar if live_data else None
+    checks = standard_checks(store=store, broker=broker, last_bar=last_bar)
+    server = MonitorServer(live.metrics, checks, port=port).start()
+    stack.callback(server.close)
+    return server.url
+
+
+def _announce(broker: str, strategy: Any, symbols: list[str], weights: dict[str, float] | None, rules: Any) -> None:
+    limits = ", ".join(f"{k}={v}" for k, v in rules.active().items()) or "none"
+    if broker == "alpaca-live":
+        typer.echo("LIVE TRADING WITH REAL MONEY (alpaca-live)")
+    held = ", ".join(symbols)
+    if weights is not None and len(symbols) > 1:
+        held += " (weights " + ", ".join(f"{s} {w:g}" for s, w in weights.items()) + ")"
+    typer.echo(f"{strategy.name} {strategy.values} on {held} via {broker}; risk limits: {limits}")
+
+
+def _run_id(run: str, latest: Any) -> int | None:
+    if run == "new":
+        return None
+    if run == "latest":
+        return latest()
+    try:
+        return int(run)
+    except ValueError:
+        raise ConfigError(f"--run {run!r}: expected latest, new or a run id") from None
+
+
+def _before(bars: pd.DataFrame, start: str | None) -> pd.DataFrame | None:
+    """History of a new run: the bars before ``start`` (None: no history, every bar trades)."""
+    if start is None:
+        return None
+    return bars.loc[bars.index < pd.Timestamp(start, tz="UTC")]
+
+
+def _after(bars: dict[str, pd.DataFrame], last: Any) -> dict[str, pd.DataFrame]:
+    """The bars still to trade: those after ``last`` (None: all)."""
+    if last is None:
+        return bars
+    return {s: f.loc[f.index > pd.Timestamp(last)] for s, f in bars.items()}
+
+
+def _first_time(bars: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The bars of the earliest time among ``bars`` (one step of a replay: every symbol's bar of that time)."""
+    starts = [f.index[0] for f in bars.values() if len(f)]
+    if not starts:
+        return bars
+    first = min(starts)
+    return {s: f.loc[f.index == first] for s, f in bars.items()}
+
+
+def _symbols(symbols: list[str] | None) -> list[str]:
+    names = [s.strip().upper() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
+    repeated = sorted({s for s in names if names.count(s) > 1})
+    if not names or repeated:
+        raise ConfigError(f"--symbols {','.join(names)}: expected one or more symbols, each once (repeated {repeated})")
+    return names
+
+
+def _weights(weight: list[str] | None, symbols: list[str]) -> dict[str, float] | None:
+    """``--weight SYMBOL=FRACTION`` as target weights (None: equal weights); they must name every symbol."""
+    if not weight:
+        return None
+    weights: dict[str, float] = {}
+    for text in weight:
+        key, sep, raw = text.partition("=")
+        value = _fraction(raw) if sep and key.strip() else None
+        if value is None:
+            raise ConfigError(f"--weight {text!r}: expected SYMBOL=FRACTION with a fraction in [0, 1], e.g. SPY=0.6")
+        weights[key.strip().upper()] = value
+    from workbench.trading.portfolio import check_weights
+
+    try:
+        return check_weights(weights, symbols)
+    except ValueError as exc:
+        raise ConfigError(f"--weight: {exc}") from None
+
+
+def _fraction(text: str) -> float | None:
+    """``text`` as a number in [0, 1], else None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def _values(param: list[str] | None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` as values (numbers where they read as numbers)."""
+    values: dict[str, Any] = {}
+    for text in param or []:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--param expects NAME=VALUE such as fast=12, got {text!r}")
+        for kind in (int, float):
+            try:
+                values[key.strip()] = kind(raw)
+                break
+            except ValueError:
+                continue
+        else:
+            values[key.strip()] = raw
+    return values
+
+
+def _rules(path: Path | None) -> Any:
+    from workbench.risk.manager import RiskRules
+
+    return RiskRules() if path is None else RiskRules.from_toml(path)
+
+
+def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
+    """Switch stored strategy ``name`` on or off (a name no session has stored is refused, not created)."""
+    from workbench.services import switches as controls
+    from workbench.store import Store
+
+    with Store.open(ctx.obj).unit_of_work() as uow:
+        controls.set_enabled(uow, name, enabled, _actor())
+    typer.echo(f"{name}: {'enabled' if enabled else 'disabled'}")
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"

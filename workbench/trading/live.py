@@ -1,0 +1,587 @@
+"""``LiveSession``: a strategy trading one symbol or several live or on paper, crash-safe and controlled through
+the store.
+
+It is a `TradingSession` (one symbol) or a `PortfolioSession` (several symbols in one account, allocated as the
+multi-symbol backtest does), each the backtest's driver, RiskManager and OrderManager with every order journaled
+write-ahead, with what a long-running session needs around it:
+
+* a broker of any kind: the local simulated one (``sim``, no keys), or Alpaca's paper or live account
+  (``AlpacaBroker``), whose events it pumps on its own thread;
+* a restart from the store: `LiveSession.open` resumes the run (``"latest"`` by default) and, with a broker that
+  holds the truth elsewhere, reconciles it first (`workbench.trading.reconcile`): fills made while it was down are
+  recorded, orders recorded but maybe never sent are resolved by ``client_order_id``, and differences it cannot
+  explain halt trading;
+* runtime control through the store's strategy switches, which the CLI, the API and the dashboard all set:
+  ``enabled`` off pauses new orders, ``halted`` (the kill switch) cancels working orders, flattens the position
+  and pauses until resumed; checked before every bar and while waiting for one;
+* cancel requests through the store (the dashboard writes them from any process): the run's pending requests are
+  taken where the switches are checked, each order canceled through the broker as the kill switch does, and the
+  outcome (``canceled``, or why not) recorded with the request;
+* a clean stop (`LiveSession.run` until its stop event, SIGINT or SIGTERM with `run_until_stopped`): no new
+  orders, working orders canceled (or left, ``cancel_on_stop=False``), the last events handled and recorded;
+* operational events: a broker's refusal of an order and a failed broker call are recorded as ``deny`` risk
+  events (``broker_rejected``, ``broker_error``) and passed to ``on_alert``;
+* monitoring: a `Metrics` attached to the session (bars, orders, fills, rejections, risk decisions, P&L,
+  exposure, broker latency; ``LiveSession.metrics``) and, when the settings configure a channel, a notification
+  `Dispatcher` telling people of fills, rejections, risk decisions and alerts, operational events and halts
+  (the kill switch included);
+* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar.
+"""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from workbench.brokers import BrokerError
+from workbench.brokers.sim import SimBroker
+from workbench.clock import SystemClock
+from workbench.engine.inputs import resolve_strategy
+from workbench.logs import get_logger
+from workbench.monitor.metrics import Metrics
+from workbench.ops.promotion import require_promotion
+from workbench.orders.model import EventKind, Order, OrderEvent
+from workbench.ports import Bar, Broker, Clock
+from workbench.risk.manager import ACCOUNT, RiskEvent
+from workbench.store.journal import OrderJournal
+from workbench.strategies.base import Strategy
+from workbench.trading.portfolio import check_weights
+from workbench.trading.portfolio_session import PortfolioSession
+from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation, reconcile
+from workbench.trading.session import TradingSession
+
+if TYPE_CHECKING:
+    from workbench.config import Settings
+    from workbench.notify.dispatcher import Dispatcher
+
+_log = get_logger("workbench.live")
+_END = object()  # the feed ended
+
+
+@dataclass
+class LiveSummary:
+    """Where a session stands: its run, what it did since it opened, and the account now."""
+
+    run_id: int
+    bars: int
+    orders: int
+    fills: int
+    halted: bool
+    cash: float
+    equity: float
+    positions: dict[str, float]
+    last_bar: datetime | None
+
+
+class LiveSession:
+    """A trading session (`TradingSession` or `PortfolioSession`) run live: see the module docstring. Build it
+    with `open`.
+
+    Examples
+    --------
+    >>> from workbench.store import Store
+    >>> from workbench.testing import FrozenClock, ListFeed, make_bars
+    >>> from datetime import datetime, timezone
+    >>> store = Store.open("sqlite://")
+    >>> clock = FrozenClock(datetime(2019, 12, 31, tzinfo=timezone.utc))
+    >>> live = LiveSession.open(store, "sma_cross", "SYN", SimBroker(clock), clock=clock, params={"fast": 2, "slow": 5})
+    >>> live.run(ListFeed({"SYN": make_bars(30)})).bars  # logs "live session stopped"  # doctest: +SKIP
+    30
+    """
+
+    def __init__(
+        self,
+        session: TradingSession | PortfolioSession,
+        journal: OrderJournal,
+        *,
+        reconciliation: Reconciliation | None = None,
+        cancel_on_stop: bool = True,
+        poll: float = 0.5,
+        on_alert: Callable[[Any], Any] | None = None,
+        metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
+        owns_dispatcher: bool = False,
+    ) -> None:
+        self.session, self.journal = session, journal
+        self.reconciliation = reconciliation
+        self.cancel_on_stop = cancel_on_stop
+        self.poll = poll
+        self.on_alert = on_alert
+        self.lock = threading.RLock()
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics.attach(session)
+        self.dispatcher, self._owns_dispatcher = dispatcher, owns_dispatcher
+        if dispatcher is not None:
+            dispatcher.attach(session)
+            self.metrics.watch_dispatcher(dispatcher)
+        self.bars = 0
+        self._first_order = len(session.om.orders)
+        self._first_fill = len(session.om.fills)
+        self._flattened = False  # the kill switch acted for the current halt
+        self._own_halt = False  # the current halt is this session's own (its drawdown rule): already told
+        self._closed = False
+        session.om.subscribe(self._on_order_event)
+        session.risk_manager.subscribe(self._on_risk_event)
+        if reconciliation is not None and reconciliation.halt is not None:
+            self._alert(reconciliation.halt)
+        self.apply_controls()
+
+    @classmethod
+    def open(
+        cls,
+        store: Any,
+        strategy: Strategy | type[Strategy] | str,
+        symbols: str | Sequence[str],
+        broker: Broker,
+        *,
+        clock: Clock | None = None,
+        params: dict[str, Any] | None = None,
+        run: int | str | None = "latest",
+        history: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
+        weights: Mapping[str, float] | None = None,
+        fees: float = 0.0,
+        slippage: float = 0.0,
+        fixed_fee: float = 0.0,
+        fill: str = "next_open",
+        risk: Any = None,
+        cash_tolerance: float | None = CASH_TOLERANCE,
+        settings: Settings | None = None,
+        metrics: Metrics | None = None,
+        dispatcher: Dispatcher | None = None,
+        override_reason: str | None = None,
+        actor: str | None = None,
+        **options: Any,
+    ) -> LiveSession:
+        """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
+        ``weights``, equal by default) with ``broker``, reconciled first.
+
+        ``run``: a run id, ``"latest"`` (the newest run of this strategy, these symbols and broker kind, else a new
+        one) or None (a new run). A new run starts with the broker's cash. ``history`` (a bar table, or one per
+        symbol) warms the indicators up; of a resumed run only the bars up to its last recorded time are history
+        (later ones are still to trade). ``cash_tolerance`` bounds the cash difference a reconciliation accepts
+        (None: cash is not compared, for an account other runs trade too). ``metrics`` measures the session (a new
+        `Metrics` by default); ``dispatcher`` notifies its events, by default one made from ``settings`` (or
+        `load_settings`) when they configure a notification channel, closed with the session. ``options`` go to
+        the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
+
+        On Alpaca the configuration must be promoted first (``workbench promote``): to paper for a paper
+        account, to live for a live one; ``PromotionRequired`` names what is missing. ``override_reason`` goes
+        ahead anyway and is written to the audit log with ``actor``. The local ``SimBroker`` needs none.
+        """
+        cls_, values = resolve_strategy(strategy)
+        instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
+        names, clock, kind = _symbols(symbols), clock or SystemClock(), broker_kind(broker)
+        require_promotion(store, instance, names, kind, override_reason=override_reason, actor=actor)
+        if run == "latest":
+            run = latest_run(store, instance.name, names, kind, instance.values)
+        if run is None:
+            config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
+            if len(names) > 1:
+                weights = check_weights(dict(weights) if weights is not None else None, list(names))
+                config.update(symbols=list(names), weights=weights)
+            cash = broker.account().cash
+            journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
+        else:
+            journal = OrderJournal.resume(store, int(run))
+            recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
+            weights = weights if weights is not None else recorded.get("weights")
+        state = journal.restore()
+        frames = _history(history, names)
+        if state.last_bar is not None:
+            frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
+        reconciliation = None
+        if hasattr(broker, "sync"):
+            reconciliation = reconcile(journal, broker, names, clock.now(), cash_tolerance=cash_tolerance)
+        elif isinstance(broker, SimBroker) and run is not None:
+            positions = {s: p.qty for s, p in state.positions.items()}
+            broker.restore(state.cash, positions, state.open_orders)
+        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
+        session: TradingSession | PortfolioSession
+        if len(names) == 1:
+            history_ = frames.get(names[0])
+            session = TradingSession(instance, names[0], broker, clock, **costs, journal=journal, history=history_)
+        else:
+            session = PortfolioSession(
+                instance, names, broker, clock, weights=weights, **costs, journal=journal, history=frames
+            )
+        if hasattr(broker, "track"):
+            broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
+        owns = dispatcher is None
+        dispatcher = dispatcher if dispatcher is not None else _dispatcher(settings, store)
+        return cls(
+            session,
+            journal,
+            reconciliation=reconciliation,
+            metrics=metrics,
+            dispatcher=dispatcher,
+            owns_dispatcher=owns,
+            **options,
+        )
+
+    @property
+    def run_id(self) -> int:
+        return self.journal.run_id
+
+    @property
+    def last_bar(self) -> datetime | None:
+        """The time of the last bar traded (history included)."""
+        return self.session.last_bar
+
+    def step(self, bar: Bar) -> list[Order]:
+        """Take one bar: the switches first, then the strategy, risk and orders; returns the orders placed."""
+        with self.lock:
+            self.apply_controls()
+            self._pump()
+            try:
+                placed = self.session.on_bar(bar)
+            except BrokerError as exc:
+                self._broker_failed(exc, bar.symbol)
+                placed = []
+            if bar.symbol.upper() in self.session.symbols:
+                self.bars += 1
+            self._pump()
+            return placed
+
+    def flush(self) -> list[Order]:
+        """The feed ended: trade the bars a session of several symbols held back for the rest of their time."""
+        with self.lock:
+            try:
+                placed = self.session.flush()
+            except BrokerError as exc:
+                self._broker_failed(exc, self._account_symbol)
+                placed = []
+            self._pump()
+            return placed
+
+    def run(self, feed: Iterable[Bar], stop: threading.Event | None = None) -> LiveSummary:
+        """`step` through ``feed`` until it ends or ``stop`` is set, then `shutdown`; returns the summary.
+
+        The feed is read on a helper thread one bar at a time (the next bar is asked for once this one is
+        done); while none comes, the broker's events and the store's switches are still handled every ``poll``
+        seconds, so a kill switch acts without waiting for a bar.
+        """
+        stop = stop or threading.Event()
+        bars: queue.Queue[Any] = queue.Queue()
+        done = threading.Semaphore(0)
+        reader = threading.Thread(target=_read, args=(feed, bars, done, stop), name="live-feed", daemon=True)
+        reader.start()
+        try:
+            while not stop.is_set():
+                try:
+                    item = bars.get(timeout=self.poll)
+                except queue.Empty:
+                    self.apply_controls()
+                    self._pump()
+                    continue
+                if item is _END:
+                    self.flush()
+                    break
+                try:
+                    self.step(item)
+                finally:
+                    done.release()
+        finally:
+            stop.set()
+            closer = getattr(feed, "close", None)
+            if callable(closer) and not isinstance(feed, GeneratorType):  # a stream: unblock its reader thread
+                closer()
+            self.shutdown()
+        return self.summary()
+
+    def apply_controls(self) -> None:
+        """Act on the store's switches of this strategy: halted -> cancel working orders, flatten (once per
+        halt; not after a reconciliation's halt, which leaves the account as it is), tell people (unless the halt
+        is this session's own drawdown rule's, told already) and trade no more; not enabled -> no new orders;
+        otherwise trade. Then act on the run's pending cancel requests (`_handle_requests`)."""
+        with self.lock:
+            with self.journal.store.unit_of_work(readonly=True) as uow:  # one read for the switches and requests
+                row = uow.strategies.get(self.journal.strategy)
+                halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
+                reason = row.halted_reason if row is not None else None
+                pending = [(r.id, r.order_id, r.requested_by) for r in uow.order_requests.pending(self.run_id)]
+            reconciling = (reason or "").startswith(f"{RECONCILE} ")
+            if halted and not self._flattened and not reconciling:  # a reconciliation's halt touches nothing
+                self._flatten(reason or "halted")
+                if not self._own_halt:
+                    details = {"reason": reason or "halted"}
+                    event = RiskEvent(self.session.clock.now(), ACCOUNT, "halt", "kill_switch", details)
+                    self.metrics.observe_risk(event)
+                    self._alert(event)
+            self._flattened = halted
+            self._own_halt = self._own_halt and halted
+            self.session.risk_manager.halted = halted
+            self.session.pause(halted or not enabled)
+            self._handle_requests(pending)
+
+    def shutdown(self) -> None:
+        """Stop cleanly: working orders canceled (unless ``cancel_on_stop`` is off), the broker's last events
+        handled and recorded, the notifications queued sent (a dispatcher of the session's own). The run stays
+        resumable."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.cancel_on_stop:
+                self._cancel_working()
+            self._pump(timeout=0.2)
+            with self.journal.store.unit_of_work() as uow:
+                details = {"run_id": self.run_id, "bars": self.bars, "cancel_on_stop": self.cancel_on_stop}
+                uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", details)
+        if self.dispatcher is not None and self._owns_dispatcher:
+            self.dispatcher.close()  # waits for deliveries: outside the lock, which an API request may want
+        _log.info("live session stopped", run_id=self.run_id, bars=self.bars)
+
+    def summary(self) -> LiveSummary:
+        """The run, the bars, orders and fills since `open`, and the account now."""
+        broker = self.session.broker
+        account = broker.account()
+        return LiveSummary(
+            run_id=self.run_id,
+            bars=self.bars,
+            orders=len(self.session.om.orders) - self._first_order,
+            fills=len(self.session.om.fills) - self._first_fill,
+            halted=self.session.risk_manager.halted,
+            cash=account.cash,
+            equity=account.equity,
+            positions=broker.positions(),
+            last_bar=self.last_bar,
+        )
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    @property
+    def _account_symbol(self) -> str:
+        """What an event about the whole account names as its symbol: the one symbol, or ``*`` for several."""
+        symbols = self.session.symbols
+        return symbols[0] if len(symbols) == 1 else ACCOUNT
+
+    def _flatten(self, reason: str) -> None:
+        """The kill switch: cancel working orders and close each position of the session's symbols with a
+        market order (through the OrderManager, so it is journaled like any other)."""
+        _log.warning("kill switch: cancel, flatten and halt", run_id=self.run_id, reason=reason)
+        self._cancel_working()
+        om, held = self.session.om, self.session.broker.positions()
+        for symbol in self.session.symbols:
+            if held.get(symbol, 0.0) == 0.0:
+                continue
+            price = self.session.last_price(symbol)
+            try:
+                om.target(symbol, 0.0, price if price is not None else om.positions[symbol].avg_price)
+            except BrokerError as exc:
+                self._broker_failed(exc, symbol)
+
+    def _cancel_working(self) -> None:
+        for order in [o for o in self.session.om.orders.values() if o.is_open]:
+            try:
+                self.session.broker.cancel(order.id)
+            except BrokerError as exc:
+                _log.warning("could not cancel order", client_order_id=order.client_order_id, error=str(exc))
+
+    def _handle_requests(self, pending: list[tuple[int, str, str]]) -> None:
+        """Cancel the orders ``pending`` requests (id, order id, who; oldest first) to this run name, and record
+        each outcome: the order's status after the cancel, or why it was not canceled (never raised: a bad request
+        must not stop trading)."""
+        for request_id, order_id, requested_by in pending:
+            outcome = self._cancel_requested(order_id)
+            _log.info("cancel request handled", run_id=self.run_id, order_id=order_id, by=requested_by, outcome=outcome)
+            with self.journal.store.unit_of_work() as uow:
+                uow.order_requests.mark_handled(request_id, outcome)
+
+    def _cancel_requested(self, order_id: str) -> str:
+        """Cancel this run's working order ``order_id`` through the broker (its events journal it); returns the
+        order's status after it, or the reason it could not be canceled."""
+        order = self.session.om.orders.get(order_id)
+        if order is None:
+            return f"order {order_id} is not an order of run {self.run_id}"
+        if not order.is_open:
+            return f"order {order_id} is {order.status.value} and cannot be canceled"
+        try:
+            return self.session.broker.cancel(order_id).status.value
+        except BrokerError as exc:
+            return str(exc)
+
+    def _pump(self, timeout: float = 0.0) -> None:
+        pump = getattr(self.session.broker, "pump", None)
+        if pump is None:
+            return
+        with self.lock:  # the broker's events move the orders and positions an API request may read
+            try:
+                pump(timeout)
+            except BrokerError as exc:
+                self._broker_failed(exc, self._account_symbol)
+
+    def _on_risk_event(self, event: RiskEvent) -> None:
+        """A halt by the session's own rules (drawdown) is told by the dispatcher already: the kill switch that
+        follows it in the store is not told again."""
+        if event.decision == "halt":
+            self._own_halt = True
+
+    def _on_order_event(self, event: OrderEvent) -> None:
+        """A refusal by the broker (not by our own risk rules) is an operational event."""
+        if event.kind is not EventKind.REJECTED or event.reason == "denied by risk rules":
+            return
+        order = self.session.om.orders.get(event.order_id)
+        symbol = order.symbol if order is not None else self._account_symbol
+        details = {"client_order_id": event.client_order_id, "reason": event.reason or ""}
+        self._ops_event(RiskEvent(event.timestamp, symbol, "deny", "broker_rejected", details))
+
+    def _broker_failed(self, exc: BrokerError, symbol: str) -> None:
+        _log.error("broker call failed", run_id=self.run_id, error=str(exc), transient=exc.transient)
+        details = {"error": str(exc), "transient": exc.transient}
+        self._ops_event(RiskEvent(self.session.clock.now(), symbol, "deny", "broker_error", details))
+
+    def _ops_event(self, event: RiskEvent) -> None:
+        self.journal.record_risk(event)
+        self.metrics.observe_risk(event)
+        self._alert(event)
+
+    def _alert(self, event: Any) -> None:
+        """Tell people of an event the session's objects do not publish (operational events, halts found in the
+        store or by a reconciliation): the dispatcher and ``on_alert``."""
+        if self.dispatcher is not None:
+            self.dispatcher.notify(event, strategy=self.journal.strategy)
+        if self.on_alert is not None:
+            try:
+                self.on_alert(event)
+            except Exception as exc:  # telling people must never stop trading
+                _log.error("alert failed", error=str(exc))
+
+
+def run_until_stopped(live: LiveSession, feed: Iterable[Bar]) -> LiveSummary:
+    """`LiveSession.run` until the feed ends or the process gets SIGINT or SIGTERM, which stop it cleanly
+    (the previous handlers are restored afterwards). Call it from the main thread.
+
+    Examples
+    --------
+    >>> summary = run_until_stopped(live, source.stream(["SPY"]))  # Ctrl-C to stop  # doctest: +SKIP
+    >>> summary.run_id, summary.halted  # doctest: +SKIP
+    (7, False)
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return live.run(feed, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def broker_kind(broker: Broker) -> str:
+    """``sim``, ``alpaca-paper`` or ``alpaca-live``: what a run records as its broker."""
+    paper = getattr(broker, "paper", None)
+    return "sim" if paper is None else "alpaca-paper" if paper else "alpaca-live"
+
+
+def latest_run(
+    store: Any, strategy: str, symbols: str | Sequence[str], broker: str, params: Mapping[str, Any] | None = None
+) -> int | None:
+    """The newest recorded live run of ``strategy`` on ``symbols`` (the same, in the same order) with a
+    ``broker`` of that kind and, when given, the same ``params`` (another parameter set is another run), if any."""
+    names = _symbols(symbols)
+    with store.unit_of_work(readonly=True) as uow:
+        runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
+    for row in runs:
+        config = row.config or {}
+        same_params = params is None or dict(row.params or {}) == dict(params)
+        if _recorded_symbols(config) == names and config.get("broker", "sim") == broker and same_params:
+            return row.id
+    return None
+
+
+def check_run(
+    store: Any,
+    run_id: int,
+    symbols: str | Sequence[str],
+    broker: str,
+    strategy: str,
+    params: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A resumed run must be of this strategy with these parameters, on these symbols and this kind of broker
+    (a local paper account is not Alpaca's): trading on with others would record orders under a configuration
+    that did not make them. Returns the run's recorded configuration; ``ValueError`` names what differs."""
+    names = _symbols(symbols)
+    with store.unit_of_work(readonly=True) as uow:
+        row = uow.runs.get(run_id)
+        config, recorded_params, recorded_strategy = row.config or {}, dict(row.params or {}), row.strategy
+    if recorded_strategy != strategy:
+        raise ValueError(f"run {run_id} traded {recorded_strategy}, not {strategy}: start a new run for {strategy}")
+    recorded = (",".join(_recorded_symbols(config) or names), config.get("broker", "sim"))
+    if recorded != (",".join(names), broker):
+        raise ValueError(
+            f"run {run_id} traded {recorded[0]} via {recorded[1]}, not {','.join(names)} via {broker}: resume it "
+            "with those, or start a new run"
+        )
+    if recorded_params != dict(params):
+        raise ValueError(
+            f"run {run_id} traded {strategy} with {_param_text(recorded_params)}, not {_param_text(params)}: resume "
+            "it with those parameters, or start a new run"
+        )
+    return config
+
+
+def _param_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items()) or "no parameters"
+
+
+def _recorded_symbols(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The symbols a run's configuration records (``symbols``; ``symbol`` alone for a run of one)."""
+    if "symbols" in config:
+        return tuple(s.upper() for s in config["symbols"])
+    return (config["symbol"].upper(),) if config.get("symbol") else ()
+
+
+def _symbols(symbols: str | Sequence[str]) -> tuple[str, ...]:
+    """``"SPY"``, ``"SPY,QQQ"`` or a list of them as upper-case names, each once, in the order given."""
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    names = [s.strip().upper() for item in items for s in item.split(",") if s.strip()]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"symbols={symbols!r}: expected one or more symbols, each once")
+    return tuple(names)
+
+
+def _history(history: pd.DataFrame | Mapping[str, pd.DataFrame] | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """Warm-up bars by symbol: a mapping as given (upper-case keys), or one bar table for a single symbol."""
+    if history is None:
+        return {}
+    if isinstance(history, pd.DataFrame):
+        if len(names) != 1:
+            raise ValueError(f"history of {', '.join(names)}: expected a bar table per symbol (a dict), got one table")
+        return {names[0]: history}
+    return {s.upper(): f for s, f in history.items()}
+
+
+def _dispatcher(settings: Settings | None, store: Any) -> Dispatcher | None:
+    """A notification dispatcher over the channels ``settings`` configure (`load_settings` when None), or None
+    when they configure none."""
+    from workbench.config import load_settings
+
+    settings = settings if settings is not None else load_settings()
+    if not settings.notify_channels:
+        return None
+    from workbench.notify.dispatcher import Dispatcher
+
+    return Dispatcher.from_settings(settings, store)
+
+
+def _read(feed: Iterable[Bar], bars: queue.Queue[Any], done: threading.Semaphore, stop: threading.Event) -> None:
+    """The feed thread: one bar at a time, the next asked for only once the session is done with this one."""
+    try:
+        for bar in feed:
+            bars.put(bar)
+            while not done.acquire(timeout=0.5):
+                if stop.is_set():
+                    return
+            if stop.is_set():
+                return
+    except Exception as exc:  # a broken feed ends the session cleanly; the error is logged
+        _log.error("feed failed; the session stops", error=str(exc))
+    finally:
+        bars.put(_END)
