@@ -1,5 +1,5 @@
-"""The live commands (workbench.cli.trading), mounted on the root callback of `workbench` as workbench.cli
-will mount them: live (sim and Alpaca paper against the loopback fake), the strategy switches, the kill switch."""
+"""The live commands of `workbench` (workbench.cli.trading, workbench.cli.strategies): live (sim and Alpaca paper
+against the loopback fake), the strategy switches, the kill switch."""
 
 from __future__ import annotations
 
@@ -8,19 +8,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import typer
 from alpaca_fake import TradingApi
 from typer.testing import CliRunner
 
-from workbench import cli
-from workbench.cli.trading import (
-    halt_cmd,
-    live_cmd,
-    resume_cmd,
-    strategies_disable,
-    strategies_enable,
-    strategies_status,
-)
+from workbench.cli import app
 from workbench.errors import ConfigError
 from workbench.monitor.server import MonitorServer
 from workbench.store import Store
@@ -29,16 +20,6 @@ from workbench.store.journal import OrderJournal
 pytest_plugins = ["cli_fixtures"]
 pytestmark = pytest.mark.usefixtures("cli_home")
 
-app = typer.Typer()
-app.callback()(cli._root)
-app.command("live")(live_cmd)
-app.command("halt")(halt_cmd)
-app.command("resume")(resume_cmd)
-switches = typer.Typer()
-switches.command("enable")(strategies_enable)
-switches.command("disable")(strategies_disable)
-switches.command("status")(strategies_status)
-app.add_typer(switches, name="strategies")
 SMA = ["--strategy", "sma_cross", "-p", "fast=5", "-p", "slow=20", "--symbols", "SPY"]
 
 
@@ -109,10 +90,10 @@ def test_live_trades_several_symbols_in_one_account_and_serves_its_metrics(
 def test_switches_and_the_kill_switch_act_on_the_stores_flags(tmp_path: Path) -> None:
     invoke("live", *SMA, "--start", "2025-06-02")
     assert invoke("strategies", "disable", "sma_cross") == "sma_cross: disabled\n"
-    assert "sma_cross  no       paper  -" in invoke("strategies", "status")
+    assert "sma_cross  no       paper  -" in invoke("strategies", "switches")
     invoke("strategies", "enable", "sma_cross")
     assert invoke("halt", "--reason", "drill") == "halted: sma_cross\n"
-    assert "HALTED: drill (cli:" in invoke("strategies", "status")
+    assert "HALTED: drill (cli:" in invoke("strategies", "switches")
 
     after = invoke("live", *SMA, "--once")
 

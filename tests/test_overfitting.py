@@ -12,9 +12,7 @@ import pytest
 from scipy.stats import norm, rankdata
 
 import workbench as wb
-from workbench.research.overfitting import (
-    OverfittingReport,
-    assess,
+from workbench.engine.overfitting import (
     block_counts,
     deflated_sharpe_ratio,
     expected_max_sharpe,
@@ -23,9 +21,8 @@ from workbench.research.overfitting import (
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
     sharpe_from_moments,
-    trial_returns,
-    verdict,
 )
+from workbench.research.overfitting import OverfittingReport, assess, trial_returns, verdict
 
 GAMMA = 0.5772156649015329
 

@@ -19,7 +19,7 @@ from test_reports_support import bokeh_arrays, has_array, html_metrics, html_tab
 from typer.testing import CliRunner
 
 import workbench as wb
-from workbench.cli.report import report_cmd
+from workbench.cli.research import report_cmd
 from workbench.config import load_settings
 from workbench.data.load import load
 from workbench.errors import DataNotFoundError
@@ -291,11 +291,21 @@ def test_the_default_report_path_is_under_reports_in_the_current_folder(tmp_path
     assert path == tmp_path / "reports" / "sma_cross_SPY-QQQ_20250304-050607.html"
 
 
-def test_the_command_module_imports_nothing_heavy() -> None:
-    code = "import json, sys\nimport workbench.cli.report\nprint(json.dumps(sorted(sys.modules)))\n"
+def test_the_command_line_imports_nothing_heavy() -> None:
+    code = "import json, sys\nimport workbench.cli\nprint(json.dumps(sorted(sys.modules)))\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
-    heavy = ("numba", "bokeh", "holoviews", "panel", "papermill", "nbconvert", "workbench.trading")
+    heavy = (
+        "numba",
+        "bokeh",
+        "holoviews",
+        "panel",
+        "papermill",
+        "nbconvert",
+        "workbench.trading",
+        "workbench.store.database",
+        "pandas",
+    )
     assert [m for m in loaded if m.startswith(heavy)] == []
 
 

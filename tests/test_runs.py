@@ -12,7 +12,8 @@ import pytest
 from conftest import make_walk
 
 import workbench as wb
-from workbench.provenance.saved import rerun_run, runs, save_run, show_run
+from workbench.ops.rerun import rerun_run
+from workbench.provenance.saved import runs, save_run, show_run
 from workbench.provenance.spec import NotReproducible, metrics_hash
 from workbench.store import Store, StoreError
 

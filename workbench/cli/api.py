@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.cli.db import _settings
+from workbench.cli.options import settings as _settings
 
 if TYPE_CHECKING:
     from workbench.api.trading import PaperAccount

@@ -6,16 +6,11 @@ from typing import Annotated
 
 import typer
 
-from workbench.config import Settings, load_settings
+from workbench.cli.options import settings as _settings
 
 # The cache (pandas, pyarrow, diskcache) loads inside the commands, so `workbench` starts fast.
 
 cache_app = typer.Typer(help="Inspect and clear the bar cache (memory, Redis, disk).", no_args_is_help=True)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """The settings the root `workbench` callback loaded, or `load_settings()` when run on its own."""
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
 @cache_app.command("stats")

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.db import _settings
+from workbench.cli.options import settings as _settings
 
 
 def dashboard_cmd(

@@ -7,17 +7,12 @@ from typing import Annotated
 
 import typer
 
-from workbench.config import Settings, load_settings
+from workbench.cli.options import settings as _settings
 from workbench.store.errors import StoreError
 
 # SQLAlchemy and Alembic load inside the commands, so `workbench` starts fast for every other command.
 
 db_app = typer.Typer(help="Create, migrate and back up the workbench database.", no_args_is_help=True)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """The settings the root `workbench` callback loaded, or `load_settings()` when run on its own."""
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
 @db_app.command("upgrade")

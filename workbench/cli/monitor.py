@@ -6,17 +6,13 @@ from typing import Annotated
 
 import typer
 
-from workbench.config import Settings, load_settings
+from workbench.cli.options import settings as _settings
+from workbench.cli.options import table
 
 # prometheus-client, the store and the cache load inside the commands, so `workbench` starts fast.
 
 monitor_app = typer.Typer(help="Serve Prometheus metrics and health checks; print the health report.")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """The settings the root `workbench` callback loaded, or `load_settings()` when run on its own."""
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
 @monitor_app.command("serve")
@@ -48,7 +44,6 @@ def monitor_serve(
 def monitor_health(ctx: typer.Context) -> None:
     """Check the database and the cache once; print each check; exit 1 if anything is down."""
     from workbench.cache.factory import cache_from_settings
-    from workbench.cli import _table
     from workbench.monitor.health import health_report, standard_checks
     from workbench.store import Store
 
@@ -56,7 +51,7 @@ def monitor_health(ctx: typer.Context) -> None:
     with Store.open(settings, upgrade=False) as store, cache_from_settings(settings) as cache:
         report = health_report(standard_checks(store=store, cache=cache))
     rows = [[c.name, c.status, c.detail] for c in report.checks]
-    typer.echo(_table(["check", "status", "detail"], rows))
+    typer.echo(table(["check", "status", "detail"], rows))
     typer.echo(f"health: {report.status}")
     if report.status == "down":
         raise typer.Exit(1)

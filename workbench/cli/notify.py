@@ -8,16 +8,12 @@ from typing import Annotated
 
 import typer
 
-from workbench.config import Settings, load_settings
+from workbench.cli.options import settings as _settings
+from workbench.cli.options import table
 
 # The store, jinja2 and the channels' clients load inside the commands, so `workbench` starts fast.
 
 notify_app = typer.Typer(help="Test channels, read the notification log, deliver pending notifications.")
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    """The settings the root `workbench` callback loaded, or `load_settings()` when run on its own."""
-    return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
 
 
 @notify_app.command("test")
@@ -57,7 +53,6 @@ def notify_log(
     status: Annotated[str | None, typer.Option(help="Only pending, sent or failed (dead-lettered) ones.")] = None,
 ) -> None:
     """Print the notifications, newest first: channel, delivery status, attempts, subject and last error."""
-    from workbench.cli import _table
     from workbench.notify.outbox import notification_log
     from workbench.store import Store
 
@@ -65,7 +60,7 @@ def notify_log(
         raise typer.BadParameter(f"{status!r}: expected pending, sent or failed", param_hint="--status")
     with Store.open(_settings(ctx)) as store:
         rows = notification_log(store, limit=limit, status=status)
-    table = [
+    rows = [
         [
             str(r.id),
             f"{r.created_at:%Y-%m-%d %H:%M:%S}",
@@ -78,7 +73,7 @@ def notify_log(
         for r in rows
     ]
     headers = ["id", "created", "channel", "status", "attempts", "subject", "error"]
-    typer.echo(_table(headers, table) if table else "no notifications")
+    typer.echo(table(headers, rows) if rows else "no notifications")
 
 
 @notify_app.command("drain")

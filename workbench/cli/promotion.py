@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from workbench.ops.promotion_gates import PAPER_BROKERS, PAPER_DAYS
+from workbench.cli.options import single_values, table
+from workbench.ops.paper_period import PAPER_BROKERS, PAPER_DAYS
 
 
 def promote_cmd(
@@ -39,7 +40,6 @@ def promote_cmd(
 ) -> None:
     """Run a configuration's gates to paper or live and record the outcome; exit 1 when a gate fails (unless
     overridden with a reason)."""
-    from workbench.cli import _single_values
     from workbench.ops.promotion import promote
     from workbench.store import Store
 
@@ -47,7 +47,7 @@ def promote_cmd(
     with Store.open(ctx.obj) as store:
         result = promote(
             strategy,
-            _single_values(param),
+            single_values(param),
             names,
             to=to,
             store=store,
@@ -75,12 +75,11 @@ def promotions_cmd(
     """List the promotion attempts, newest first: configuration, stage, outcome and each gate."""
     import pandas as pd
 
-    from workbench.cli import _table
     from workbench.ops.promotion import promotions
     from workbench.store import Store
 
     with Store.open(ctx.obj) as store:
-        table = promotions(store, strategy=strategy, limit=limit)
+        frame = promotions(store, strategy=strategy, limit=limit)
     headers = ["id", "time", "strategy", "params", "symbols", "stage", "status", "gates", "sweep", "actor", "reason"]
     rows = [
         [
@@ -96,6 +95,6 @@ def promotions_cmd(
             r["actor"],
             r["reason"] or "",
         ]
-        for promotion_id, r in table.iterrows()
+        for promotion_id, r in frame.iterrows()
     ]
-    typer.echo(_table(headers, rows) if rows else "no promotions recorded")
+    typer.echo(table(headers, rows) if rows else "no promotions recorded")

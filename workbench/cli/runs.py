@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from workbench.cli.db import _settings
+from workbench.cli.options import settings as _settings
+from workbench.cli.options import table
 
 # pandas, SQLAlchemy and the trading core load inside the commands, so `workbench` starts fast.
 
@@ -21,13 +22,12 @@ def runs_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 50,
 ) -> None:
     """Print the saved runs, newest first, with their headline numbers."""
-    from workbench.cli import _table
     from workbench.provenance.saved import runs
     from workbench.store import Store
 
     with Store.open(_settings(ctx)) as store:
-        table = runs(store, kind=kind, strategy=strategy, limit=limit)
-    table = table.astype(object).where(table.notna(), None)  # a missing name, metric or number prints empty
+        frame = runs(store, kind=kind, strategy=strategy, limit=limit)
+    frame = frame.astype(object).where(frame.notna(), None)  # a missing name, metric or number prints empty
     headers = ["id", "kind", "strategy", "name", "params", "symbols", "started", "status"]
     headers += ["return", "sharpe", "max_dd", "trades", "best"]
     rows = [
@@ -46,15 +46,14 @@ def runs_list(
             _num(r["trades"], "{:.0f}"),
             f"{r['metric']}={_num(r['best'], '{:.4g}')}" if r["metric"] else "",
         ]
-        for run_id, r in table.iterrows()
+        for run_id, r in frame.iterrows()
     ]
-    typer.echo(_table(headers, rows) if rows else "no saved runs")
+    typer.echo(table(headers, rows) if rows else "no saved runs")
 
 
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Run id (see `runs list`).")]) -> None:
     """Print a run's spec, metrics and how many orders, fills, risk events and equity snapshots it kept."""
-    from workbench.cli import _table
     from workbench.provenance.saved import show_run
     from workbench.store import Store
 
@@ -74,7 +73,7 @@ def runs_show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Ru
         typer.echo(f"  {key}: {_num(value, '{:.6g}') or 'n/a'}")
     if best:
         typer.echo(f"best {len(best)} by {metrics['metric']}:")
-        typer.echo(_table(list(best[0]), [[_num(v, "{:.4g}") for v in row.values()] for row in best]))
+        typer.echo(table(list(best[0]), [[_num(v, "{:.4g}") for v in row.values()] for row in best]))
     counts = {"orders": run["orders"], "fills": run["fills"], "risk events": run["risk_events"]}
     counts["daily equity snapshots"] = run["equity"]
     typer.echo("records: " + ", ".join(f"{len(items)} {what}" for what, items in counts.items()))
@@ -91,7 +90,7 @@ def runs_rerun(
     ] = False,
 ) -> None:
     """Run a saved run again on the same bars and settings; exit 1 unless every number comes out the same."""
-    from workbench.provenance.saved import rerun_run
+    from workbench.ops.rerun import rerun_run
     from workbench.provenance.spec import NotReproducible
     from workbench.store import Store
 

@@ -12,16 +12,31 @@ configure.
 
 from __future__ import annotations
 
-import getpass
 from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
+from workbench.cli.options import (
+    CashOpt,
+    EndOpt,
+    FeesOpt,
+    FillOpt,
+    RiskOpt,
+    SlippageOpt,
+    StartOpt,
+    actor,
+    open_store,
+    risk_rules,
+    single_values,
+    symbol_list,
+)
 from workbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BrokerOpt = Annotated[
     str | None,
@@ -79,11 +94,11 @@ def live_cmd(
     from workbench.trading.live import LiveSession, latest_run, run_until_stopped
 
     settings = ctx.obj
-    names = _symbols(symbols)
+    names = symbol_list(symbols)
     weights = _weights(weight, names)
     name = broker or settings.broker
-    instance = lookup(strategy)(**_values(param))
-    rules = _rules(risk)
+    instance = lookup(strategy)(**single_values(param, "a live session"))
+    rules = risk_rules(risk)
     fees = settings.fees if fees is None else fees
     store = Store.open(settings)
     chosen = _broker(settings, name, cash, fees)  # its settings checked; connected only once entered
@@ -111,7 +126,7 @@ def live_cmd(
             settings=settings,
             cancel_on_stop=cancel_on_stop and not once,
             override_reason=override_reason,
-            actor=_actor(),
+            actor=actor(),
         )
         if metrics_port is not None:
             url = _serve_metrics(live, store, trader, metrics_port, live_data, stack)
@@ -134,29 +149,60 @@ def live_cmd(
     )
 
 
-def strategies_enable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
-    """Switch a strategy on: its live sessions trade from their next bar (unless halted). The strategy must be
-    stored (its first live session stores it, switched on); an unknown name is refused, not created."""
-    _switch(ctx, name, enabled=True)
+def paper_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="The symbol to trade.")] = "SPY",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
+    ] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees: FeesOpt = None,
+    slippage: SlippageOpt = 0.0,
+    cash: CashOpt = None,
+    fill: FillOpt = "next_open",
+    risk: RiskOpt = None,
+    pace: Annotated[float, typer.Option(help="Seconds between bars (0: as fast as possible).", min=0.0)] = 0.0,
+    resume: Annotated[int | None, typer.Option(help="Continue the recorded paper run with this id.")] = None,
+) -> None:
+    """Paper-trade on the local simulated broker (no keys): the data source's bars replayed as a live feed from
+    --start (earlier bars warm up the indicators), the strategy, risk and orders as live; every order and fill
+    is recorded write-ahead, and --resume continues a recorded run after its last bar."""
+    from workbench.trading.paper_step import paper_step
+
+    settings = ctx.obj
+    step = paper_step(
+        name,
+        symbol,
+        params=single_values(param),
+        store=open_store(ctx),
+        run_id=resume,
+        start=start,
+        end=end,
+        steps=None,
+        cash=settings.initial_cash if cash is None else cash,
+        fees=settings.fees if fees is None else fees,
+        slippage=slippage,
+        fill=fill,
+        risk=risk_rules(risk),
+        source=settings.data_source,
+        path=settings.data_path,
+        pace=pace or None,
+        on_event=_echo_fill,
+        notify=False,
+    )
+    typer.echo(
+        f"{step.bars} bars, {len(step.fills)} fills, cash {step.cash:,.2f}, equity {step.equity:,.2f}; "
+        f"recorded as run {step.run_id}"
+    )
 
 
-def strategies_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Strategy name.")]) -> None:
-    """Switch a strategy off: its live sessions place no new orders (positions are left as they are)."""
-    _switch(ctx, name, enabled=False)
-
-
-def strategies_status(ctx: typer.Context) -> None:
-    """List the strategies the live side knows, with their switches: enabled, mode, halted (and why)."""
-    from workbench.store import Store
-
-    with Store.open(ctx.obj).unit_of_work(readonly=True) as uow:
-        rows = [
-            [r.name, "yes" if r.enabled else "no", r.mode, f"HALTED: {r.halted_reason}" if r.halted else "-"]
-            for r in uow.strategies.find()
-        ]
-    widths = [max(len(str(c)) for c in col) for col in zip(["name", "enabled", "mode", "halted"], *rows, strict=False)]
-    for row in [["name", "enabled", "mode", "halted"], *rows]:
-        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+def _echo_fill(event) -> None:
+    if event.fill is not None:
+        f = event.fill
+        when = f"{f.timestamp:%Y-%m-%d %H:%M:%S}"
+        typer.echo(f"{when} {f.side.value} {f.qty:.4f} {f.symbol} @ {f.price:.4f} fee {f.fee:.2f}")
 
 
 def halt_cmd(
@@ -170,7 +216,7 @@ def halt_cmd(
     from workbench.store import Store
 
     with Store.open(ctx.obj).unit_of_work() as uow:
-        names = controls.halt(uow, reason, _actor(), strategy)
+        names = controls.halt(uow, reason, actor(), strategy)
     typer.echo(f"halted: {', '.join(names) or 'no enabled strategy'}")
 
 
@@ -184,7 +230,7 @@ def resume_cmd(
     from workbench.store import Store
 
     with Store.open(ctx.obj).unit_of_work() as uow:
-        names = controls.resume(uow, _actor(), strategy)
+        names = controls.resume(uow, actor(), strategy)
     typer.echo(f"resumed: {', '.join(names) or 'no halted strategy'}")
 
 
@@ -214,6 +260,8 @@ def _bars(settings: Any, symbols: list[str], once: bool) -> tuple[dict[str, pd.D
     from workbench.data.alpaca import AlpacaDataSource
 
     source = AlpacaDataSource.from_settings(settings)
+    import pandas as pd
+
     since = pd.Timestamp.now(tz="UTC") - ALPACA_WARMUP
     bars = {s: source.history(s, start=since, timeframe="1Min") for s in symbols}
     if once:
@@ -261,6 +309,8 @@ def _run_id(run: str, latest: Any) -> int | None:
 
 def _before(bars: pd.DataFrame, start: str | None) -> pd.DataFrame | None:
     """History of a new run: the bars before ``start`` (None: no history, every bar trades)."""
+    import pandas as pd
+
     if start is None:
         return None
     return bars.loc[bars.index < pd.Timestamp(start, tz="UTC")]
@@ -268,6 +318,8 @@ def _before(bars: pd.DataFrame, start: str | None) -> pd.DataFrame | None:
 
 def _after(bars: dict[str, pd.DataFrame], last: Any) -> dict[str, pd.DataFrame]:
     """The bars still to trade: those after ``last`` (None: all)."""
+    import pandas as pd
+
     if last is None:
         return bars
     return {s: f.loc[f.index > pd.Timestamp(last)] for s, f in bars.items()}
@@ -282,14 +334,6 @@ def _first_time(bars: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     return {s: f.loc[f.index == first] for s, f in bars.items()}
 
 
-def _symbols(symbols: list[str] | None) -> list[str]:
-    names = [s.strip().upper() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
-    repeated = sorted({s for s in names if names.count(s) > 1})
-    if not names or repeated:
-        raise ConfigError(f"--symbols {','.join(names)}: expected one or more symbols, each once (repeated {repeated})")
-    return names
-
-
 def _weights(weight: list[str] | None, symbols: list[str]) -> dict[str, float] | None:
     """``--weight SYMBOL=FRACTION`` as target weights (None: equal weights); they must name every symbol."""
     if not weight:
@@ -301,7 +345,7 @@ def _weights(weight: list[str] | None, symbols: list[str]) -> dict[str, float] |
         if value is None:
             raise ConfigError(f"--weight {text!r}: expected SYMBOL=FRACTION with a fraction in [0, 1], e.g. SPY=0.6")
         weights[key.strip().upper()] = value
-    from workbench.trading.portfolio import check_weights
+    from workbench.engine.inputs import check_weights
 
     try:
         return check_weights(weights, symbols)
@@ -316,41 +360,3 @@ def _fraction(text: str) -> float | None:
     except ValueError:
         return None
     return value if 0.0 <= value <= 1.0 else None
-
-
-def _values(param: list[str] | None) -> dict[str, Any]:
-    """``--param NAME=VALUE`` as values (numbers where they read as numbers)."""
-    values: dict[str, Any] = {}
-    for text in param or []:
-        key, sep, raw = text.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--param expects NAME=VALUE such as fast=12, got {text!r}")
-        for kind in (int, float):
-            try:
-                values[key.strip()] = kind(raw)
-                break
-            except ValueError:
-                continue
-        else:
-            values[key.strip()] = raw
-    return values
-
-
-def _rules(path: Path | None) -> Any:
-    from workbench.risk.manager import RiskRules
-
-    return RiskRules() if path is None else RiskRules.from_toml(path)
-
-
-def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
-    """Switch stored strategy ``name`` on or off (a name no session has stored is refused, not created)."""
-    from workbench.services import switches as controls
-    from workbench.store import Store
-
-    with Store.open(ctx.obj).unit_of_work() as uow:
-        controls.set_enabled(uow, name, enabled, _actor())
-    typer.echo(f"{name}: {'enabled' if enabled else 'disabled'}")
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"

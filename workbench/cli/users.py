@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from workbench.cli.db import _settings
+from workbench.cli.options import settings as _settings
+from workbench.cli.options import table
 
 if TYPE_CHECKING:
     from workbench.auth.accounts import Accounts
@@ -71,7 +72,6 @@ def users_add(
 @users_app.command("list")
 def users_list(ctx: typer.Context) -> None:
     """Print every user with role, state and second factor (never a password hash)."""
-    from workbench.cli import _table
 
     with _accounts(ctx) as accounts:
         users = accounts.list_users()
@@ -86,7 +86,7 @@ def users_list(ctx: typer.Context) -> None:
         ]
         for u in users
     ]
-    typer.echo(_table(["username", "role", "state", "totp", "created"], rows) if rows else "no users")
+    typer.echo(table(["username", "role", "state", "totp", "created"], rows) if rows else "no users")
 
 
 @users_app.command("disable")
@@ -124,7 +124,6 @@ def keys_list(
     username: Annotated[str | None, typer.Option("--user", help="Only this user's keys.")] = None,
 ) -> None:
     """Print the keys (prefix, owner, scopes, dates, state), never the keys themselves."""
-    from workbench.cli import _table
 
     with _accounts(ctx) as accounts:
         keys = accounts.list_keys(username)
@@ -134,7 +133,7 @@ def keys_list(
         for k in keys
     ]
     headers = ["id", "prefix", "user", "scopes", "created", "expires", "state"]
-    typer.echo(_table(headers, rows) if rows else "no keys")
+    typer.echo(table(headers, rows) if rows else "no keys")
 
 
 @keys_app.command("revoke")

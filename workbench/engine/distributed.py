@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from workbench.engine.chunks import chunk_bounds
+from workbench.engine.grid_job import GridRun
 from workbench.engine.metrics import N_METRICS
 from workbench.engine.strategy_ref import StrategyRef, resolve, strategy_ref
 from workbench.strategies.base import Strategy
@@ -31,7 +32,7 @@ from workbench.strategies.kernel import is_compiled
 if TYPE_CHECKING:
     from distributed import Client
 
-    from workbench.engine.runner import GridJob, GridRun
+    from workbench.engine.grid_job import GridJob
 
 ENGINES = ("local", "dask")
 WORKER_WAIT = 30.0  # seconds to wait for a first worker to join the scheduler
@@ -117,8 +118,6 @@ def run_on_cluster(
     >>> res = wb.sweep("sma_cross", wb.load("SPY"), engine="dask", client=Client())  # doctest: +SKIP
     """
     from distributed import as_completed
-
-    from workbench.engine.runner import GridRun
 
     threads, memory = _capacity(client)
     bounds = chunk_bounds(job.n_items, job.cells_per_item, _bytes_per_item(cls, job), threads, memory, max_cells)

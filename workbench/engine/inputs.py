@@ -111,6 +111,19 @@ def check_costs(
     )
 
 
+def check_weights(weights: dict[str, float] | None, symbols: list[str]) -> dict[str, float]:
+    """Equal weights by default; given weights must name every symbol, be >= 0 and sum to at most 1."""
+    if weights is None:
+        return {s: 1.0 / len(symbols) for s in symbols}
+    weights = {str(k).upper(): float(v) for k, v in weights.items()}
+    missing, extra = sorted(set(symbols) - set(weights)), sorted(set(weights) - set(symbols))
+    if missing or extra:
+        raise ValueError(f"weights must name exactly the symbols {symbols}; missing {missing}, unknown {extra}")
+    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) > 1 + 1e-12:
+        raise ValueError(f"weights {weights}: each must be >= 0 and together at most 1")
+    return {s: weights[s] for s in symbols}
+
+
 def check_periods_per_year(value: float | None) -> float | None:
     """None (infer from the bars) or a positive, finite number of bars per year."""
     if value is not None and (isinstance(value, bool) or not np.isfinite(value) or value <= 0):

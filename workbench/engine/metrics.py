@@ -26,6 +26,9 @@ METRIC_NAMES = (
 N_METRICS = len(METRIC_NAMES)
 TOTAL_RETURN, CAGR, VOLATILITY, SHARPE, SORTINO, MAX_DRAWDOWN, CALMAR = 0, 1, 2, 3, 4, 5, 6
 TRADES, WIN_RATE, PROFIT_FACTOR, EXPOSURE, END_VALUE = 7, 8, 9, 10, 11
+#: Metrics where lower is better; every other metric ranks descending (max_drawdown is <= 0, so closer to 0
+#: ranks first).
+LOWER_IS_BETTER = frozenset({"volatility"})
 
 
 @njit(cache=True, nogil=True)

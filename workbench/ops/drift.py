@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +34,7 @@ import pandas as pd
 from workbench.engine.fills import fill_price_nb
 from workbench.errors import WorkbenchError
 from workbench.ops.drift_attribution import COMPONENTS, Attribution, Execution, Placed, attribute, pnl
+from workbench.ops.drift_report import DriftReport
 from workbench.orders.model import Fill, Order
 from workbench.store.models_trading import ReceivedBarRow, RunKind, RunRow
 
@@ -61,72 +60,6 @@ DEFAULT_COSTS = {"fees": 0.0, "slippage": 0.0, "fixed_fee": 0.0, "fill": "next_o
 class DriftError(WorkbenchError):
     """A run cannot be re-simulated: it is not a live or paper run, it recorded no bars, or the bars given for it
     do not fit its symbols."""
-
-
-@dataclass
-class DriftReport:
-    """A run against its model: the P&Ls, the attribution table, the orders side by side, the data differences.
-
-    A run of several symbols in one account (``symbols``; ``symbol`` then names them all, comma-separated, as the
-    run records them) traded by ``weights``: ``table`` is the account's, ``by_symbol`` splits its execution
-    components by symbol, and ``bars``, ``orders`` and ``data_differences`` hold every symbol's rows, each led by
-    a ``symbol`` column (`orders_of` gives one symbol's orders).
-    """
-
-    run_id: int
-    strategy: str
-    params: dict[str, Any]
-    symbol: str
-    broker: str
-    cash: float
-    costs: dict[str, Any]
-    bars: pd.DataFrame = field(repr=False)
-    session_pnl: float
-    model_pnl: float
-    reference_pnl: float | None
-    table: pd.DataFrame = field(repr=False)
-    orders: pd.DataFrame = field(repr=False)
-    data_differences: pd.DataFrame = field(repr=False)
-    notes: list[str] = field(default_factory=list)
-    symbols: tuple[str, ...] = ()
-    weights: dict[str, float] = field(default_factory=dict)
-    by_symbol: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-
-    def __post_init__(self) -> None:
-        self.symbols = tuple(self.symbols) or (self.symbol,)
-
-    @property
-    def total(self) -> float:
-        """The run's recorded P&L minus the model's (on the reference data when there is some)."""
-        return float(self.table.loc["total", "pnl"])
-
-    def orders_of(self, symbol: str) -> pd.DataFrame:
-        """``symbol``'s orders, model and run side by side (a table like a one-symbol report's ``orders``).
-
-        Raises
-        ------
-        KeyError
-            ``symbol`` is not one of the run's.
-        """
-        name = symbol.upper()
-        if name not in self.symbols:
-            raise KeyError(f"{symbol}: run {self.run_id} trades {', '.join(self.symbols)}")
-        if len(self.symbols) == 1:
-            return self.orders
-        rows = self.orders[self.orders["symbol"] == name]
-        return rows.drop(columns="symbol").reset_index(drop=True)
-
-    def to_html(self) -> str:
-        """The report as one standalone HTML page (`workbench.ops.drift_report`)."""
-        from workbench.ops.drift_report import render
-
-        return render(self)
-
-    def write(self, path: str | Path) -> Path:
-        """Write `to_html` to ``path`` atomically; returns it."""
-        from workbench.reports.export import write_atomic
-
-        return write_atomic(Path(path), self.to_html())
 
 
 def session_run(store: Any, run: int | str = "latest") -> RunRow:

@@ -1,17 +1,19 @@
-"""The drift report as one standalone HTML page: the run, the P&Ls, the attribution table, the orders side by side
-and the bars that differ from the reference (no scripts, no network: it opens anywhere). A run of several symbols
-shows its weights, the account's table split by symbol, and each symbol's orders."""
+"""``DriftReport``: a run against its model (made by ``workbench.ops.drift``), and the report as one standalone HTML
+page: the run, the P&Ls, the attribution table, the orders side by side and the bars that differ from the reference
+(no scripts, no network: it opens anywhere). A run of several symbols shows its weights, the account's table split
+by symbol, and each symbol's orders."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import jinja2
 import pandas as pd
 
-if TYPE_CHECKING:
-    from workbench.ops.drift import DriftReport
+from workbench.reports.export import write_atomic
 
 _PAGE = jinja2.Environment(autoescape=True).from_string(
     """<!DOCTYPE html>
@@ -59,6 +61,68 @@ starting cash {{ money(r.cash) }}; costs {{ costs }}.{% if several %} Weights: {
 </body></html>
 """
 )
+
+
+@dataclass
+class DriftReport:
+    """A run against its model: the P&Ls, the attribution table, the orders side by side, the data differences.
+
+    A run of several symbols in one account (``symbols``; ``symbol`` then names them all, comma-separated, as the
+    run records them) traded by ``weights``: ``table`` is the account's, ``by_symbol`` splits its execution
+    components by symbol, and ``bars``, ``orders`` and ``data_differences`` hold every symbol's rows, each led by
+    a ``symbol`` column (`orders_of` gives one symbol's orders).
+    """
+
+    run_id: int
+    strategy: str
+    params: dict[str, Any]
+    symbol: str
+    broker: str
+    cash: float
+    costs: dict[str, Any]
+    bars: pd.DataFrame = field(repr=False)
+    session_pnl: float
+    model_pnl: float
+    reference_pnl: float | None
+    table: pd.DataFrame = field(repr=False)
+    orders: pd.DataFrame = field(repr=False)
+    data_differences: pd.DataFrame = field(repr=False)
+    notes: list[str] = field(default_factory=list)
+    symbols: tuple[str, ...] = ()
+    weights: dict[str, float] = field(default_factory=dict)
+    by_symbol: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    def __post_init__(self) -> None:
+        self.symbols = tuple(self.symbols) or (self.symbol,)
+
+    @property
+    def total(self) -> float:
+        """The run's recorded P&L minus the model's (on the reference data when there is some)."""
+        return float(self.table.loc["total", "pnl"])
+
+    def orders_of(self, symbol: str) -> pd.DataFrame:
+        """``symbol``'s orders, model and run side by side (a table like a one-symbol report's ``orders``).
+
+        Raises
+        ------
+        KeyError
+            ``symbol`` is not one of the run's.
+        """
+        name = symbol.upper()
+        if name not in self.symbols:
+            raise KeyError(f"{symbol}: run {self.run_id} trades {', '.join(self.symbols)}")
+        if len(self.symbols) == 1:
+            return self.orders
+        rows = self.orders[self.orders["symbol"] == name]
+        return rows.drop(columns="symbol").reset_index(drop=True)
+
+    def to_html(self) -> str:
+        """The report as one standalone HTML page (see the module docstring)."""
+        return render(self)
+
+    def write(self, path: str | Path) -> Path:
+        """Write `to_html` to ``path`` atomically; returns it."""
+        return write_atomic(Path(path), self.to_html())
 
 
 def render(report: DriftReport) -> str:

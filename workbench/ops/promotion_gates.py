@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.ops.paper_period import PAPER_BROKERS, PAPER_DAYS
 from workbench.strategies.base import Strategy
 from workbench.trading.reconcile import RECONCILE
 
@@ -36,11 +37,6 @@ if TYPE_CHECKING:
 PARITY_RTOL = 1e-9
 #: Cuts `check_lookahead` recomputes the signals at (random bars plus the last few).
 LOOKAHEAD_SAMPLES = 250
-#: Trading days a paper period needs by default (about a month).
-PAPER_DAYS = 20
-#: Brokers whose runs count as paper trading by default: Alpaca's paper account trades live market data. A local
-#: ``sim`` session can replay history as fast as asked, so it says nothing about live execution.
-PAPER_BROKERS = ("alpaca-paper",)
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ def sweep_gate(
     store: Any, sweep_run_id: int, cls: type[Strategy], values: Mapping[str, Any], symbols: Sequence[str]
 ) -> tuple[Gate, SweepResult | None]:
     """The configuration comes from saved sweep ``sweep_run_id``, which reproduces; returns the rerun sweep."""
-    from workbench.provenance.saved import rerun_run
+    from workbench.ops.rerun import rerun_run
     from workbench.provenance.spec import NotReproducible
 
     with store.unit_of_work(readonly=True) as uow:
@@ -152,15 +148,9 @@ def overfitting_gate(sweep: SweepResult, values: Mapping[str, Any], symbols: Seq
     """#3's verdict for this configuration: not "likely overfit"."""
     from scipy.stats import kurtosis, skew
 
-    from workbench.research.overfitting import (
-        assess,
-        parameter_stability,
-        probabilistic_sharpe_ratio,
-        sharpe_from_moments,
-        trial_returns,
-        verdict,
-    )
-    from workbench.research.result import LOWER_IS_BETTER
+    from workbench.engine.metrics import LOWER_IS_BETTER
+    from workbench.engine.overfitting import parameter_stability, probabilistic_sharpe_ratio, sharpe_from_moments
+    from workbench.research.overfitting import assess, trial_returns, verdict
 
     reports = assess(sweep)
     numbers: dict[str, Any] = {}

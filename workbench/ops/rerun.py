@@ -1,10 +1,12 @@
-"""``rerun``: run a recorded ``RunSpec`` again on the same bars and code, refusing when either changed."""
+"""``rerun``: run a recorded ``RunSpec`` again on the same bars and code, refusing when either changed;
+``rerun_run``: the same for a run saved in the store, saying which numbers came out different."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from workbench.provenance.saved import differences, opened_store, result_metrics, run_row, spec_dict
 from workbench.provenance.spec import NotReproducible, RunSpec, bars_hash, strategy_hash
 
 
@@ -69,3 +71,26 @@ def rerun(spec: RunSpec | Mapping[str, Any], *, check_code: bool = True, progres
         progress=progress,
         **spec.params["ranges"],
     )
+
+
+def rerun_run(run_id: int, store: Any = None, *, check_code: bool = True) -> tuple[Any, list[str]]:
+    """Run saved run ``run_id`` again; return the fresh result and how its numbers differ from the saved ones
+    (empty when reproduced: every backtest metric equal to 1e-12 relative, a sweep's whole table hashing alike).
+
+    Raises ``NotReproducible`` when the bars were passed in memory or changed, or the strategy's code changed
+    (unless ``check_code=False``), or the run has no run spec (a live session).
+
+    Examples
+    --------
+    >>> result, differences = rerun_run(1)  # doctest: +SKIP
+    >>> differences  # doctest: +SKIP
+    []
+    """
+    with opened_store(store) as opened, opened.unit_of_work(readonly=True) as uow:
+        row = run_row(uow, run_id)
+    try:
+        spec = RunSpec.from_dict(spec_dict(row))
+    except (TypeError, ValueError):  # missing fields, or a kind rerun does not know
+        raise NotReproducible(f"run {run_id} ({row.kind}) has no run spec to run again") from None
+    result = rerun(spec, check_code=check_code)
+    return result, differences(row.metrics or {}, result_metrics(result))

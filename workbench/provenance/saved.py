@@ -2,15 +2,13 @@
 
 A saved run keeps its whole ``RunSpec`` (parameters or exact grid, strategy source hash, package version, data
 origin and a hash of the exact bars, costs, fill and risk settings) next to its metrics; a backtest also keeps
-its orders, fills, risk events and a daily equity curve. ``rerun_run`` reruns the spec and says which numbers,
-if any, came out different. Without a ``store`` every function uses the configured database.
+its orders, fills, risk events and a daily equity curve. Without a ``store`` every function
+uses the configured database; ``workbench.ops.rerun.rerun_run`` runs a saved run again.
 
 >>> import workbench as wb
->>> from workbench.provenance.saved import rerun_run, runs, save_run
+>>> from workbench.provenance.saved import runs, save_run
 >>> run_id = save_run(wb.backtest("sma_cross", wb.load("SPY", start="2020-01-01")))  # doctest: +SKIP
 >>> runs()  # doctest: +SKIP
->>> rerun_run(run_id)[1]  # doctest: +SKIP
-[]
 """
 
 from __future__ import annotations
@@ -19,24 +17,27 @@ import math
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from workbench.provenance.spec import NotReproducible, RunSpec, metrics_hash
+from workbench.provenance.spec import RunSpec, metrics_hash
 from workbench.store import Store, StoreError
 from workbench.store.models_trading import OrderRow, RunRow
 from workbench.store.types import utcnow
 from workbench.store.unit_of_work import UnitOfWork
 
-if TYPE_CHECKING:
-    from workbench.research.result import SweepResult
-    from workbench.trading.backtest import BacktestResult
-    from workbench.trading.portfolio import PortfolioResult
 
-    Result = BacktestResult | PortfolioResult | SweepResult
+class Result(Protocol):
+    """What a result gives to be saved: its ``spec``; a backtest its ``metrics`` (a Series), records, ``equity`` and
+    ``holdings_value`` (the positions' market value per bar); a sweep its ``metrics`` table, ``metric``, ``best``
+    and whether it is ``complete``."""
+
+    spec: RunSpec
+    metrics: Any
+
 
 #: Backtest metrics shown by ``runs()`` (every metric is saved).
 HEADLINE = ("total_return", "sharpe", "max_drawdown", "trades")
@@ -67,7 +68,7 @@ def save_run(result: Result, store: Store | None = None, *, name: str | None = N
     if spec.kind == "sweep" and not result.complete:
         raise ValueError(f"this sweep was interrupted after {len(result.metrics)} runs: finish it to save it")
     now = utcnow()
-    with _opened(store) as opened, opened.unit_of_work() as uow:
+    with opened_store(store) as opened, opened.unit_of_work() as uow:
         if spec.kind == "backtest":
             _refuse_saved_twice(uow, result)
         run = uow.runs.start(
@@ -84,7 +85,7 @@ def save_run(result: Result, store: Store | None = None, *, name: str | None = N
         )
         if spec.kind == "backtest":
             _save_records(uow, run.id, result)
-        uow.runs.finish(run.id, metrics=_metrics(result), finished_at=now)
+        uow.runs.finish(run.id, metrics=result_metrics(result), finished_at=now)
         return run.id
 
 
@@ -98,7 +99,7 @@ def runs(
     --------
     >>> runs(kind="backtest", strategy="sma_cross")[["sharpe", "max_drawdown"]]  # doctest: +SKIP
     """
-    with _opened(store) as opened, opened.unit_of_work(readonly=True) as uow:
+    with opened_store(store) as opened, opened.unit_of_work(readonly=True) as uow:
         rows = uow.runs.find(kind=kind, strategy=strategy, limit=limit)
     records = []
     for row in rows:
@@ -127,14 +128,14 @@ def show_run(run_id: int, store: Store | None = None) -> dict[str, Any]:
     >>> show_run(1)["spec"]["params"]  # doctest: +SKIP
     {'fast': 10, 'slow': 50}
     """
-    with _opened(store) as opened, opened.unit_of_work(readonly=True) as uow:
-        row = _run_row(uow, run_id)
+    with opened_store(store) as opened, opened.unit_of_work(readonly=True) as uow:
+        row = run_row(uow, run_id)
         snapshots = uow.equity.series(run_id)
         shown = {
             "id": row.id,
             "name": row.config.get("name"),
             **{c: getattr(row, c) for c in ("kind", "strategy", "status", "started_at", "finished_at", "params")},
-            "spec": _spec_dict(row),
+            "spec": spec_dict(row),
             **{c: getattr(row, c) for c in ("code_version", "strategy_source_hash", "data_source", "data_hash")},
             **{c: getattr(row, c) for c in ("costs", "metrics", "error")},
             "orders": uow.orders.find(run_id=run_id),
@@ -148,33 +149,8 @@ def show_run(run_id: int, store: Store | None = None) -> dict[str, Any]:
     return shown
 
 
-def rerun_run(run_id: int, store: Store | None = None, *, check_code: bool = True) -> tuple[Result, list[str]]:
-    """Run saved run ``run_id`` again; return the fresh result and how its numbers differ from the saved ones
-    (empty when reproduced: every backtest metric equal to 1e-12 relative, a sweep's whole table hashing alike).
-
-    Raises ``NotReproducible`` when the bars were passed in memory or changed, or the strategy's code changed
-    (unless ``check_code=False``), or the run has no run spec (a live session).
-
-    Examples
-    --------
-    >>> result, differences = rerun_run(1)  # doctest: +SKIP
-    >>> differences  # doctest: +SKIP
-    []
-    """
-    from workbench.ops.rerun import rerun
-
-    with _opened(store) as opened, opened.unit_of_work(readonly=True) as uow:
-        row = _run_row(uow, run_id)
-    try:
-        spec = RunSpec.from_dict(_spec_dict(row))
-    except (TypeError, ValueError):  # missing fields, or a kind rerun does not know
-        raise NotReproducible(f"run {run_id} ({row.kind}) has no run spec to run again") from None
-    result = rerun(spec, check_code=check_code)
-    return result, _differences(row.metrics or {}, _metrics(result))
-
-
 @contextmanager
-def _opened(store: Store | None) -> Iterator[Store]:
+def opened_store(store: Store | None) -> Iterator[Store]:
     """``store``, or the configured database (created and migrated on first use), closed afterwards."""
     if store is not None:
         yield store
@@ -185,14 +161,14 @@ def _opened(store: Store | None) -> Iterator[Store]:
         yield default
 
 
-def _run_row(uow: UnitOfWork, run_id: int) -> RunRow:
+def run_row(uow: UnitOfWork, run_id: int) -> RunRow:
     row = uow.runs.get(run_id)
     if row is None:
         raise StoreError(f"run {run_id} is not stored")
     return row
 
 
-def _spec_dict(row: RunRow) -> dict[str, Any]:
+def spec_dict(row: RunRow) -> dict[str, Any]:
     """The run's ``RunSpec.to_dict()``: its config without what ``save_run`` adds (the name)."""
     return {k: v for k, v in row.config.items() if k in _SPEC_FIELDS}
 
@@ -216,22 +192,12 @@ def _save_records(uow: UnitOfWork, run_id: int, result: Result) -> None:
         uow.risk_events.add(run_id, event)
     equity = result.equity
     daily = ~equity.index.normalize().duplicated(keep="last")  # each calendar day's last bar
-    cash = (equity - _holdings(result))[daily]
+    cash = (equity - result.holdings_value)[daily]
     stamps = equity.index[daily].to_pydatetime()
     uow.equity.add_many(run_id, zip(stamps, cash.tolist(), equity[daily].tolist(), strict=True))
 
 
-def _holdings(result: Result) -> pd.Series:
-    """Market value of the positions at each bar's close (a portfolio: at each symbol's last known close)."""
-    from workbench.trading.portfolio import PortfolioResult
-
-    if isinstance(result, PortfolioResult):
-        closes = pd.DataFrame({s: f["close"] for s, f in result.frames.items()}).reindex(result.equity.index)
-        return (result.positions * closes.ffill()).fillna(0.0).sum(axis=1)
-    return result.position * result.bars["close"]
-
-
-def _metrics(result: Result) -> dict[str, Any]:
+def result_metrics(result: Result) -> dict[str, Any]:
     """A backtest's metrics; a sweep's metric, size, table hash and best rows."""
     if result.spec.kind == "backtest":
         return {k: float(v) for k, v in result.metrics.items()}
@@ -243,8 +209,9 @@ def _metrics(result: Result) -> dict[str, Any]:
     }
 
 
-def _differences(saved: Mapping[str, Any], rerun: Mapping[str, Any]) -> list[str]:
-    """``name: saved X, rerun Y`` for each number that differs (a sweep's best rows follow from its hash)."""
+def differences(saved: Mapping[str, Any], rerun: Mapping[str, Any]) -> list[str]:
+    """``name: saved X, rerun Y`` for each number of a rerun (``rerun``) that differs from the ``saved`` one (a
+    sweep's best rows follow from its hash)."""
     names = [k for k in rerun if k != "best"] + [k for k in saved if k not in rerun]
     return [
         f"{name}: saved {saved.get(name, 'nothing')!r}, rerun {rerun.get(name, 'nothing')!r}"

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -59,23 +59,11 @@ class RunSpec:
         return cls(**dict(data))
 
 
-class Saveable:
-    """``save()`` and ``report()`` for results that have a ``spec``: the run goes to the store
-    (``workbench.provenance.saved``) or into an HTML report (``workbench.reports``)."""
+class Specified(Protocol):
+    """A result that knows what it was made of (a backtest's or a sweep's): what reports and reruns read."""
 
-    def report(self, out: Any = None, show_code: bool = False, sweep: Any = None) -> Any:
-        """Run the backtest report notebook on this result's spec and write it as HTML; returns the path.
-        ``sweep`` (the sweep the parameters came from) adds its parameter heatmap."""
-        from workbench.reports import report_result
-
-        return report_result(self, out, show_code, sweep)
-
-    def save(self, store: Any = None, *, name: str | None = None) -> int:
-        """Save this run in ``store`` (default: the configured database) and return its run id; list saved
-        runs with ``wb.runs()`` and reproduce one with ``workbench runs rerun ID``."""
-        from workbench.provenance.saved import save_run
-
-        return save_run(self, store, name=name)
+    @property
+    def spec(self) -> RunSpec: ...
 
 
 def bars_hash(frames: Mapping[str, pd.DataFrame]) -> str:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from workbench.research.result import SweepResult
-    from workbench.trading.backtest import BacktestResult
-    from workbench.trading.portfolio import PortfolioResult
+from workbench.provenance.spec import Specified
 
 
 def build_report(
@@ -49,10 +46,10 @@ def build_report(
 
 
 def report_result(
-    result: BacktestResult | PortfolioResult,
+    result: Specified,
     out: str | Path | None = None,
     show_code: bool = False,
-    sweep: SweepResult | None = None,
+    sweep: Specified | None = None,
 ) -> Path:
     """The HTML report of a finished backtest, made by running it again from ``result.spec`` (same bars,
     checked by hash; same strategy code, checked by hash); ``sweep``, the sweep the parameters came from,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,17 +20,13 @@ import pandas as pd
 from workbench.data.bars import Bars
 from workbench.data.load import TimeBound, load
 from workbench.engine.grid import build_grid
-from workbench.engine.inputs import check_costs, check_metric, check_periods_per_year
-from workbench.provenance.spec import NotReproducible, RunSpec, bars_hash, strategy_hash
+from workbench.engine.inputs import check_costs, check_metric, check_periods_per_year, check_weights
+from workbench.provenance.spec import NotReproducible, RunSpec, Specified, bars_hash, strategy_hash
 from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
 from workbench.strategies.params import ParameterError
 from workbench.strategies.registry import StrategyNotFoundError
 from workbench.strategies.registry import strategy as lookup
-from workbench.trading.portfolio import check_weights
-
-if TYPE_CHECKING:
-    from workbench.research.result import SweepResult
 
 
 @dataclass(frozen=True)
@@ -138,7 +134,7 @@ def check_parameters(
     return ReportInputs(instance, bars, costs, rules.active(), checked, ranges, metric, _plain(parameters))
 
 
-def spec_parameters(spec: RunSpec, sweep: SweepResult | None = None) -> dict[str, Any]:
+def spec_parameters(spec: RunSpec, sweep: Specified | None = None) -> dict[str, Any]:
     """``check_parameters`` arguments that run the backtest recorded in ``spec`` again on the same bars (and,
     given the ``sweep`` it was chosen from, that sweep's grid and metric).
 

@@ -10,15 +10,12 @@ import numpy as np
 import pandas as pd
 
 from workbench.engine.inputs import Costs
-from workbench.provenance.spec import Saveable
+from workbench.engine.metrics import LOWER_IS_BETTER
+from workbench.provenance.saveable import Saveable
 from workbench.strategies.base import Strategy
 
 if TYPE_CHECKING:
     from workbench.provenance.spec import RunSpec
-
-# Metrics where lower is better; every other metric ranks descending (max_drawdown is <= 0, so closer to 0
-# ranks first).
-LOWER_IS_BETTER = frozenset({"volatility"})
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pandas as pd
 from workbench.data.schema import bar_arrays
 from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
+from workbench.engine.grid_job import row_values
 from workbench.engine.inputs import (
     Costs,
     check_costs,
@@ -24,10 +25,9 @@ from workbench.engine.inputs import (
     resolve_strategy,
 )
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
-from workbench.engine.metrics import METRIC_NAMES
-from workbench.engine.runner import row_values, run_grid
+from workbench.engine.metrics import LOWER_IS_BETTER, METRIC_NAMES
+from workbench.engine.runner import run_grid
 from workbench.engine.single import simulate_exposure
-from workbench.research.result import LOWER_IS_BETTER
 from workbench.strategies.base import Strategy, call_signals
 from workbench.strategies.params import ParameterError
 

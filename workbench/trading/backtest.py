@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.schema import bar_arrays
-from workbench.engine.inputs import check_costs, check_periods_per_year, prepare_bars, resolve_strategy
+from workbench.engine.inputs import check_costs, check_periods_per_year, check_weights, prepare_bars, resolve_strategy
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.simulate import (
@@ -26,7 +26,8 @@ from workbench.engine.simulate import (
 )
 from workbench.engine.single import trade_table
 from workbench.orders.model import Fill, Order, OrderEvent
-from workbench.provenance.spec import RunSpec, Saveable, make_spec
+from workbench.provenance.saveable import Saveable
+from workbench.provenance.spec import RunSpec, make_spec
 from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.strategies.base import Strategy, call_signals
@@ -34,7 +35,7 @@ from workbench.testing.clock import FrozenClock
 from workbench.trading.build import simulated_account
 from workbench.trading.driver import TargetDriver
 from workbench.trading.gc_pause import gc_paused
-from workbench.trading.portfolio import PortfolioResult, check_weights, run_portfolio
+from workbench.trading.portfolio import PortfolioResult, run_portfolio
 from workbench.trading.records import RecordFrames
 
 
@@ -63,6 +64,11 @@ class BacktestResult(RecordFrames, Saveable):
     def spec(self) -> RunSpec:
         """What this run was made of, to save it and run it again (``runner.provenance``)."""
         return make_spec("backtest", type(self.strategy), self.strategy.values, {self.symbol: self.bars}, self.settings)
+
+    @property
+    def holdings_value(self) -> pd.Series:
+        """The position's market value at each bar's close (equity minus cash)."""
+        return self.position * self.bars["close"]
 
     @cached_property
     def trades(self) -> pd.DataFrame:

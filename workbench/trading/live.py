@@ -44,7 +44,7 @@ import pandas as pd
 from workbench.brokers import BrokerError
 from workbench.brokers.sim import SimBroker
 from workbench.clock import SystemClock
-from workbench.engine.inputs import resolve_strategy
+from workbench.engine.inputs import check_weights, resolve_strategy
 from workbench.logs import get_logger
 from workbench.monitor.metrics import Metrics
 from workbench.ops.promotion import require_promotion
@@ -53,7 +53,6 @@ from workbench.ports import Bar, Broker, Clock
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.store.journal import OrderJournal
 from workbench.strategies.base import Strategy
-from workbench.trading.portfolio import check_weights
 from workbench.trading.portfolio_session import PortfolioSession
 from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation, reconcile
 from workbench.trading.session import TradingSession

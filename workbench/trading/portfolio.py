@@ -23,7 +23,8 @@ from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
-from workbench.provenance.spec import RunSpec, Saveable, make_spec
+from workbench.provenance.saveable import Saveable
+from workbench.provenance.spec import RunSpec, make_spec
 from workbench.risk.manager import RiskEvent, RiskManager
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.strategies.base import Strategy
@@ -56,25 +57,18 @@ class PortfolioResult(RecordFrames, Saveable):
         """What this run was made of, to save it and run it again (``runner.provenance``)."""
         return make_spec("backtest", type(self.strategy), self.strategy.values, self.frames, self.settings)
 
+    @property
+    def holdings_value(self) -> pd.Series:
+        """The positions' market value at each bar's close, each symbol at its last known close (equity minus cash)."""
+        closes = pd.DataFrame({s: f["close"] for s, f in self.frames.items()}).reindex(self.equity.index)
+        return (self.positions * closes.ffill()).fillna(0.0).sum(axis=1)
+
     def __repr__(self) -> str:
         m = self.metrics
         return (
             f"PortfolioResult({self.strategy!r} on {', '.join(self.weights)}: {len(self.fills)} fills, "
             f"total return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.2%})"
         )
-
-
-def check_weights(weights: dict[str, float] | None, symbols: list[str]) -> dict[str, float]:
-    """Equal weights by default; given weights must name every symbol, be >= 0 and sum to at most 1."""
-    if weights is None:
-        return {s: 1.0 / len(symbols) for s in symbols}
-    weights = {str(k).upper(): float(v) for k, v in weights.items()}
-    missing, extra = sorted(set(symbols) - set(weights)), sorted(set(weights) - set(symbols))
-    if missing or extra:
-        raise ValueError(f"weights must name exactly the symbols {symbols}; missing {missing}, unknown {extra}")
-    if any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) > 1 + 1e-12:
-        raise ValueError(f"weights {weights}: each must be >= 0 and together at most 1")
-    return {s: weights[s] for s in symbols}
 
 
 def run_portfolio(

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workbench.engine.inputs import resolve_strategy
+from workbench.engine.inputs import check_weights, resolve_strategy
 from workbench.engine.sessions import CLOSED
 from workbench.logs import get_logger
 from workbench.orders.model import Order
@@ -28,7 +28,6 @@ from workbench.ports import Bar, Broker, Clock
 from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
 from workbench.trading.build import journal_run, trading_core
-from workbench.trading.portfolio import check_weights
 from workbench.trading.portfolio_driver import BarRow, PortfolioDriver
 
 if TYPE_CHECKING:
