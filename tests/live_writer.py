@@ -32,8 +32,8 @@ import pandas as pd
 
 import workbench as wb
 from workbench.brokers.alpaca import AlpacaBroker
+from workbench.data.feeds import Bar
 from workbench.logs import configure_logging
-from workbench.ports import Bar
 from workbench.store import Store
 from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock, ListFeed, make_bars

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_reports_support import html_metrics
+from reports_support import html_metrics
 
 import workbench as wb
 from workbench.reports.benchmark import buy_and_hold

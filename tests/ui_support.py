@@ -34,7 +34,7 @@ def add_users(store: Store) -> None:
 
 class JournaledAccount:
     """A paper account trading one symbol whose every order, fill and position goes to the store, as a live
-    session's do (a `workbench.api.trading.TradingContext`, so a `Desk` can cancel through it)."""
+    session's do (a `workbench.trading.account.TradingContext`, so a `Desk` can cancel through it)."""
 
     def __init__(self, store: Store, strategy: str, symbol: str, price: float, *, cash: float = 10_000.0) -> None:
         self.clock = FrozenClock(T0)

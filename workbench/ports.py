@@ -1,28 +1,25 @@
-"""The three runtime boundaries: Clock, DataFeed and Broker. Only these differ between a backtest and a live
-session; the composition root picks the implementations, everything else is written against these Protocols.
+"""The runtime boundaries: only these differ between a backtest and a live session, and the composition root
+(`workbench.trading.build`) picks their implementations; everything else is written against these Protocols.
+
+* ``Clock`` (`workbench.clock`): `SystemClock` live, `SimClock` in a simulation;
+* ``DataFeed`` (`workbench.data.feeds`): a replay of history or a live stream of ``Bar``;
+* ``Broker``: `SimBroker` (backtests, local paper) or `AlpacaBroker` (paper and live);
+* ``Simulation``: what only a simulated venue can be told (the time, a symbol's price); a live venue's
+  simulation does nothing, so the code that drives orders never asks what it holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from workbench.clock import Clock
+from workbench.data.feeds import Bar, DataFeed
 from workbench.orders.model import Order, OrderEvent
 
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One OHLCV bar of one symbol; ``timestamp`` is the bar's start (UTC)."""
-
-    symbol: str
-    timestamp: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+__all__ = ["Account", "Bar", "Broker", "Clock", "DataFeed", "Simulation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +31,17 @@ class Account:
 
 
 @runtime_checkable
-class Clock(Protocol):
-    """The time the system acts at: simulated in a backtest, the wall or market clock live."""
-
-    def now(self) -> datetime: ...
-
-
-@runtime_checkable
-class DataFeed(Protocol):
-    """Bars in time order: a replay of history or a live stream."""
-
-    def __iter__(self) -> Iterator[Bar]: ...
-
-
-@runtime_checkable
 class Broker(Protocol):
-    """Where orders go: SimBroker (backtest and local paper) or AlpacaBroker."""
+    """Where orders go: SimBroker (backtest and local paper) or AlpacaBroker.
+
+    ``kind`` is what a run records as its broker (``sim``, ``alpaca-paper``, ``alpaca-live``). ``pump`` hands the
+    subscribers the events that arrived since the last call (a streaming broker; a simulated one has emitted its
+    events already) and ``track`` makes the broker move the very ``Order`` objects given (a resumed run's working
+    orders) when their updates arrive.
+    """
+
+    @property
+    def kind(self) -> str: ...
 
     def submit(self, order: Order) -> Order: ...
 
@@ -64,3 +56,17 @@ class Broker(Protocol):
     def account(self) -> Account: ...
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None: ...
+
+    def pump(self, timeout: float = 0.0) -> int: ...
+
+    def track(self, orders: Iterable[Order]) -> None: ...
+
+
+class Simulation(Protocol):
+    """What only a simulated venue can be told, by the code that replays bars through it: the time it is now
+    (its clock is moved to each fill's time) and the price a symbol trades at (market orders fill there). At a
+    live venue time and prices are the market's: its simulation does nothing."""
+
+    def set_time(self, moment: datetime) -> None: ...
+
+    def quote(self, symbol: str, price: float) -> None: ...

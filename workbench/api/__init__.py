@@ -1,7 +1,8 @@
 """The REST API (optional extra ``workbench[api]``: FastAPI and uvicorn): ``create_app`` builds it, ``workbench api
 serve`` runs it (on 127.0.0.1 unless told otherwise, and never beyond loopback without users to authenticate).
 
->>> from workbench.api import create_app, PaperAccount  # doctest: +SKIP
+>>> from workbench.api import create_app  # doctest: +SKIP
+>>> app = create_app(store, api_account(store, cash=10_000))  # trading.build.api_account  # doctest: +SKIP
 
 Names load on first use, so ``import workbench.api`` does not import FastAPI.
 """
@@ -11,9 +12,6 @@ from typing import Any
 
 _EXPORTS = {
     "ApiConfig": "workbench.api.config",
-    "Desk": "workbench.api.desk",
-    "PaperAccount": "workbench.api.trading",
-    "TradingContext": "workbench.api.trading",
     "create_app": "workbench.api.app",
 }
 

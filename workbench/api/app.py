@@ -15,17 +15,16 @@ from fastapi import Depends, FastAPI
 from workbench.api import routes_account, routes_auth, routes_ops, routes_orders, routes_runs, routes_strategies
 from workbench.api.config import ApiConfig
 from workbench.api.deps import AppState, limit_ip
-from workbench.api.desk import Desk
 from workbench.api.errors import install_error_handlers
 from workbench.api.limits import BodySizeLimit, RateLimiter
-from workbench.api.trading import TradingContext
 from workbench.auth.service import AuthService
-from workbench.clock import SystemClock
+from workbench.clock import Clock, SystemClock
 from workbench.config import Settings
 from workbench.monitor.health import Check, broker_check, standard_checks
 from workbench.monitor.metrics import Metrics
-from workbench.ports import Clock
+from workbench.services.desk import Desk
 from workbench.store.database import Store
+from workbench.trading.account import TradingContext
 
 DESCRIPTION = """The Quant Workbench's REST API.
 
@@ -45,13 +44,15 @@ def create_app(
     metrics: Metrics | None = None,
     checks: Mapping[str, Check] | None = None,
 ) -> FastAPI:
-    """The API over ``store``, trading through ``trading`` (a session, a `PaperAccount`, or a `Desk` sharing a
-    session loop's lock; None: the trading routes answer 503).
+    """The API over ``store``, trading through ``trading`` (a recorded session, the `PaperAccount` of
+    `trading.build.api_account`, or a `Desk` sharing a session loop's lock; None: the trading routes answer 503).
+    Positions and orders are read back from ``store``, where the account records them.
 
-    ``/metrics`` serves ``metrics``: by default a `Metrics` of the app's own, attached to the trading account (or
-    session) so the orders placed through the API count; pass the one a running session is measured by already
-    (``LiveSession.metrics``) to serve that session's. ``/health`` runs the ``database`` check, the ``broker``
-    check of the trading account, and ``checks`` (e.g. ``cache``, ``feed``, ``scheduler`` from `standard_checks`).
+    ``/metrics`` serves ``metrics``: by default a `Metrics` of the app's own, attached to the trading account so
+    the orders placed through the API count; pass the one a running session is measured by already
+    (``LiveSession.metrics``) to serve that session's bars, P&L and exposure too. ``/health`` runs the ``database``
+    check, the ``broker`` check of the trading account, and ``checks`` (e.g. ``cache``, ``feed``, ``scheduler`` from
+    `standard_checks`).
     Rate-limit counters live in ``config.storage_url``, else ``settings.redis_url``, else in memory.
 
     Examples
@@ -77,9 +78,7 @@ def create_app(
     desk = trading if isinstance(trading, Desk) or trading is None else Desk(trading)
     if metrics is None:
         metrics = Metrics()
-        if desk is not None and hasattr(desk.context, "on_bar"):
-            metrics.attach(desk.context)  # a session: its bars, P&L and exposure too
-        elif desk is not None:
+        if desk is not None:
             metrics.attach_account(desk.context)
     health = standard_checks(store=store)
     if desk is not None:

@@ -15,16 +15,16 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from workbench.api.config import ApiConfig
-from workbench.api.desk import Desk
 from workbench.api.errors import ApiError
 from workbench.api.limits import RateLimiter
 from workbench.auth.audit import audit
 from workbench.auth.errors import PermissionDenied
 from workbench.auth.principal import Principal, Scope
 from workbench.auth.service import AuthService
+from workbench.clock import Clock
 from workbench.monitor.health import Check
 from workbench.monitor.metrics import Metrics
-from workbench.ports import Clock
+from workbench.services.desk import Desk
 from workbench.store.database import Store
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (`workbench keys create`).")

@@ -15,8 +15,8 @@ router = APIRouter(prefix="/api/v1", tags=["account"], responses=ERROR_RESPONSES
 
 @router.get("/positions", dependencies=[Depends(require(Scope.READ))])
 def positions(trading: TradingDesk) -> list[PositionOut]:
-    """Open positions at average cost, marked at the latest prices."""
-    return [PositionOut.of(position, price) for position, price in trading.positions()]
+    """Open positions at average cost, priced at the account's last mark or its last fill after it."""
+    return [PositionOut.of(row) for row in trading.positions()]
 
 
 @router.get("/account", dependencies=[Depends(require(Scope.READ))])

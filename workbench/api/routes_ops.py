@@ -13,6 +13,7 @@ from workbench.api.schemas import AuditOut, CheckOut, HealthOut
 from workbench.auth.principal import Scope
 from workbench.monitor.health import health_report
 from workbench.monitor.metrics import CONTENT_TYPE_LATEST, metrics_text
+from workbench.services import audit
 
 router = APIRouter(tags=["operations"])
 
@@ -64,6 +65,5 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditOut]:
     """The audit log, newest first: logins, refreshes, refused credentials, orders, switches, halts."""
-    with state.store.unit_of_work(readonly=True) as uow:
-        rows = uow.audit.find(actor=actor, action=action, limit=limit)
-        return [AuditOut.model_validate(row, from_attributes=True) for row in rows]
+    found = audit.entries(state.store, actor=actor, action=action, limit=limit)
+    return [AuditOut.model_validate(entry, from_attributes=True) for entry in found]

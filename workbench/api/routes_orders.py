@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from workbench.api.deps import State, Trader, TradingDesk, record, require
-from workbench.api.desk import DeskError, OrderNotFound, RiskDenied
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import OrderIn, OrderOut
 from workbench.auth.principal import Scope
 from workbench.brokers import BrokerError
 from workbench.orders.model import Order, OrderError
+from workbench.services.desk import DeskError, OrderNotFound, RiskDenied
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"], responses={**ERROR_RESPONSES, **documented(503)})
 OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="The order's id.")]

@@ -1,4 +1,4 @@
-"""``/api/v1/runs``: saved backtests, sweeps and sessions (``workbench.provenance.saved``)."""
+"""``/api/v1/runs``: saved backtests, sweeps and sessions (``workbench.services.runs``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from workbench.api.deps import State, require
 from workbench.api.errors import ERROR_RESPONSES, ApiError, documented
 from workbench.api.schemas import NAME, EquityOut, OrderOut, RiskEventOut, RunDetailOut, RunOut, plain
 from workbench.auth.principal import Scope
-from workbench.provenance.saved import runs, show_run
+from workbench.services import runs
 from workbench.store.errors import StoreError
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
@@ -25,7 +25,7 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[RunOut]:
     """Saved runs, newest first, with their headline metrics (backtests) or best value (sweeps)."""
-    table = runs(state.store, kind=kind, strategy=strategy, limit=limit)
+    table = runs.saved(state.store, kind=kind, strategy=strategy, limit=limit)
     return [RunOut(id=int(run_id), **plain(row.to_dict())) for run_id, row in table.iterrows()]
 
 
@@ -33,7 +33,7 @@ def list_runs(
 def get_run(run_id: Annotated[int, Path(ge=1, le=2**31 - 1)], state: State) -> RunDetailOut:
     """Everything saved of one run: spec, metrics, orders, fills, risk events and daily equity."""
     try:
-        run = show_run(run_id, state.store)
+        run = runs.show(state.store, run_id)
     except StoreError:
         raise ApiError(404, f"run {run_id} is not stored") from None
     equity = run["equity"]

@@ -34,8 +34,7 @@ def _row(uow: UnitOfWork, name: str) -> StrategyRow:
 @router.get("", dependencies=[Depends(require(Scope.READ))])
 def list_strategies(state: State) -> list[StrategyOut]:
     """Every strategy with its switches: enabled, mode, halted (and why)."""
-    with state.store.unit_of_work(readonly=True) as uow:
-        return [_out(row) for row in uow.strategies.find()]
+    return [StrategyOut.model_validate(row, from_attributes=True) for row in controls.strategies(state.store)]
 
 
 def _switch(

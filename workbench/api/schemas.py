@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.orders.manager import PositionState
 from workbench.orders.model import Order
 from workbench.risk.manager import RiskEvent
 
@@ -240,7 +239,8 @@ class RunDetailOut(RunOut):
 
 
 class PositionOut(BaseModel):
-    """An open position at its average cost, marked at the latest price when one is known."""
+    """An open position at its average cost, priced at the account's last mark, or at its last fill after it (as
+    the dashboard prices it)."""
 
     symbol: str
     qty: float
@@ -251,16 +251,9 @@ class PositionOut(BaseModel):
     unrealized_pnl: float | None
 
     @classmethod
-    def of(cls, position: PositionState, price: float | None) -> PositionOut:
-        return cls(
-            symbol=position.symbol,
-            qty=position.qty,
-            avg_price=position.avg_price,
-            realized_pnl=position.realized_pnl,
-            fees=position.fees,
-            price=price,
-            unrealized_pnl=None if price is None else position.unrealized_pnl(price),
-        )
+    def of(cls, row: dict[str, Any]) -> PositionOut:
+        """A row of `services.snapshot.positions`."""
+        return cls(**{name: row[name] for name in cls.model_fields})
 
 
 class AccountOut(BaseModel):

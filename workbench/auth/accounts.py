@@ -18,8 +18,7 @@ from workbench.auth.passwords import hash_password
 from workbench.auth.policy import AuthPolicy
 from workbench.auth.principal import scopes_for
 from workbench.auth.totp import new_secret, provisioning_uri
-from workbench.clock import SystemClock
-from workbench.ports import Clock
+from workbench.clock import Clock, SystemClock
 from workbench.store.database import Store
 from workbench.store.models_admin import ApiKeyRow, UserRole, UserRow
 from workbench.store.unit_of_work import UnitOfWork

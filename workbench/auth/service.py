@@ -22,9 +22,8 @@ from workbench.auth.policy import AuthPolicy
 from workbench.auth.principal import ROLE_SCOPES, Principal
 from workbench.auth.tokens import TokenPair, new_token, token_hash, token_kind
 from workbench.auth.totp import accept_code
-from workbench.clock import SystemClock
+from workbench.clock import Clock, SystemClock
 from workbench.logs import get_logger
-from workbench.ports import Clock
 from workbench.store.database import Store
 from workbench.store.models_admin import SessionRow, TokenKind, UserRow
 from workbench.store.unit_of_work import UnitOfWork

@@ -54,11 +54,11 @@ from workbench.brokers.alpaca_wire import (
     order_request,
     same_qty,
 )
-from workbench.clock import SystemClock
+from workbench.clock import Clock, SystemClock
 from workbench.errors import ConfigError
 from workbench.logs import get_logger
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, TimeInForce
-from workbench.ports import Account, Clock
+from workbench.ports import Account
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -172,6 +172,11 @@ class AlpacaBroker:
 
     def __repr__(self) -> str:
         return f"AlpacaBroker(paper={self.paper}, tracked={len(self._orders)})"
+
+    @property
+    def kind(self) -> str:
+        """``alpaca-paper`` or ``alpaca-live``: what a run records as its broker."""
+        return "alpaca-paper" if self.paper else "alpaca-live"
 
     def start(self, timeout: float = 10.0) -> AlpacaBroker:
         """Connect the trade-updates stream (waiting up to ``timeout`` s for Alpaca to acknowledge it); returns

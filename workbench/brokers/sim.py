@@ -19,17 +19,19 @@ leg that is canceled. When one bar reaches both, the stop-loss fills and the tak
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from numbers import Real
 
 from workbench.brokers import BrokerError
+from workbench.clock import Clock
+from workbench.data.feeds import Bar
 from workbench.engine.fills import CASH_TOLERANCE, execution_nb
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
-from workbench.ports import Account, Bar, Clock
+from workbench.ports import Account
 
 
 class SimBroker:
-    """A broker simulated on bars: the backtest's and the local paper session's ``Broker``.
+    """A broker simulated on bars: the backtest's and the local paper session's ``Broker`` (``kind`` ``sim``).
 
     ``max_participation`` caps each order's fill per bar at that fraction (in (0, 1]) of the bar's volume;
     None (the default) fills every order in full.
@@ -37,8 +39,8 @@ class SimBroker:
     Examples
     --------
     >>> from datetime import datetime, timezone
-    >>> from workbench.testing import FrozenClock
-    >>> clock = FrozenClock(datetime(2024, 1, 2, tzinfo=timezone.utc))
+    >>> from workbench.clock import SimClock
+    >>> clock = SimClock(datetime(2024, 1, 2, tzinfo=timezone.utc))
     >>> broker = SimBroker(clock, cash=10_000, fees=0.001)
     >>> broker.quote("SPY", 470.0)
     >>> order = broker.submit(Order(symbol="SPY", side="buy", qty=10, created_at=clock.now()))
@@ -79,6 +81,8 @@ class SimBroker:
         self._handlers: list[Callable[[OrderEvent], None]] = []
         self._triggered: set[str] = set()  # stop-limit orders whose stop fired: they rest as limit orders
         self._oco: dict[str, tuple[str, Order]] = {}  # working bracket leg id -> (its name, the other leg)
+
+    kind = "sim"
 
     # --- Broker port -----------------------------------------------------------------------------------------
     def submit(self, order: Order) -> Order:
@@ -134,6 +138,13 @@ class SimBroker:
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
         self._handlers.append(handler)
+
+    def pump(self, timeout: float = 0.0) -> int:
+        """Nothing waits: a simulated broker emits each event to its subscribers as it happens."""
+        return 0
+
+    def track(self, orders: Iterable[Order]) -> None:
+        """Nothing to do: the orders a resumed run restores (`restore`) are the very objects this broker moves."""
 
     def restore(self, cash: float, positions: dict[str, float], open_orders: list[Order]) -> None:
         """Resume a local paper account from its records (``OrderJournal.restore``): cash, positions and the

@@ -26,7 +26,7 @@ from workbench.data.validate import NanPolicy
 from workbench.errors import DataNotFoundError
 
 if TYPE_CHECKING:
-    from workbench.ports import Clock
+    from workbench.clock import Clock
 
 _NS = pd.Timedelta(1, "ns")
 

@@ -10,8 +10,9 @@ import typer
 from workbench.cli.options import settings as _settings
 
 if TYPE_CHECKING:
-    from workbench.api.trading import PaperAccount
     from workbench.config import Settings
+    from workbench.store import Store
+    from workbench.trading.account import PaperAccount
 
 # FastAPI, uvicorn and the trading core load inside the command, so `workbench` starts fast without the extra.
 
@@ -44,7 +45,7 @@ def api_serve(
         from workbench.api.app import create_app
     except ImportError as exc:
         raise typer.BadParameter(f"the API needs its extra: pip install 'workbench[api]' ({exc})") from None
-    from workbench.api.serve import check_bind, is_loopback
+    from workbench.auth.listen import check_bind, is_loopback
     from workbench.cache.factory import cache_from_settings
     from workbench.logs import get_logger
     from workbench.monitor.health import cache_check
@@ -56,7 +57,7 @@ def api_serve(
     cache = cache_from_settings(settings)
     try:
         check_bind(host, store)
-        trading = _paper_account(settings, symbols, risk) if paper else None
+        trading = _paper_account(settings, store, symbols, risk) if paper else None
         metrics = Metrics()
         metrics.watch_cache(cache)
         if trading is not None:
@@ -76,15 +77,17 @@ def api_serve(
         store.close()
 
 
-def _paper_account(settings: Settings, symbols: str, risk: Path | None) -> PaperAccount:
-    """A local paper account holding ``initial_cash``, each symbol quoted at the last close of the data source."""
-    from workbench.api.trading import PaperAccount
+def _paper_account(settings: Settings, store: Store, symbols: str, risk: Path | None) -> PaperAccount:
+    """A recorded local paper account holding ``initial_cash``, each symbol quoted at the last close of the data
+    source (wired by the composition root)."""
     from workbench.data.load import load
     from workbench.risk.manager import RiskRules
+    from workbench.trading.build import api_account
 
+    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     rules = RiskRules.from_toml(risk) if risk is not None else None
-    account = PaperAccount(cash=settings.initial_cash, rules=rules, fees=settings.fees)
-    for symbol in (s.strip() for s in symbols.split(",") if s.strip()):
+    account = api_account(store, cash=settings.initial_cash, rules=rules, fees=settings.fees, symbols=names)
+    for symbol in names:
         bars = load(symbol, source=settings.data_source, path=settings.data_path)
         account.quote(symbol, float(bars["close"].iloc[-1]))
     return account

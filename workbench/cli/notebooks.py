@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.options import notebook_parameters, open_store
+from workbench.cli.options import notebook_parameters, open_store, settings
 
 # `-p NAME VALUE` pairs (papermill's form) arrive as extra arguments: Typer options take one value each.
 _PAIRS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -44,11 +44,11 @@ def schedule_cmd(
 
     Parameters: -p NAME VALUE (repeatable), as for `workbench run`.
     """
-    from workbench.notify.dispatcher import Dispatcher
     from workbench.schedule.scheduler import NotebookSchedule
+    from workbench.trading.build import notifier
 
     store = open_store(ctx)
-    dispatcher = Dispatcher.from_settings(ctx.obj, store)  # failed runs go out on the configured channels
+    dispatcher = notifier(settings(ctx), store)  # failed runs go out on the configured channels, if any
     schedule = NotebookSchedule(
         notebook,
         every,
@@ -57,12 +57,13 @@ def schedule_cmd(
         calendar=calendar,
         store=store,
         out_dir=out_dir,
-        notify=dispatcher.notify,
+        notify=None if dispatcher is None else dispatcher.notify,
     )
     typer.echo(f"running {notebook} every {every}{' in market hours' if market_hours else ''}; Ctrl-C stops")
     try:
         schedule.start(max_runs=max_runs)
     finally:
-        dispatcher.close()
+        if dispatcher is not None:
+            dispatcher.close()
     failed = sum(r.status == "failed" for r in schedule.runs)
     typer.echo(f"{len(schedule.runs)} runs ({failed} failed), {schedule.skipped} skipped")

@@ -22,11 +22,11 @@ def runs_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 50,
 ) -> None:
     """Print the saved runs, newest first, with their headline numbers."""
-    from workbench.provenance.saved import runs
+    from workbench.services import runs
     from workbench.store import Store
 
     with Store.open(_settings(ctx)) as store:
-        frame = runs(store, kind=kind, strategy=strategy, limit=limit)
+        frame = runs.saved(store, kind=kind, strategy=strategy, limit=limit)
     frame = frame.astype(object).where(frame.notna(), None)  # a missing name, metric or number prints empty
     headers = ["id", "kind", "strategy", "name", "params", "symbols", "started", "status"]
     headers += ["return", "sharpe", "max_dd", "trades", "best"]
@@ -54,11 +54,11 @@ def runs_list(
 @runs_app.command("show")
 def runs_show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Run id (see `runs list`).")]) -> None:
     """Print a run's spec, metrics and how many orders, fills, risk events and equity snapshots it kept."""
-    from workbench.provenance.saved import show_run
+    from workbench.services import runs
     from workbench.store import Store
 
     with Store.open(_settings(ctx)) as store:
-        run = show_run(run_id, store)
+        run = runs.show(store, run_id)
     title = f"run {run['id']}: {run['kind']} of {run['strategy']}" + (f" ({run['name']})" if run["name"] else "")
     typer.echo(f"{title}, {run['status']}, saved {run['finished_at'] or run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
     typer.echo(f"data: {run['data_source']} (hash {run['data_hash']})")
@@ -90,13 +90,13 @@ def runs_rerun(
     ] = False,
 ) -> None:
     """Run a saved run again on the same bars and settings; exit 1 unless every number comes out the same."""
-    from workbench.ops.rerun import rerun_run
     from workbench.provenance.spec import NotReproducible
+    from workbench.services import runs
     from workbench.store import Store
 
     with Store.open(_settings(ctx)) as store:
         try:
-            result, differences = rerun_run(run_id, store, check_code=not ignore_code)
+            result, differences = runs.rerun(store, run_id, check_code=not ignore_code)
         except NotReproducible as exc:
             typer.echo(f"not reproducible: {exc}")
             raise typer.Exit(1) from None

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.options import actor, table
+from workbench.cli.options import actor, open_store, table
 
 strategies_app = typer.Typer(help="List and describe strategies.", no_args_is_help=True)
 
@@ -51,23 +51,19 @@ def strategies_disable(ctx: typer.Context, name: Annotated[str, typer.Argument(h
 @strategies_app.command("switches")
 def strategies_status(ctx: typer.Context) -> None:
     """List the strategies the live side knows, with their switches: enabled, mode, halted (and why)."""
-    from workbench.store import Store
+    from workbench.services.switches import strategies
 
-    with Store.open(ctx.obj).unit_of_work(readonly=True) as uow:
-        rows = [
-            [r.name, "yes" if r.enabled else "no", r.mode, f"HALTED: {r.halted_reason}" if r.halted else "-"]
-            for r in uow.strategies.find()
-        ]
-    widths = [max(len(str(c)) for c in col) for col in zip(["name", "enabled", "mode", "halted"], *rows, strict=False)]
-    for row in [["name", "enabled", "mode", "halted"], *rows]:
-        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    rows = [
+        [s.name, "yes" if s.enabled else "no", s.mode, f"HALTED: {s.halted_reason}" if s.halted else "-"]
+        for s in strategies(open_store(ctx))
+    ]
+    typer.echo(table(["name", "enabled", "mode", "halted"], rows))
 
 
 def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
     """Switch stored strategy ``name`` on or off (a name no session has stored is refused, not created)."""
-    from workbench.services import switches as controls
-    from workbench.store import Store
+    from workbench.services import switches
 
-    with Store.open(ctx.obj).unit_of_work() as uow:
-        controls.set_enabled(uow, name, enabled, actor())
+    with open_store(ctx).unit_of_work() as uow:
+        switches.set_enabled(uow, name, enabled, actor())
     typer.echo(f"{name}: {'enabled' if enabled else 'disabled'}")

@@ -1,18 +1,18 @@
-"""The live-trading commands of ``workbench`` (registered by ``workbench.cli``): ``live``, the strategy switches
-and the kill switch. They are thin: the session is `workbench.trading.live.LiveSession`, the switches are the
-store's strategy flags, set and audited by `workbench.services.switches` as the API and the dashboard set them.
+"""The trading commands of ``workbench``: ``live``, ``paper`` and the kill switch (``halt``, ``resume``).
 
-The composition root of a live session is here: which broker (``sim`` local paper by default, ``alpaca-paper``,
-``alpaca-live``), which clock (the wall clock) and which feed (the data source's bars replayed from ``--start``
-at ``--pace``, or Alpaca's live minute bars when the data source is ``alpaca``; with ``--once``, only the bars
-that are complete now). Several ``--symbols`` trade in one account, as ``workbench backtest`` allocates them; the
-session's metrics and health are served with ``--metrics-port``; notifications go to the channels the settings
-configure.
+Both ``live`` and ``paper`` open a `workbench.trading.live.LiveSession`, which the composition root
+(`workbench.trading.build`) wires: ``paper`` is ``live --broker sim`` with a paper run's defaults (a new run
+unless ``--resume``, every fill printed), under the same promotion rule and the same store switches. The feed is
+the data source's bars replayed from ``--start`` at ``--pace``, or Alpaca's live minute bars when the data source
+is ``alpaca`` (with ``--once``, only the bars that are complete now). Several ``--symbols`` trade in one account,
+as ``workbench backtest`` allocates them; the session's metrics and health are served with ``--metrics-port``;
+notifications go to the channels the settings configure. The switches are set and audited by
+`workbench.services.switches`, as the API and the dashboard set them.
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -91,6 +91,7 @@ def live_cmd(
     from workbench.ops.promotion import require_promotion
     from workbench.store import Store
     from workbench.strategies.registry import strategy as lookup
+    from workbench.trading import build
     from workbench.trading.live import LiveSession, latest_run, run_until_stopped
 
     settings = ctx.obj
@@ -101,7 +102,7 @@ def live_cmd(
     rules = risk_rules(risk)
     fees = settings.fees if fees is None else fees
     store = Store.open(settings)
-    chosen = _broker(settings, name, cash, fees)  # its settings checked; connected only once entered
+    chosen = build.broker(settings, name, cash=cash, fees=fees)  # its settings checked; connected once entered
     if override_reason is None:  # refused before connecting; an override is audited once, by LiveSession.open
         require_promotion(store, instance, names, name)
     with ExitStack() as stack:
@@ -134,7 +135,7 @@ def live_cmd(
         if live.reconciliation is not None and not live.reconciliation.ok:
             typer.echo("RECONCILIATION FAILED, trading halted:\n  " + "\n  ".join(live.reconciliation.differences))
         if stream is not None:
-            feed: Any = stream(live.last_bar)
+            feed: Any = stack.enter_context(closing(stream(live.last_bar)))  # closed on the way out
         else:
             from workbench.data.feeds import ReplayFeed
 
@@ -190,7 +191,7 @@ def paper_cmd(
         path=settings.data_path,
         pace=pace or None,
         on_event=_echo_fill,
-        notify=False,
+        settings=settings,
     )
     typer.echo(
         f"{step.bars} bars, {len(step.fills)} fills, cash {step.cash:,.2f}, equity {step.equity:,.2f}; "
@@ -212,11 +213,10 @@ def halt_cmd(
 ) -> None:
     """The kill switch: every enabled strategy (or --strategy) is halted; its running sessions cancel their
     orders, flatten and stop trading, and restarted ones stay halted, until `workbench resume`."""
-    from workbench.services import switches as controls
-    from workbench.store import Store
+    from workbench.services import switches
 
-    with Store.open(ctx.obj).unit_of_work() as uow:
-        names = controls.halt(uow, reason, actor(), strategy)
+    with open_store(ctx).unit_of_work() as uow:
+        names = switches.halt(uow, reason, actor(), strategy)
     typer.echo(f"halted: {', '.join(names) or 'no enabled strategy'}")
 
 
@@ -226,29 +226,14 @@ def resume_cmd(
 ) -> None:
     """Lift the kill switch: every halted strategy (or --strategy) may trade again (a person's decision, so one
     halted by its drawdown rule or by a failed reconciliation too)."""
-    from workbench.services import switches as controls
-    from workbench.store import Store
+    from workbench.services import switches
 
-    with Store.open(ctx.obj).unit_of_work() as uow:
-        names = controls.resume(uow, actor(), strategy)
+    with open_store(ctx).unit_of_work() as uow:
+        names = switches.resume(uow, actor(), strategy)
     typer.echo(f"resumed: {', '.join(names) or 'no halted strategy'}")
 
 
 # --- the composition of a session -----------------------------------------------------------------------------
-
-
-def _broker(settings: Any, name: str, cash: float | None, fees: float) -> Any:
-    """The broker called ``name``, as a context manager (an Alpaca one is connected, then closed)."""
-    from contextlib import nullcontext
-
-    if name == "sim":
-        from workbench.brokers.sim import SimBroker
-        from workbench.clock import SystemClock
-
-        return nullcontext(SimBroker(SystemClock(), cash=settings.initial_cash if cash is None else cash, fees=fees))
-    from workbench.brokers.alpaca import AlpacaBroker
-
-    return AlpacaBroker.from_settings(settings, broker=name)
 
 
 def _bars(settings: Any, symbols: list[str], once: bool) -> tuple[dict[str, pd.DataFrame], Any]:

@@ -38,10 +38,10 @@ from alpaca.data.models import Bar as AlpacaBar
 from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest, StockLatestQuoteRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
+from workbench.data.feeds import Bar
 from workbench.data.remote import RemoteSource
 from workbench.data.sources import RetryPolicy, TimeBound, Timeframe, time_bound, validated
 from workbench.errors import ConfigError, DataNotFoundError, WorkbenchError
-from workbench.ports import Bar
 
 if TYPE_CHECKING:
     from workbench.config import Settings

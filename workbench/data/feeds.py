@@ -1,14 +1,36 @@
-"""``ReplayFeed``: a ``DataFeed`` of recorded bars, at full speed (tests, backtests) or paced like a live feed
-(local paper trading that needs no keys)."""
+"""Bars as they arrive: ``Bar`` (one OHLCV bar of one symbol), the ``DataFeed`` port (bars in time order) and
+``ReplayFeed``, a feed of recorded bars at full speed (tests, backtests) or paced like a live feed (local paper
+trading that needs no keys)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from workbench.ports import Bar
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar of one symbol; ``timestamp`` is the bar's start (UTC)."""
+
+    symbol: str
+    timestamp: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@runtime_checkable
+class DataFeed(Protocol):
+    """Bars in time order: a replay of history or a live stream."""
+
+    def __iter__(self) -> Iterator[Bar]: ...
 
 
 class ReplayFeed:

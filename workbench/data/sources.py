@@ -32,7 +32,7 @@ from workbench.data.validate import NanPolicy, validate_bars
 from workbench.errors import DataNotFoundError, DataValidationError, WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.ports import DataFeed
+    from workbench.data.feeds import DataFeed
 
 #: Supported bar file suffixes; when one folder holds a symbol in several formats the first suffix wins.
 SUFFIXES: tuple[str, ...] = (".parquet", ".csv", ".csv.gz")

@@ -31,13 +31,12 @@ import yfinance as yf
 from pandas.errors import Pandas4Warning
 from yfinance.exceptions import YFPricesMissingError, YFRateLimitError, YFTzMissingError
 
-from workbench.clock import SystemClock
+from workbench.clock import Clock, SystemClock
 from workbench.data._failures import first, format_timestamp
 from workbench.data.remote import RemoteSource
 from workbench.data.schema import PRICE_COLUMNS
 from workbench.data.sources import RetryPolicy, Timeframe
 from workbench.errors import DataNotFoundError
-from workbench.ports import Clock
 
 SOURCE = "yfinance"
 

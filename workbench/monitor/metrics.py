@@ -49,12 +49,10 @@ from workbench.risk.manager import RiskEvent
 from workbench.risk.monitor import Alert
 
 if TYPE_CHECKING:
-    from workbench.api.trading import TradingContext
     from workbench.notify.dispatcher import Dispatcher
     from workbench.schedule.notebook_run import NotebookRun
     from workbench.schedule.scheduler import NotebookSchedule
-    from workbench.trading.portfolio_session import PortfolioSession
-    from workbench.trading.session import TradingSession
+    from workbench.trading.account import Session, TradingContext
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "metrics_text"]
 
@@ -159,24 +157,23 @@ class Metrics:
 
     # -- trading sessions -------------------------------------------------------------------------------------
 
-    def attach(self, session: TradingSession | PortfolioSession) -> None:
-        """Measure a trading session (one symbol or several): `attach_account`, plus its bars, the time each takes
-        (wraps ``session.on_bar`` on this instance), P&L and exposure per symbol and the account's equity."""
+    def attach(self, session: Session) -> None:
+        """Measure a trading session (one symbol or several): `attach_account`, plus its risk alerts, its bars, the
+        time each takes (wraps ``session.on_bar`` on this instance), P&L and exposure per symbol and the account's
+        equity."""
         self.attach_account(session)
+        session.monitor.subscribe(self._alert)
         session.on_bar = self._on_bar(session, session.on_bar)  # type: ignore[method-assign]
 
     def attach_account(self, context: TradingContext) -> None:
         """Measure an account's order path (a session, or the API's `PaperAccount`): its orders, fills,
-        rejections, risk decisions and alerts (when it has a RiskMonitor) and broker calls.
+        rejections, risk decisions and broker calls.
 
         Subscribes to the OrderManager, RiskManager and RiskMonitor, and wraps (on this broker instance only) the
         broker's ``submit``, ``cancel`` and ``account`` with timers.
         """
         context.om.subscribe(lambda event: self._order_event(event, context))
         context.risk_manager.subscribe(self.observe_risk)
-        monitor = getattr(context, "monitor", None)
-        if monitor is not None:
-            monitor.subscribe(self._alert)
         broker = context.om.broker
         for operation in BROKER_OPERATIONS:
             setattr(broker, operation, _timed(getattr(broker, operation), self.broker_latency.labels(operation)))

@@ -4,7 +4,7 @@ daily summaries) told to people by email, signed webhook or chat/SMS (apprise), 
 >>> from workbench.notify import Dispatcher
 >>> dispatcher = Dispatcher.from_settings(settings, store)  # channels, routes, severities  # doctest: +SKIP
 >>> dispatcher.attach(session)        # a TradingSession's order and risk events           # doctest: +SKIP
->>> dispatcher.subscribe(bus)         # or whatever is published on an EventBus           # doctest: +SKIP
+>>> dispatcher.notify(ErrorEvent("broker", "connection reset", now))  # any other event   # doctest: +SKIP
 
 * `events`: `Notice` and `to_notice` (domain event -> kind, `Severity`, coalescing key, template variables).
 * `channels`: `SmtpChannel` (STARTTLS/SSL, AUTH), `WebhookChannel` (JSON, HMAC-SHA256 header), `AppriseChannel`.

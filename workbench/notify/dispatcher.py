@@ -3,7 +3,7 @@ the background, so nothing that publishes an event ever waits for a mail server.
 
 The path of an event:
 
-1. `Dispatcher.notify` (called by the OrderManager, RiskManager, RiskMonitor, the event bus or anyone) puts it
+1. `Dispatcher.notify` (called by the OrderManager, RiskManager, RiskMonitor, a session or anyone) puts it
    on a bounded queue and returns at once; a full queue drops the event and counts it.
 2. The router thread makes it a `Notice` (`to_notice`), picks its channels (``routes`` by kind, then each
    channel's ``min_severity``), coalesces repeats (`Coalescer`), renders the message (`Renderer`) and records
@@ -32,17 +32,13 @@ from workbench.logs import get_logger
 from workbench.notify import outbox
 from workbench.notify.channels import Channel, Message, channels_from_settings
 from workbench.notify.coalesce import Coalescer
-from workbench.notify.events import DailySummary, ErrorEvent, Notice, Severity, to_notice
+from workbench.notify.events import Notice, Severity, to_notice
 from workbench.notify.render import Renderer
-from workbench.orders.model import Order, OrderEvent
-from workbench.risk.manager import RiskEvent
-from workbench.risk.monitor import Alert
-from workbench.schedule.notebook_run import NotebookRun
+from workbench.orders.model import Order
 
 if TYPE_CHECKING:
-    from workbench.bus import EventBus, Subscription
     from workbench.config import Settings
-    from workbench.trading.session import TradingSession
+    from workbench.trading.account import Session
 
 _log = get_logger(__name__)
 _STOP, _FLUSH = object(), object()
@@ -171,8 +167,8 @@ class Dispatcher:
             return False
         return True
 
-    def attach(self, session: TradingSession) -> None:
-        """Notify the fills and rejections, risk decisions and risk alerts of a `TradingSession`.
+    def attach(self, session: Session) -> None:
+        """Notify the fills and rejections, risk decisions and risk alerts of a trading session.
 
         The handlers only queue the event: the order path does not wait for routing, rendering or delivery.
         """
@@ -180,12 +176,6 @@ class Dispatcher:
         session.om.subscribe(lambda event: self.notify(event, orders=session.om.orders, strategy=name))
         session.risk_manager.subscribe(lambda event: self.notify(event, strategy=name))
         session.monitor.subscribe(lambda alert: self.notify(alert, strategy=name))
-
-    def subscribe(self, bus: EventBus) -> list[Subscription]:
-        """Notify what is published on ``bus``: notices, order and risk events, alerts, errors, daily summaries
-        and scheduled notebook runs (a failed one)."""
-        kinds = (Notice, OrderEvent, RiskEvent, Alert, ErrorEvent, DailySummary, NotebookRun)
-        return [bus.subscribe(kind, self.notify, name=f"notify:{kind.__name__}") for kind in kinds]
 
     def drain(self, limit: int = 1000) -> int:
         """Queue for delivery the store's pending notifications not already in flight (left by a restart, or

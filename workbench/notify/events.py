@@ -3,7 +3,7 @@ which turns the domain's events into notices.
 
 The domain objects are the payloads: `OrderEvent` (fills, rejections), `RiskEvent` (denials, exits, halts),
 `Alert` (risk monitor levels) and a failed `NotebookRun`. Two events have no domain class yet and are defined
-here, to be published on the `EventBus` by whoever sees them: `ErrorEvent` (something broke) and
+here, for whoever sees them to pass to `Dispatcher.notify`: `ErrorEvent` (something broke) and
 `DailySummary` (the end of a trading day, made by `daily_summary`).
 """
 
@@ -21,7 +21,7 @@ from workbench.risk.monitor import Alert
 from workbench.schedule.notebook_run import NotebookRun
 
 if TYPE_CHECKING:
-    from workbench.trading.session import TradingSession
+    from workbench.trading.account import Session
 
 #: Notice kinds (a template of each ships in ``workbench/notify/templates``).
 KINDS = ("fill", "rejection", "risk", "halt", "error", "run_failed", "daily_summary", "test")
@@ -112,8 +112,8 @@ class DailySummary:
     halted: bool
 
 
-def daily_summary(session: TradingSession, day: date) -> DailySummary:
-    """Summarize ``day`` (UTC) of a `TradingSession`: account now, and the day's fills, orders and alerts.
+def daily_summary(session: Session, day: date) -> DailySummary:
+    """Summarize ``day`` (UTC) of a trading session: account now, and the day's fills, orders and alerts.
 
     Examples
     --------
@@ -128,7 +128,7 @@ def daily_summary(session: TradingSession, day: date) -> DailySummary:
     return DailySummary(
         day=day,
         strategy=session.strategy.name,
-        symbol=session.symbol,
+        symbol=",".join(session.symbols),
         equity=account.equity,
         cash=account.cash,
         realized_pnl=session.om.realized_pnl(),

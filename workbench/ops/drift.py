@@ -237,26 +237,32 @@ def _simulate(
     """The model on a SimBroker and a simulated clock: a `TradingSession` (one symbol) or a `PortfolioSession`
     (several, by ``weights``; equal when none are recorded), fed ``bars`` after ``history`` in time order, ties
     in the run's symbol order (as `ReplayFeed` orders them)."""
-    from workbench.brokers.sim import SimBroker
     from workbench.data.feeds import ReplayFeed
     from workbench.strategies.registry import strategy as lookup
-    from workbench.testing.clock import FrozenClock
+    from workbench.trading.build import replay_venue
     from workbench.trading.portfolio_session import PortfolioSession
     from workbench.trading.session import TradingSession
 
-    clock = FrozenClock(min(f.index[0] for f in bars.values()).to_pydatetime())
     charges = {"fees": costs["fees"], "slippage": costs["slippage"], "fixed_fee": costs["fixed_fee"]}
+    venue = replay_venue(cash, min(f.index[0] for f in bars.values()).to_pydatetime(), **charges)
     rules = {"fill": costs["fill"], "risk": costs["risk"] or None}
     instance = lookup(strategy)(**params)
     session: Any
     if len(bars) == 1:
         [symbol] = bars
-        history_ = history.get(symbol)
-        session = TradingSession.paper(instance, symbol, cash=cash, clock=clock, history=history_, **charges, **rules)
+        session = TradingSession(
+            instance, symbol, venue.broker, venue.clock, history=history.get(symbol), **charges, **rules
+        )
     else:
-        broker = SimBroker(clock, cash=cash, **charges)
         session = PortfolioSession(
-            instance, list(bars), broker, clock, weights=weights or None, history=history, **charges, **rules
+            instance,
+            list(bars),
+            venue.broker,
+            venue.clock,
+            weights=weights or None,
+            history=history,
+            **charges,
+            **rules,
         )
     session.run(ReplayFeed({s: f[list(_OHLCV)] for s, f in bars.items()}))
     return session

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from workbench.brokers import BrokerError
+from workbench.clock import Clock
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, Side
-from workbench.ports import Broker, Clock
+from workbench.ports import Broker
 from workbench.risk.manager import RiskManager
 
 if TYPE_CHECKING:

@@ -1,6 +1,7 @@
-"""The trading switches — a strategy switched on or off, halted or resumed — made one way by every front end: the
-CLI (`workbench.cli.trading`), the API (`workbench.api.routes_strategies`, `workbench.api.routes_account`)
-and the dashboard (`workbench.ui.actions`). Live sessions act on these store flags (`workbench.trading.live`).
+"""The trading switches — a strategy switched on or off, halted or resumed — read (`strategies`) and made one way by
+every front end: the CLI (`workbench.cli.strategies`, `workbench.cli.trading`), the API
+(`workbench.api.routes_strategies`, `workbench.api.routes_account`) and the dashboard (`workbench.ui.actions`).
+Live sessions act on these store flags (`workbench.trading.live`).
 
 Each switch changes the ``strategies`` table and writes its audit entry in the caller's unit of work, so both
 commit together or not at all. The actions are ``strategy.enable`` and ``strategy.disable`` (target
@@ -32,10 +33,12 @@ False
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from workbench.auth.audit import audit
+from workbench.store.database import Store
 from workbench.store.models_trading import StrategyRow
 from workbench.store.types import utcnow
 from workbench.store.unit_of_work import UnitOfWork
@@ -45,6 +48,35 @@ ENABLE, DISABLE, HALT, RESUME = "strategy.enable", "strategy.disable", "trading.
 #: The longest halt reason kept (the API's request schema says the same).
 MAX_REASON = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Switches:
+    """A strategy the live side knows (its first session stored it), with its switches."""
+
+    name: str
+    enabled: bool
+    mode: str
+    halted: bool
+    halted_reason: str | None
+    params: dict[str, Any]
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: StrategyRow) -> Switches:
+        return cls(
+            row.name, row.enabled, row.mode, row.halted, row.halted_reason, dict(row.params or {}), row.updated_at
+        )
+
+
+def strategies(store: Store) -> list[Switches]:
+    """Every stored strategy with its switches, by name.
+
+    >>> strategies(Store.open("sqlite://"))
+    []
+    """
+    with store.unit_of_work(readonly=True) as uow:
+        return [Switches.of(row) for row in uow.strategies.find()]
 
 
 def check_reason(text: str) -> str:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workbench.data.feeds import Bar
 from workbench.engine.fills import cash_after_fill_nb
 from workbench.orders.manager import PositionState
 from workbench.orders.model import Order, OrderEvent
-from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
 from workbench.store.database import Store
 
@@ -58,11 +58,13 @@ class OrderJournal:
         cash: float,
         params: dict[str, Any] | None = None,
         config: dict[str, Any] | None = None,
+        register: bool = True,
     ) -> OrderJournal:
-        """A new live (or paper) run of ``strategy`` starting with ``cash``; the strategy is registered enabled."""
+        """A new live (or paper) run of ``strategy`` starting with ``cash``; the strategy is registered enabled (unless
+        ``register`` is False: an account of manual orders has no strategy to switch)."""
         with store.unit_of_work() as uow:
             run = uow.runs.start("live", strategy, params=params, config={**(config or {}), "cash": float(cash)})
-            if uow.strategies.get(strategy) is None:
+            if register and uow.strategies.get(strategy) is None:
                 uow.strategies.add(strategy, params=dict(params or {}), enabled=True, mode="paper")
         return cls(store, run.id, strategy, cash)
 

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from workbench.data.feeds import Bar
 from workbench.engine.ledger import position_after_fill_nb
 from workbench.orders.manager import PositionState
 from workbench.orders.model import OPEN_STATUSES, Fill, Order, OrderEvent, OrderStatus
-from workbench.ports import Bar
 from workbench.risk.manager import RiskEvent
 from workbench.store.base import Base
 from workbench.store.errors import StoreError, StoreIntegrityError, StoreValidationError

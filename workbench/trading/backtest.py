@@ -28,11 +28,10 @@ from workbench.engine.single import trade_table
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.provenance.saveable import Saveable
 from workbench.provenance.spec import RunSpec, make_spec
-from workbench.risk.manager import RiskEvent, RiskManager, RiskRules
+from workbench.risk.manager import RiskEvent, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.strategies.base import Strategy, call_signals
-from workbench.testing.clock import FrozenClock
-from workbench.trading.build import simulated_account
+from workbench.trading.build import backtest_account
 from workbench.trading.driver import TargetDriver
 from workbench.trading.gc_pause import gc_paused
 from workbench.trading.portfolio import PortfolioResult, run_portfolio
@@ -177,7 +176,7 @@ def backtest(
     if multi and len(frames) > 1:
         ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
         weights = check_weights(weights, list(frames))
-        result = run_portfolio(instance, frames, costs, weights, ppy, RiskManager(rules))
+        result = run_portfolio(instance, frames, costs, weights, ppy, rules)
         result.settings = {**settings, "weights": weights}
         return result
     symbol, frame = next(iter(frames.items()))
@@ -188,12 +187,10 @@ def backtest(
     n = len(frame)
     stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
 
-    clock = FrozenClock(stamps[0])
-    risk_manager = RiskManager(rules)
+    venue, risk_manager, om = backtest_account(costs, stamps[0], cls.name, rules)
     if costs.allowed is not None and symbol not in costs.allowed:
         risk_manager.denied(stamps[0], symbol, "allowed_symbols", {})
-    broker, om = simulated_account(costs, clock, cls.name, risk_manager)
-    driver = TargetDriver(symbol, costs, broker, clock, om, risk_manager, capacity=n + 1)
+    driver = TargetDriver(symbol, costs, venue, om, risk_manager, capacity=n + 1)
     with gc_paused():
         driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)
     state, trades_out = driver.trade_state, driver.trade_records

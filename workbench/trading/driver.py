@@ -24,34 +24,31 @@ from workbench.engine.schedule import (
 )
 from workbench.engine.simulate import N_TRADE_FIELDS, book_fill_nb, new_trade_state, trade_stats
 from workbench.orders.manager import OrderManager
-from workbench.ports import Broker, Clock
 from workbench.risk.manager import RiskManager
+from workbench.trading.venue import Venue
 
 
 class TargetDriver:
     """Scheduler state plus the trade records of one symbol; ``advance`` handles the orders due before a bar.
 
-    A simulated broker (one with ``quote``) is told each fill price and a simulated clock (one with ``set``)
-    is moved to each fill time; a real broker and the wall clock need neither.
+    The venue's simulation is told each fill's time and price (a simulated venue moves its clock and fills market
+    orders there; a real one ignores both).
     """
 
     def __init__(
         self,
         symbol: str,
         costs: Costs,
-        broker: Broker,
-        clock: Clock,
+        venue: Venue,
         om: OrderManager,
         risk_manager: RiskManager,
         capacity: int = 64,
     ) -> None:
-        self.symbol, self.costs, self.broker, self.clock = symbol, costs, broker, clock
+        self.symbol, self.costs, self.broker, self.simulation = symbol, costs, venue.broker, venue.simulation
         self.om, self.risk_manager = om, risk_manager
-        self._moves_clock = hasattr(clock, "set")  # a simulated clock, moved to each fill's time
-        self._quotes = hasattr(broker, "quote")  # a simulated broker, told each fill's price
         self.trade_state = new_trade_state()
         self.trade_records = np.empty((capacity, N_TRADE_FIELDS))
-        self.schedule = new_schedule_state(broker.account().equity)
+        self.schedule = new_schedule_state(self.broker.account().equity)
         self.t, self.phase = 0, SIGNAL
         self.fill_bars: list[int] = []
         self.cash_after: list[float] = []
@@ -122,10 +119,8 @@ class TargetDriver:
     ) -> tuple[float, float]:
         """Trade to ``target`` at bar ``fill_bar``'s price and book the fill; returns the cash and position after."""
         price = float(prices[fill_bar])
-        if self._moves_clock:
-            self.clock.set(stamps[fill_bar])
-        if self._quotes:
-            self.broker.quote(self.symbol, price)
+        self.simulation.set_time(stamps[fill_bar])
+        self.simulation.quote(self.symbol, price)
         order = self.om.target(self.symbol, target, price)
         if order is None:
             return cash_before, position

@@ -36,25 +36,25 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from workbench.brokers import BrokerError
-from workbench.brokers.sim import SimBroker
-from workbench.clock import SystemClock
+from workbench.clock import Clock
+from workbench.data.feeds import Bar
 from workbench.engine.inputs import check_weights, resolve_strategy
 from workbench.logs import get_logger
 from workbench.monitor.metrics import Metrics
 from workbench.ops.promotion import require_promotion
 from workbench.orders.model import EventKind, Order, OrderEvent
-from workbench.ports import Bar, Broker, Clock
+from workbench.ports import Broker
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.store.journal import OrderJournal
 from workbench.strategies.base import Strategy
+from workbench.trading.build import notifier, resume, venue_of
 from workbench.trading.portfolio_session import PortfolioSession
-from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation, reconcile
+from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation
 from workbench.trading.session import TradingSession
 
 if TYPE_CHECKING:
@@ -87,10 +87,11 @@ class LiveSession:
     Examples
     --------
     >>> from workbench.store import Store
-    >>> from workbench.testing import FrozenClock, ListFeed, make_bars
+    >>>     >>> from workbench.clock import SimClock
+    >>> from workbench.testing import ListFeed, make_bars
     >>> from datetime import datetime, timezone
     >>> store = Store.open("sqlite://")
-    >>> clock = FrozenClock(datetime(2019, 12, 31, tzinfo=timezone.utc))
+    >>> clock = SimClock(datetime(2019, 12, 31, tzinfo=timezone.utc))
     >>> live = LiveSession.open(store, "sma_cross", "SYN", SimBroker(clock), clock=clock, params={"fast": 2, "slow": 5})
     >>> live.run(ListFeed({"SYN": make_bars(30)})).bars  # logs "live session stopped"  # doctest: +SKIP
     30
@@ -157,6 +158,7 @@ class LiveSession:
         dispatcher: Dispatcher | None = None,
         override_reason: str | None = None,
         actor: str | None = None,
+        notify: bool = True,
         **options: Any,
     ) -> LiveSession:
         """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
@@ -168,7 +170,8 @@ class LiveSession:
         (later ones are still to trade). ``cash_tolerance`` bounds the cash difference a reconciliation accepts
         (None: cash is not compared, for an account other runs trade too). ``metrics`` measures the session (a new
         `Metrics` by default); ``dispatcher`` notifies its events, by default one made from ``settings`` (or
-        `load_settings`) when they configure a notification channel, closed with the session. ``options`` go to
+        `load_settings`) when they configure a notification channel, closed with the session (none with
+        ``notify=False``). ``options`` go to
         the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
 
         On Alpaca the configuration must be promoted first (``workbench promote``): to paper for a paper
@@ -177,7 +180,8 @@ class LiveSession:
         """
         cls_, values = resolve_strategy(strategy)
         instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
-        names, clock, kind = _symbols(symbols), clock or SystemClock(), broker_kind(broker)
+        names, venue = _symbols(symbols), venue_of(broker, clock)
+        kind = venue.kind
         require_promotion(store, instance, names, kind, override_reason=override_reason, actor=actor)
         if run == "latest":
             run = latest_run(store, instance.name, names, kind, instance.values)
@@ -196,25 +200,22 @@ class LiveSession:
         frames = _history(history, names)
         if state.last_bar is not None:
             frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
-        reconciliation = None
-        if hasattr(broker, "sync"):
-            reconciliation = reconcile(journal, broker, names, clock.now(), cash_tolerance=cash_tolerance)
-        elif isinstance(broker, SimBroker) and run is not None:
-            positions = {s: p.qty for s, p in state.positions.items()}
-            broker.restore(state.cash, positions, state.open_orders)
+        reconciliation = resume(venue, journal, names, resumed=run is not None, cash_tolerance=cash_tolerance)
         costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
         session: TradingSession | PortfolioSession
         if len(names) == 1:
             history_ = frames.get(names[0])
-            session = TradingSession(instance, names[0], broker, clock, **costs, journal=journal, history=history_)
+            session = TradingSession(
+                instance, names[0], broker, venue.clock, **costs, journal=journal, history=history_
+            )
         else:
             session = PortfolioSession(
-                instance, names, broker, clock, weights=weights, **costs, journal=journal, history=frames
+                instance, names, broker, venue.clock, weights=weights, **costs, journal=journal, history=frames
             )
-        if hasattr(broker, "track"):
-            broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
+        broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
         owns = dispatcher is None
-        dispatcher = dispatcher if dispatcher is not None else _dispatcher(settings, store)
+        if dispatcher is None and notify:
+            dispatcher = notifier(settings, store)
         return cls(
             session,
             journal,
@@ -265,7 +266,8 @@ class LiveSession:
 
         The feed is read on a helper thread one bar at a time (the next bar is asked for once this one is
         done); while none comes, the broker's events and the store's switches are still handled every ``poll``
-        seconds, so a kill switch acts without waiting for a bar.
+        seconds, so a kill switch acts without waiting for a bar. A live stream stays open: whoever opened it
+        closes it (which also ends a reader thread still waiting on it).
         """
         stop = stop or threading.Event()
         bars: queue.Queue[Any] = queue.Queue()
@@ -289,9 +291,6 @@ class LiveSession:
                     done.release()
         finally:
             stop.set()
-            closer = getattr(feed, "close", None)
-            if callable(closer) and not isinstance(feed, GeneratorType):  # a stream: unblock its reader thread
-                closer()
             self.shutdown()
         return self.summary()
 
@@ -408,12 +407,9 @@ class LiveSession:
             return str(exc)
 
     def _pump(self, timeout: float = 0.0) -> None:
-        pump = getattr(self.session.broker, "pump", None)
-        if pump is None:
-            return
         with self.lock:  # the broker's events move the orders and positions an API request may read
             try:
-                pump(timeout)
+                self.session.broker.pump(timeout)
             except BrokerError as exc:
                 self._broker_failed(exc, self._account_symbol)
 
@@ -471,12 +467,6 @@ def run_until_stopped(live: LiveSession, feed: Iterable[Bar]) -> LiveSummary:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def broker_kind(broker: Broker) -> str:
-    """``sim``, ``alpaca-paper`` or ``alpaca-live``: what a run records as its broker."""
-    paper = getattr(broker, "paper", None)
-    return "sim" if paper is None else "alpaca-paper" if paper else "alpaca-live"
 
 
 def latest_run(
@@ -555,19 +545,6 @@ def _history(history: pd.DataFrame | Mapping[str, pd.DataFrame] | None, names: t
             raise ValueError(f"history of {', '.join(names)}: expected a bar table per symbol (a dict), got one table")
         return {names[0]: history}
     return {s.upper(): f for s, f in history.items()}
-
-
-def _dispatcher(settings: Settings | None, store: Any) -> Dispatcher | None:
-    """A notification dispatcher over the channels ``settings`` configure (`load_settings` when None), or None
-    when they configure none."""
-    from workbench.config import load_settings
-
-    settings = settings if settings is not None else load_settings()
-    if not settings.notify_channels:
-        return None
-    from workbench.notify.dispatcher import Dispatcher
-
-    return Dispatcher.from_settings(settings, store)
 
 
 def _read(feed: Iterable[Bar], bars: queue.Queue[Any], done: threading.Semaphore, stop: threading.Event) -> None:

@@ -1,16 +1,24 @@
-"""``paper_step``: advance a recorded paper-trading run by the next bars of its feed, the unit of work of a
-scheduled live session: load its state, take the new bars, let strategy, risk and orders act, record, notify."""
+"""``paper_step``: advance a recorded local paper run by the next bars of its data, the unit of work of a scheduled
+paper session (``notebooks/live_session.ipynb``) and of ``workbench paper``.
+
+A step is a `LiveSession` on the local simulated broker, opened as ``workbench live --broker sim`` opens one: the
+same promotion rule (none for a local account), the same store switches (a strategy switched off places no
+orders, a halted one flattens and stays halted), the same restart from the records, the same notifications.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from workbench.orders.model import Fill, OrderEvent
 from workbench.risk.monitor import Alert
+
+if TYPE_CHECKING:
+    from workbench.config import Settings
 
 
 @dataclass
@@ -49,15 +57,17 @@ def paper_step(
     pace: float | None = None,
     on_event: Callable[[OrderEvent], None] | None = None,
     notify: bool = True,
+    settings: Settings | None = None,
 ) -> StepResult:
     """Trade ``steps`` more bars (None: all up to ``end``) of a local paper run on the simulated broker.
 
     A new run (``run_id`` None) starts trading at ``start`` with ``cash``, the bars before it warming up the
     indicators; a recorded run resumes after the last bar it marked, from the database alone. ``run_id=
     "latest"`` resumes the newest local paper run of this strategy and ``params`` on ``symbol``, or starts one (what a
-    schedule wants); a resumed run must have been made with them (``ValueError`` otherwise). Every order
-    and fill is journaled write-ahead; with ``notify`` the step's fills, rejections, risk decisions and alerts
-    go to the notification dispatcher (``workbench.notify``: the channels and routes of the settings).
+    schedule wants); a resumed run must have been made with them (``ValueError`` otherwise). Every order and fill
+    is journaled write-ahead; the store's switches are obeyed; working orders are left working between steps. With
+    ``notify`` the step's fills, rejections, risk decisions and alerts go to the channels the ``settings`` (default:
+    `load_settings`) configure.
 
     Examples
     --------
@@ -70,63 +80,53 @@ def paper_step(
     from workbench.data.feeds import ReplayFeed
     from workbench.data.load import load
     from workbench.store import Store
-    from workbench.store.journal import OrderJournal
     from workbench.strategies.registry import strategy as lookup
-    from workbench.trading.live import check_run, latest_run
-    from workbench.trading.session import TradingSession
+    from workbench.trading.build import paper_venue
+    from workbench.trading.live import LiveSession, latest_run
 
     if steps is not None and steps < 1:
         raise ValueError(f"steps={steps!r}: must be at least 1 bar (or None for every bar up to the end)")
     instance = lookup(strategy)(**(params or {}))
-    settings = load_settings()
+    settings = settings if settings is not None else load_settings()
     store = store or Store.open(settings)
     bars = load(symbol, end=end, source=source, path=path)
     if run_id == "latest":
         run_id = latest_run(store, instance.name, symbol, "sim", instance.values)
-    if run_id is None:
-        journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config={"symbol": symbol})
-        resume_after = None if start is None else pd.Timestamp(start, tz="UTC") - pd.Timedelta(1, "ns")
+    if run_id is None:  # a new run trades from ``start``; every bar when none is given
+        history = bars.loc[: pd.Timestamp(start, tz="UTC") - pd.Timedelta(1, "ns")] if start else bars.iloc[:0]
     else:
-        journal = OrderJournal.resume(store, run_id)
-        check_run(store, journal.run_id, symbol, "sim", instance.name, instance.values)
-        resume_after = journal.restore().last_bar
-    history = bars.loc[:resume_after] if resume_after is not None else bars.iloc[:0]
-    upcoming = bars.iloc[len(history) :]
-    upcoming = upcoming if steps is None else upcoming.iloc[:steps]
-    session = TradingSession.paper(
+        history = bars  # a resumed run keeps the bars up to its last mark as history
+    venue = paper_venue(cash, fees=fees, slippage=slippage)
+    live = LiveSession.open(
+        store,
         instance,
         symbol,
-        cash=cash,
+        venue.broker,
+        clock=venue.clock,
+        run=None if run_id is None else int(run_id),
+        history=history,
         fees=fees,
         slippage=slippage,
         fill=fill,
         risk=risk,
-        journal=journal,
-        history=history if len(history) else None,
+        settings=settings,
+        notify=notify,
+        cancel_on_stop=False,
     )
     if on_event is not None:
-        session.om.subscribe(on_event)
-    dispatcher = None
-    if notify:
-        from workbench.notify.dispatcher import Dispatcher
-
-        dispatcher = Dispatcher.from_settings(settings, store)
-        dispatcher.attach(session)
-    try:
-        session.run(ReplayFeed({symbol: upcoming}, pace=pace))
-    finally:
-        if dispatcher is not None:
-            dispatcher.close()
-    account = session.broker.account()
-    result = StepResult(
-        run_id=journal.run_id,
-        bars=len(upcoming),
-        fills=list(session.om.fills),
-        alerts=list(session.monitor.alerts),
-        cash=account.cash,
-        equity=account.equity,
-        positions=session.broker.positions(),
-        halted=session.risk_manager.halted,
-        last_bar=upcoming.index[-1] if len(upcoming) else resume_after,
+        live.session.om.subscribe(on_event)
+    done = live.last_bar  # the last bar of the history: what comes after it is still to trade
+    upcoming = bars if done is None else bars.loc[bars.index > pd.Timestamp(done)]
+    upcoming = upcoming if steps is None else upcoming.iloc[:steps]
+    summary = live.run(ReplayFeed({symbol: upcoming}, pace=pace))
+    return StepResult(
+        run_id=summary.run_id,
+        bars=summary.bars,
+        fills=list(live.session.om.fills),
+        alerts=list(live.session.monitor.alerts),
+        cash=summary.cash,
+        equity=summary.equity,
+        positions=summary.positions,
+        halted=summary.halted,
+        last_bar=upcoming.index[-1] if len(upcoming) else (None if done is None else pd.Timestamp(done)),
     )
-    return result

@@ -25,11 +25,10 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import Fill, Order, OrderEvent
 from workbench.provenance.saveable import Saveable
 from workbench.provenance.spec import RunSpec, make_spec
-from workbench.risk.manager import RiskEvent, RiskManager
+from workbench.risk.manager import RiskEvent, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
 from workbench.strategies.base import Strategy
-from workbench.testing.clock import FrozenClock
-from workbench.trading.build import simulated_account
+from workbench.trading.build import backtest_account
 from workbench.trading.portfolio_driver import BarRow, PortfolioDriver
 from workbench.trading.records import RecordFrames
 
@@ -77,22 +76,21 @@ def run_portfolio(
     costs: Costs,
     weights: dict[str, float],
     ppy: float,
-    risk_manager: RiskManager | None = None,
+    rules: RiskRules | None = None,
 ) -> PortfolioResult:
     """The multi-symbol backtest loop; see the module docstring for its semantics.
 
-    ``costs.risk`` may hold every rule of a single-symbol backtest, applied as there: the exposure limits
-    scale all targets together whenever one changes (``scale_portfolio_nb``; each cut is a resize event);
-    stop-loss, take-profit and trailing stop act per position; ``max_drawdown`` and ``daily_loss`` watch the
-    whole account and flatten every position; ``max_orders_per_day`` counts the account's orders; the size
-    caps apply per order; the session rules per symbol.
+    ``costs.risk`` (the array of ``rules``, whose RiskManager records the decisions) may hold every rule of a
+    single-symbol backtest, applied as there: the exposure limits scale all targets together whenever one changes
+    (``scale_portfolio_nb``; each cut is a resize event); stop-loss, take-profit and trailing stop act per
+    position; ``max_drawdown`` and ``daily_loss`` watch the whole account and flatten every position;
+    ``max_orders_per_day`` counts the account's orders; the size caps apply per order; the session rules per
+    symbol.
     """
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders: upper case
     history = _History.of(instance, frames, costs)
-    clock = FrozenClock(history.moments[0])
-    risk_manager = risk_manager or RiskManager()
-    broker, om = simulated_account(costs, clock, type(instance).name, risk_manager)
-    driver = PortfolioDriver(list(frames), weights, costs, broker, clock, om, risk_manager)
+    venue, risk_manager, om = backtest_account(costs, history.moments[0], type(instance).name, rules or RiskRules())
+    driver = PortfolioDriver(list(frames), weights, costs, venue, om, risk_manager)
     positions, cash = _replay(driver, history)
     return _result(instance, frames, history, driver, positions, cash, ppy)
 

@@ -42,8 +42,9 @@ from workbench.engine.risk_rules import (
 )
 from workbench.engine.sessions import CLOSED
 from workbench.orders.manager import OrderManager
-from workbench.ports import Account, Broker, Clock
+from workbench.ports import Account, Broker
 from workbench.risk.manager import ACCOUNT, RiskManager
+from workbench.trading.venue import Venue
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class PortfolioDriver:
     Examples
     --------
     >>> weights = {"SPY": 0.5, "QQQ": 0.5}
-    >>> driver = PortfolioDriver(["SPY", "QQQ"], weights, costs, broker, clock, om, risk)  # doctest: +SKIP
+    >>> driver = PortfolioDriver(["SPY", "QQQ"], weights, costs, venue, om, risk)  # doctest: +SKIP
     >>> driver.add(BarRow(moment, opens, closes, targets, closed))  # doctest: +SKIP
     """
 
@@ -91,17 +92,16 @@ class PortfolioDriver:
         symbols: list[str],
         weights: dict[str, float],
         costs: Costs,
-        broker: Broker,
-        clock: Clock,
+        venue: Venue,
         om: OrderManager,
         risk_manager: RiskManager,
     ) -> None:
         self.symbols = [s.upper() for s in symbols]
         m = len(self.symbols)
         self.weights = {s.upper(): float(w) for s, w in weights.items()}
-        self.costs, self.broker, self.clock, self.om, self.risk_manager = costs, broker, clock, om, risk_manager
-        self.holdings = _Holdings(broker, self.symbols)
-        self._moves_clock, self._quotes = hasattr(clock, "set"), hasattr(broker, "quote")
+        self.costs, self.om, self.risk_manager = costs, om, risk_manager
+        self.broker, self.simulation = venue.broker, venue.simulation
+        self.holdings = _Holdings(self.broker, self.symbols)
         self.effective = np.zeros(m)  # the targets in force (each symbol's last, 0 before its first)
         self.weight_vector = np.array([self.weights[s] for s in self.symbols])
         self.t = -1  # the index of the last row added
@@ -275,8 +275,7 @@ class PortfolioDriver:
             self.unsynced = True
             return
         row = self._rows[t][0]
-        if self._moves_clock:
-            self.clock.set(row.moment)  # type: ignore[attr-defined]
+        self.simulation.set_time(row.moment)
         prices = row.closes if self.costs.fill_close else row.opens
         marks = np.where(np.isnan(prices), self.last_price, prices)
         index = {s: j for j, s in enumerate(self.symbols)}
@@ -285,8 +284,7 @@ class PortfolioDriver:
             if not order_allowed_nb(self.orders_today, weight, self.costs.risk):
                 self.risk_manager.denied(row.moment, symbol, "max_orders_per_day", {"target": weight})
                 continue
-            if self._quotes:
-                self.broker.quote(symbol, price)  # type: ignore[attr-defined]
+            self.simulation.quote(symbol, price)
             held = self.holdings.positions()
             others = sum(q * marks[index[s]] for s, q in held.items() if s != symbol)
             before = held.get(symbol, 0.0)
@@ -306,8 +304,7 @@ class PortfolioDriver:
         for j, (symbol, close) in enumerate(zip(self.symbols, closes.tolist(), strict=True)):  # floats: fast
             if math.isnan(close):
                 continue
-            if self._quotes:
-                self.broker.quote(symbol, close)  # type: ignore[attr-defined]
+            self.simulation.quote(symbol, close)
             if self.exits_on:
                 self.extreme[j] = update_extreme_nb(held.get(symbol, 0.0), self.extreme[j], close)
 

@@ -20,14 +20,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.clock import Clock
+from workbench.data.feeds import Bar
 from workbench.engine.inputs import check_weights, resolve_strategy
 from workbench.engine.sessions import CLOSED
 from workbench.logs import get_logger
 from workbench.orders.model import Order
-from workbench.ports import Bar, Broker, Clock
+from workbench.ports import Broker
 from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
-from workbench.trading.build import journal_run, trading_core
+from workbench.trading.build import journal_run, trading_core, venue_of
 from workbench.trading.portfolio_driver import BarRow, PortfolioDriver
 
 if TYPE_CHECKING:
@@ -78,9 +80,9 @@ class PortfolioSession:
     >>> import workbench as wb
     >>> from workbench.brokers.sim import SimBroker
     >>> from workbench.data.feeds import ReplayFeed
-    >>> from workbench.testing import FrozenClock
+    >>> from workbench.clock import SimClock
     >>> bars = {s: wb.load(s, start="2024-01-01", end="2024-06-30") for s in ("SPY", "QQQ")}
-    >>> clock = FrozenClock(bars["SPY"].index[0].to_pydatetime())
+    >>> clock = SimClock(bars["SPY"].index[0].to_pydatetime())
     >>> session = PortfolioSession("sma_cross", ["SPY", "QQQ"], SimBroker(clock, cash=10_000), clock)
     >>> orders = session.run(ReplayFeed(bars))
     >>> sorted({o.symbol for o in orders})
@@ -111,15 +113,15 @@ class PortfolioSession:
         self.weights = check_weights(dict(weights) if weights is not None else None, list(self.symbols))
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
         history = {s.upper(): f for s, f in (history or {}).items() if s.upper() in self.symbols and len(f)}
+        self.venue = venue_of(broker, clock)
         for symbol, frame in history.items():
-            if hasattr(broker, "quote"):
-                broker.quote(symbol, float(frame["close"].iloc[-1]))  # a resumed account is worth its marks
+            self.venue.simulation.quote(symbol, float(frame["close"].iloc[-1]))  # an account worth its marks
         self.costs, self.risk_manager, self.om, self.monitor = trading_core(
-            broker, clock, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
+            self.venue, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
         )
         self.broker, self.clock, self.journal = broker, clock, journal
         self.driver = PortfolioDriver(
-            list(self.symbols), self.weights, self.costs, broker, clock, self.om, self.risk_manager
+            list(self.symbols), self.weights, self.costs, self.venue, self.om, self.risk_manager
         )
         self._bars = {s: _Bars(s) for s in self.symbols}
         self._pending: dict[str, Bar] = {}
@@ -248,8 +250,7 @@ class PortfolioSession:
         self._pending.clear()
         self._last_time = moment
         self.driver.add(BarRow(moment, opens, closes, targets, closed))
-        if hasattr(self.clock, "set"):
-            self.clock.set(moment)
+        self.venue.simulation.set_time(moment)
         prices = {s: float(p) for s, p in zip(self.symbols, self.driver.last_price, strict=True) if not np.isnan(p)}
         self.monitor.on_bar(moment, prices)
         if self.journal is not None:

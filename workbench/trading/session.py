@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from workbench.brokers.sim import SimBroker
+from workbench.clock import Clock
+from workbench.data.feeds import Bar, DataFeed
 from workbench.engine.inputs import resolve_strategy
 from workbench.engine.risk_rules import clamp_exposure_nb, exposure_limit_nb
 from workbench.engine.schedule import HALTED, LAST_TARGET
 from workbench.orders.model import Order
-from workbench.ports import Bar, Broker, Clock, DataFeed
+from workbench.ports import Broker
 from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
-from workbench.trading.build import journal_run, trading_core
+from workbench.trading.build import journal_run, paper_venue, resume, trading_core, venue_of
 from workbench.trading.driver import TargetDriver
 
 if TYPE_CHECKING:
@@ -68,13 +69,14 @@ class TradingSession:
         self.symbol = symbol.upper()
         self.symbols = (self.symbol,)  # what a session of several symbols (PortfolioSession) calls its symbols
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
-        if history is not None and len(history) and hasattr(broker, "quote"):
-            broker.quote(self.symbol, float(history["close"].iloc[-1]))  # a resumed account is worth its marks
+        self.venue = venue_of(broker, clock)
+        if history is not None and len(history):
+            self.venue.simulation.quote(self.symbol, float(history["close"].iloc[-1]))  # an account worth its marks
         self.costs, self.risk_manager, self.om, self.monitor = trading_core(
-            broker, clock, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
+            self.venue, self.rules, cls.name, journal, fees=fees, slippage=slippage, fixed_fee=fixed_fee, fill=fill
         )
         self.broker, self.clock = broker, clock
-        self.driver = TargetDriver(self.symbol, self.costs, broker, clock, self.om, self.risk_manager)
+        self.driver = TargetDriver(self.symbol, self.costs, self.venue, self.om, self.risk_manager)
         self.journal = journal
         self._times: list[datetime] = []
         self._values = np.empty((256, len(_COLUMNS)))
@@ -124,17 +126,14 @@ class TradingSession:
         journal: OrderJournal | None = None,
         **kwargs: Any,
     ) -> TradingSession:
-        """A local paper session: a ``SimBroker`` holding ``cash`` on the wall clock (no keys needed). With a
-        ``journal`` the account is the journal's (its cash, positions and working orders, after a restart)."""
-        from workbench.clock import SystemClock
-
-        clock = clock or SystemClock()
-        broker = SimBroker(clock, cash=cash, fees=fees, fixed_fee=fixed_fee, slippage=slippage)
-        if journal is not None:
-            state = journal.restore()
-            broker.restore(state.cash, {s: p.qty for s, p in state.positions.items()}, state.open_orders)
+        """A local paper session: a simulated broker holding ``cash`` on the wall clock (or ``clock``), no keys
+        needed (`trading.build.paper_venue`). With a ``journal`` the account is the journal's (its cash, positions and
+        working orders, after a restart)."""
         costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee}
-        return cls(strategy, symbol, broker, clock, **costs, journal=journal, **kwargs)
+        venue = paper_venue(cash, clock=clock, **costs)
+        if journal is not None:
+            resume(venue, journal, [symbol], resumed=True, cash_tolerance=None)
+        return cls(strategy, symbol, venue.broker, venue.clock, **costs, journal=journal, **kwargs)
 
     def on_bar(self, bar: Bar) -> list[Order]:
         """Take ``bar`` (bars of other symbols are ignored) and place the orders it calls for; returns them."""
@@ -154,10 +153,8 @@ class TradingSession:
         values = self._values[:n]
         end = n if self.costs.fill_close else n - 1  # a next-open signal of bar n-1 waits for bar n
         self.driver.advance(end, exposure, values[:, 0], values[:, 3], sessions, self._times)
-        if hasattr(self.clock, "set"):
-            self.clock.set(bar.timestamp)
-        if hasattr(self.broker, "quote"):
-            self.broker.quote(self.symbol, bar.close)  # a simulated broker marks at the close
+        self.venue.simulation.set_time(bar.timestamp)
+        self.venue.simulation.quote(self.symbol, bar.close)  # a simulated broker marks at the close
         self.monitor.on_bar(bar.timestamp, {self.symbol: bar.close})
         if self.journal is not None:
             account = self.broker.account()

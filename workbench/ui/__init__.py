@@ -23,9 +23,9 @@ _EXPORTS = {
     "DashboardError": "workbench.ui.errors",
     "Poller": "workbench.ui.poller",
     "ResearchView": "workbench.ui.views.research",
-    "Snapshot": "workbench.ui.snapshot",
+    "Snapshot": "workbench.services.snapshot",
     "dashboard": "workbench.ui.notebook",
-    "read_snapshot": "workbench.ui.snapshot",
+    "read_snapshot": "workbench.services.snapshot",
     "serve": "workbench.ui.server",
 }
 

@@ -4,7 +4,7 @@ exposure and the running/halted state, and the combined equity path the charts a
 A live run trades one symbol, so at each mark its position is worth ``equity - cash``; the runs' marks are
 carried forward onto one time axis and summed.
 
->>> from workbench.ui.snapshot import Snapshot
+>>> from workbench.services.snapshot import Snapshot
 >>> summary = account_summary(Snapshot(taken_at=datetime(2024, 7, 1, tzinfo=UTC)))
 >>> summary.equity, summary.state
 (0.0, 'idle: no strategy enabled')
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from workbench.ui.snapshot import Snapshot
+from workbench.services.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

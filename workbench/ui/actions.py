@@ -7,7 +7,7 @@ viewer's forged request, a strategy that is not stored — is written to the aud
 and the CLI write theirs; a taken one as a success, in the same transaction as the change. The switches are the
 store's strategy flags, set and audited by `workbench.services.switches` as the CLI and the API set them, which running
 live sessions act on (`workbench.trading.live`). An order is canceled through the trading account
-(`workbench.api.desk.Desk`) when one is attached to the dashboard, and otherwise requested through the store
+(`workbench.services.desk.Desk`) when one is attached to the dashboard, and otherwise requested through the store
 (``order_requests``), which the run's live session acts on at its next check, in whatever process it runs.
 
 >>> from workbench.auth.accounts import Accounts
@@ -46,7 +46,7 @@ from workbench.store.unit_of_work import UnitOfWork
 from workbench.ui.errors import DashboardError
 
 if TYPE_CHECKING:
-    from workbench.api.desk import Desk
+    from workbench.services.desk import Desk
 
 _ORDER_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _T = TypeVar("_T")
@@ -112,8 +112,8 @@ class Controls:
     def cancel(self, order_id: str) -> str:
         """Cancel working order ``order_id`` through the attached trading account, or, with none attached, ask its
         run's live session to cancel it (`request_cancel`)."""
-        from workbench.api.desk import DeskError
         from workbench.brokers import BrokerError
+        from workbench.services.desk import DeskError
 
         target = f"order:{order_id}"
         action = "order.cancel" if self.desk is not None else "order.cancel_request"

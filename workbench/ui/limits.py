@@ -6,7 +6,7 @@ The limits are the `RiskRules` the live sessions trade with (the dashboard is gi
 combined marks raises (``path_alerts``).
 
 >>> from datetime import datetime
->>> from workbench.ui.snapshot import Snapshot
+>>> from workbench.services.snapshot import Snapshot
 >>> table = limit_use(Snapshot(taken_at=datetime(2024, 7, 1, tzinfo=UTC)), RiskRules(max_drawdown=0.2))
 >>> table[["rule", "limit", "current", "level"]].to_dict("records")
 [{'rule': 'max_drawdown', 'limit': 0.2, 'current': 0.0, 'level': 'ok'}]
@@ -21,8 +21,8 @@ import pandas as pd
 from workbench.engine.risk_measures import LEVELS, OK, alert_level_nb
 from workbench.risk.manager import RiskRules
 from workbench.risk.monitor import path_alerts
+from workbench.services.snapshot import Snapshot
 from workbench.ui.account import account_summary, equity_path
-from workbench.ui.snapshot import Snapshot
 
 LIMIT_COLUMNS = ["rule", "limit", "current", "use", "level"]
 ALERT_COLUMNS = ["timestamp", "measure", "level", "value", "limit", "rule"]

@@ -26,7 +26,7 @@ def dashboard(
     """A live `workbench.ui.app.Dashboard` of ``store`` (None: the configured database) to display in a cell.
 
     ``key``: an API key (or access token) to act with; ``rules``: the risk limits the sessions trade with;
-    ``desk``: a `workbench.api.desk.Desk` to cancel orders through; ``sweep``: a `SweepResult` to explore in the
+    ``desk``: a `workbench.services.desk.Desk` to cancel orders through; ``sweep``: a `SweepResult` to explore in the
     Research tab. Every dashboard of one store in this kernel shares one poller, refreshed every ``period`` s.
 
     Examples

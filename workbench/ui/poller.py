@@ -25,9 +25,9 @@ from typing import Any
 
 from workbench.logs import get_logger
 from workbench.monitor.health import HealthReport, health_report
+from workbench.services.snapshot import Snapshot, fingerprint, read_snapshot
 from workbench.store.database import Store
 from workbench.ui.health import BROKER_ERROR, dashboard_checks
-from workbench.ui.snapshot import Snapshot, fingerprint, read_snapshot
 
 _log = get_logger("workbench.ui")
 _pollers: dict[int, Poller] = {}

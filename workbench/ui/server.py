@@ -83,7 +83,7 @@ def serve(
 ) -> DashboardServer:
     """Serve the dashboard of ``store`` at ``http://host:port/`` (``port=0``: a free one).
 
-    ``rules``: the risk limits the live sessions trade with; ``desk``: a `workbench.api.desk.Desk` of a trading
+    ``rules``: the risk limits the live sessions trade with; ``desk``: a `workbench.services.desk.Desk` of a trading
     account in this process (orders can then be canceled; its broker joins the health checks); ``period``:
     seconds between reads of the store (and between refreshes of each tab); ``cookie_secret`` signs the session
     cookies (default: random, so logins end with the process); ``origins``: further ``host:port`` the pages may be
@@ -178,8 +178,8 @@ def serve(
 
 def _check_bind(host: str, store: Store) -> None:
     """Refuse a non-loopback ``host`` while no user can log in (a page open to the network that nobody set up)."""
-    from workbench.api.serve import is_loopback
     from workbench.auth.accounts import Accounts
+    from workbench.auth.listen import is_loopback
 
     if not is_loopback(host) and not Accounts(store).configured():
         raise ConfigError(

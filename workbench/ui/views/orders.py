@@ -8,9 +8,9 @@ import html
 import pandas as pd
 import panel as pn
 
+from workbench.services.snapshot import Snapshot
 from workbench.ui.actions import Controls
 from workbench.ui.poller import PollState
-from workbench.ui.snapshot import Snapshot
 from workbench.ui.views.common import Feedback, act, show, table
 
 ORDER_COLUMNS = [

@@ -2,7 +2,7 @@
 kernel, bars, costs and risk rules), and shows its equity curve and metrics.
 
 The sweep is a `SweepResult` given directly (in a notebook) or a saved sweep run loaded from the store (run again
-from its recorded spec with `workbench.ops.rerun.rerun_run`, which refuses when the bars or the code changed).
+from its recorded spec with `workbench.services.runs.rerun`, which refuses when the bars or the code changed).
 Parameters other than the heatmap's two axes stay at the best set's values; with several symbols, the heatmap
 shows the best over them and the curve is the first symbol's.
 """
@@ -67,11 +67,11 @@ class ResearchView(pn.viewable.Viewer):
         return self._show_loaded(run_id, *self._rerun(run_id))
 
     def _rerun(self, run_id: int) -> tuple[Any, list[str]]:
-        from workbench.ops.rerun import rerun_run
+        from workbench.services import runs
 
         if self.store is None:
             raise DashboardError("no store to load saved sweeps from: pass a SweepResult instead")
-        result, differences = rerun_run(run_id, self.store)
+        result, differences = runs.rerun(self.store, run_id)
         if result.spec.kind != "sweep":
             raise DashboardError(f"run {run_id} is a {result.spec.kind}, not a sweep")
         return result, differences

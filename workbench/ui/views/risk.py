@@ -6,10 +6,10 @@ from __future__ import annotations
 import panel as pn
 
 from workbench.risk.manager import RiskRules
+from workbench.services.snapshot import RISK_COLUMNS
 from workbench.ui.actions import Controls
 from workbench.ui.limits import ALERT_COLUMNS, LIMIT_COLUMNS, limit_use, recent_alerts
 from workbench.ui.poller import PollState
-from workbench.ui.snapshot import RISK_COLUMNS
 from workbench.ui.views.common import Feedback, act, show, table
 
 

@@ -1,0 +1,332 @@
+"""HTML reports: the numbers and plot data in the file are the backtest's, the file renders offline in headless
+Chromium, bad parameters fail before any kernel starts, and no failure leaves a file or a temporary behind."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from reports_support import bokeh_arrays, has_array, html_metrics, html_table
+from typer.testing import CliRunner
+
+import workbench as wb
+from workbench.cli.research import report_cmd
+from workbench.config import load_settings
+from workbench.data.load import load
+from workbench.errors import DataNotFoundError
+from workbench.provenance.spec import NotReproducible
+from workbench.reports import build_report, report_result
+from workbench.reports.benchmark import buy_and_hold
+from workbench.reports.build import default_out
+from workbench.reports.export import write_atomic
+from workbench.reports.notebook import ReportError, report_notebook
+from workbench.reports.parameters import check_parameters
+from workbench.reports.plots import STRATEGY_COLOR
+from workbench.reports.tables import drawdown, monthly_returns
+from workbench.strategies.params import ParameterError
+from workbench.strategies.registry import StrategyNotFoundError
+
+CHROMIUM = Path("/usr/bin/chromium")
+BARS = {"start": "2018-01-01", "end": "2021-12-31"}
+RISK = {"stop_loss": 0.03, "max_drawdown": 0.15}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict:
+    """A backtest with risk events and alerts, the sweep its parameters came from, and its report."""
+    bars = load("SPY", **BARS)
+    bt = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=40), bars, fees=0.001, risk=RISK)
+    res = wb.sweep("sma_cross", bars, fees=0.001, risk=RISK, fast=range(5, 30, 5), slow=range(20, 100, 20))
+    path = bt.report(out=tmp_path_factory.mktemp("report") / "bt.html", sweep=res)
+    return {"bt": bt, "res": res, "hold": buy_and_hold(bars, fees=0.001), "path": path, "html": path.read_text()}
+
+
+@pytest.mark.slow
+def test_the_report_is_one_file_with_no_temporary_left(run) -> None:
+    assert run["path"].name == "bt.html" and run["path"].is_absolute()
+    assert [p.name for p in run["path"].parent.iterdir()] == ["bt.html"]
+
+
+@pytest.mark.slow
+def test_the_metrics_table_shows_the_backtests_numbers_and_buy_and_hold(run) -> None:
+    table = html_metrics(run["html"])
+    assert list(table.index) == list(run["bt"].metrics.index)
+    for column, result in (("strategy", run["bt"]), ("buy & hold", run["hold"])):
+        for name, value in result.metrics.items():
+            shown, step = table.loc[name, column]
+            assert shown == pytest.approx(value, abs=step / 2 + 1e-12, nan_ok=True), (column, name)
+
+
+@pytest.mark.slow
+def test_the_plots_carry_the_runs_data(run) -> None:
+    arrays = bokeh_arrays(run["html"])
+    bt, res = run["bt"], run["res"]
+    assert has_array(arrays, bt.equity.to_numpy())
+    assert has_array(arrays, run["hold"].equity.to_numpy())
+    assert has_array(arrays, monthly_returns(bt.equity, 10_000.0).stack().to_numpy(), sort=True)
+    assert has_array(arrays, drawdown(bt.equity).to_numpy(), sort=True, unique=True)
+    heat = res.metrics["sharpe"].groupby(level=["fast", "slow"]).mean().dropna()
+    assert has_array(arrays, heat.to_numpy(), sort=True)
+    assert has_array(arrays, np.array([10.0])) and has_array(arrays, np.array([40.0]))  # the chosen-set cross
+
+
+@pytest.mark.slow
+def test_the_tables_list_every_trade_risk_decision_and_the_provenance(run) -> None:
+    bt, html = run["bt"], run["html"]
+    trades = html_table(html, "trades")
+    assert len(trades) == len(bt.trades)
+    np.testing.assert_allclose(trades["pnl"].str.replace(",", "").astype(float), bt.trades["pnl"], atol=1e-4)
+    events = [e for e in bt.risk_events if e.decision != "approve"]
+    assert len(events) > 0 and len(html_table(html, "risk-events")) == len(events)
+    assert len(bt.alerts) > 0 and len(html_table(html, "alerts")) == len(bt.alerts)
+    assert len(html_table(html, "sweep-best")) == 10
+    provenance = html_table(html, "provenance").set_index("field")["value"]
+    spec = bt.spec
+    assert provenance["data hash (SHA-256)"] == spec.data_hash
+    assert provenance["strategy source hash (SHA-256)"] == spec.strategy_hash
+    assert provenance["workbench version"] == spec.code_version
+    assert json.loads(provenance["parameters"]) == {"fast": 10, "slow": 40}
+    assert json.loads(provenance["risk rules"]) == RISK
+    assert "2018-01-02" in provenance["bars"] and "2021-12-31" in provenance["bars"]
+
+
+@pytest.mark.slow
+def test_the_report_hides_code_and_needs_no_network(run) -> None:
+    html = run["html"]
+    assert 'class="jp-CodeMirrorEditor' not in html and "check_parameters" not in html
+    assert not re.findall(r"<script[^>]+src=", html) and not re.findall(r"<link[^>]+href=[\"']?https?:", html)
+    assert "cdn.bokeh.org" not in html and "cdn.holoviz.org" not in html
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_headless_chromium_renders_the_report_with_its_plots(run, tmp_path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: any network request would fail
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=10000",
+            run["path"].as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
+    assert len(np.unique(pixels, axis=0)) > 100
+    assert (pixels.min(axis=1) < 240).mean() > 0.05  # far from a blank white page
+    line = np.array([int(STRATEGY_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
+    assert (np.abs(pixels - line).max(axis=1) <= 12).sum() > 300  # the equity curve was drawn by BokehJS
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = load_settings(overrides={}, env={})
+
+    app.command("report")(report_cmd)
+    return app
+
+
+@pytest.mark.slow
+def test_the_command_writes_a_portfolio_report_and_prints_its_path(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["report", "sma_cross", "--symbols", "SPY,QQQ", "-p", "fast=10", "-p", "slow=40", "--fees", "0.001"]
+    result = CliRunner().invoke(_app(), [*args, "--start", "2019-01-01", "--end", "2020-12-31", "--show-code"])
+    assert result.exit_code == 0, result.output
+    path = Path(result.output.strip())
+    assert path.parent == tmp_path / "reports" and path.name.startswith("sma_cross_SPY-QQQ_")
+    html = path.read_text()
+    expected = wb.backtest(
+        wb.strategy("sma_cross")(fast=10, slow=40),
+        load(["SPY", "QQQ"], start="2019-01-01", end="2020-12-31"),
+        fees=0.001,
+    )
+    table = html_metrics(html)
+    for name, value in expected.metrics.items():
+        shown, step = table.loc[name, "strategy"]
+        assert shown == pytest.approx(value, abs=step / 2 + 1e-12, nan_ok=True), name
+    assert 'class="jp-CodeMirrorEditor' in html and "check_parameters" in html  # --show-code keeps the code cells
+    assert [p.name for p in (tmp_path / "reports").iterdir()] == [path.name]
+
+
+BAD = [
+    ({"strategy": "no_such_strategy"}, StrategyNotFoundError, "unknown strategy 'no_such_strategy'"),
+    ({"symbols": "NOPE"}, DataNotFoundError, "NOPE"),
+    ({"start": "2020-01-01", "end": "2019-01-01"}, ValueError, "start 2020-01-01 is after end 2019-01-01"),
+    ({"params": {"fast": 0}}, ParameterError, "fast=0: below the minimum 1"),
+    ({"params": {"fast": 60, "slow": 50}}, ParameterError, "violates the constraint 'fast < slow'"),
+    ({"params": {"speed": 3}}, ParameterError, "has no parameter speed"),
+    ({"sweep": {"fast": "0:10"}}, ParameterError, "fast=0: below the minimum 1"),
+    ({"sweep": {"fast": [5]}}, ParameterError, "the grid holds one parameter set"),
+    ({"risk": {"stop_los": 0.05}}, ValueError, "unknown risk rule stop_los"),
+    ({"fees": -0.1}, ValueError, "fees=-0.1: must be a fraction in [0, 1)"),
+    ({"fill": "open"}, ValueError, "fill='open': must be one of next_open, close"),
+    ({"symbols": "SPY,QQQ", "weights": {"SPY": 0.9}}, ValueError, "weights must name exactly the symbols"),
+    ({"out": "report.pdf"}, ValueError, "a report is an .html file"),
+]
+
+
+@pytest.mark.parametrize(("change", "error", "message"), BAD, ids=[str(c) for c, _, _ in BAD])
+def test_bad_parameters_fail_before_any_kernel_starts_and_leave_nothing(
+    change, error, message, tmp_path, monkeypatch
+) -> None:
+    import papermill
+
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a kernel was started for bad parameters")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    monkeypatch.chdir(tmp_path)
+    arguments = {"strategy": "sma_cross", "symbols": "SPY", "out": tmp_path / "out" / "r.html", **change}
+    with pytest.raises(error) as caught:
+        build_report(**arguments)
+    assert message in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_refuses_a_range_where_one_value_is_needed(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(_app(), ["report", "sma_cross", "-p", "fast=5:10"])
+    assert isinstance(result.exception, ValueError)
+    assert "a report takes one value per parameter; sweep ranges with --sweep" in str(result.exception)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_failing_cell_is_reported_in_one_line_and_leaves_no_file(tmp_path, monkeypatch) -> None:
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "boom.py").write_text(
+        "from workbench import Param, Strategy\n\n\n"
+        "def boom_signals(open, high, low, close, volume, window):\n"
+        "    raise RuntimeError('the signal function broke')\n\n\n"
+        "class Boom(Strategy):\n"
+        "    window = Param(int, 5, min=1)\n"
+        "    signals = staticmethod(boom_signals)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ReportError, match=r"failed in cell \d+: RuntimeError: the signal function broke"):
+        build_report("boom", "SPY", start="2020-01-01", end="2020-06-30", out=tmp_path / "boom.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["strategies"]
+
+
+def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch) -> None:
+    target = write_atomic(tmp_path / "r.html", "old")
+
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, "new")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.html"]
+
+
+def test_report_result_refuses_runs_a_fresh_kernel_cannot_make_again(walk, spy) -> None:
+    with pytest.raises(NotReproducible, match="passed in memory"):
+        report_result(wb.backtest("sma_cross", walk))
+    bt = wb.backtest("sma_cross", load("SPY", start="2019-01-01"))
+    other = wb.sweep("sma_cross", spy, fast=[5, 10], slow=[50, 100], progress=False)
+    with pytest.raises(ValueError, match="did not run on the backtest's strategy and bars"):
+        report_result(bt, sweep=other)
+
+
+def test_parameters_become_plain_values_that_load_the_same_bars() -> None:
+    inputs = check_parameters(
+        "sma_cross",
+        ["spy", "qqq"],
+        {"fast": np.int64(12)},
+        start=date(2020, 1, 1),
+        end=pd.Timestamp("2020-06-30"),
+        sweep={"fast": range(5, 20, 5), "slow": "50:150:50"},
+        risk={"allowed_symbols": ("SPY", "QQQ")},
+    )
+    parameters = inputs.parameters
+    assert json.loads(json.dumps(parameters)) == parameters
+    assert parameters["symbols"] == ["SPY", "QQQ"] and parameters["params"] == {"fast": 12, "slow": 50}
+    assert parameters["start"] == "2020-01-01" and parameters["end"] == "2020-06-30T00:00:00"
+    assert parameters["sweep"] == {"fast": [5, 10, 15], "slow": "50:150:50"}
+    assert parameters["risk"] == {"allowed_symbols": ["QQQ", "SPY"]}
+    again = check_parameters(**parameters)
+    assert again.parameters == parameters
+    assert all(again.bars[s].equals(inputs.bars[s]) for s in inputs.bars)
+
+
+def test_the_notebooks_parameters_are_exactly_the_checked_ones() -> None:
+    import papermill
+
+    declared = papermill.inspect_notebook(str(report_notebook()))
+    assert set(declared) == set(check_parameters("sma_cross", "SPY", start="2020-01-01").parameters)
+    assert set(declared) == set(inspect.signature(check_parameters).parameters)
+
+
+def test_the_default_report_path_is_under_reports_in_the_current_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = default_out("sma_cross", "spy,qqq", datetime(2025, 3, 4, 5, 6, 7))
+    assert path == tmp_path / "reports" / "sma_cross_SPY-QQQ_20250304-050607.html"
+
+
+def test_the_command_line_imports_nothing_heavy() -> None:
+    code = "import json, sys\nimport workbench.cli\nprint(json.dumps(sorted(sys.modules)))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    heavy = (
+        "numba",
+        "bokeh",
+        "holoviews",
+        "panel",
+        "papermill",
+        "nbconvert",
+        "workbench.trading",
+        "workbench.store.database",
+        "pandas",
+    )
+    assert [m for m in loaded if m.startswith(heavy)] == []
+
+
+def test_the_packaged_report_notebook_is_the_checkout_one() -> None:
+    checkout = Path(__file__).resolve().parents[2] / "notebooks" / "backtest_report.ipynb"
+    assert report_notebook().read_bytes() == checkout.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_report_can_be_made_from_inside_a_notebook(tmp_path) -> None:
+    import nbformat
+    import papermill
+
+    code = (
+        "import workbench as wb\n"
+        "bt = wb.backtest('sma_cross', wb.load('SPY', start='2021-01-01', end='2021-12-31'), fees=0.001)\n"
+        f"path = bt.report(out={str(tmp_path / 'nested.html')!r})"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    papermill.execute_notebook(notebook, None, kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    expected = wb.backtest("sma_cross", load("SPY", start="2021-01-01", end="2021-12-31"), fees=0.001)
+    shown, step = html_metrics((tmp_path / "nested.html").read_text()).loc["end_value", "strategy"]
+    assert shown == pytest.approx(expected.metrics["end_value"], abs=step)

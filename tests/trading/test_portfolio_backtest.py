@@ -1,0 +1,178 @@
+"""Multi-symbol backtests: one account, target weights, the single-symbol arithmetic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import workbench as wb
+from workbench.engine.inputs import check_costs
+from workbench.risk.manager import RiskRules
+from workbench.trading.portfolio import PortfolioResult, run_portfolio
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return wb.load(["SPY", "QQQ", "META"], start="2010-01-01")
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_one_symbol_at_full_weight_equals_the_single_backtest(fill: str) -> None:
+    spy = wb.load("SPY", start="2010-01-01")
+    strategy = wb.strategy("zscore_reversion")()
+    single = wb.backtest(strategy, spy, fees=0.001, slippage=0.0005, fill=fill)
+    costs = check_costs(10_000.0, 0.001, 0.0005, fill)
+    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0)
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(portfolio.metrics["total_return"], single.metrics["total_return"], rtol=1e-12)
+    assert int(portfolio.metrics["trades"]) == int(single.metrics["trades"])
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_portfolio_accounting(bars, fill: str) -> None:
+    res = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.001, fill=fill)
+    assert isinstance(res, PortfolioResult) and res.weights == pytest.approx(
+        {"SPY": 1 / 3, "QQQ": 1 / 3, "META": 1 / 3}
+    )
+    closes = bars.close.reindex(res.equity.index).ffill().fillna(0.0)
+    cash = res.equity - (res.positions * closes).sum(axis=1)
+    assert (cash > -1e-6).all(), "long-only weights summing to 1 never borrow"
+    assert (res.positions >= 0).all().all()
+    assert res.positions.loc[res.positions.index < "2012-05-18", "META"].eq(0).all()  # META lists in 2012
+    # every trade's P&L (the open ones marked at the last close) adds up to the total gain
+    assert res.trades["pnl"].sum() == pytest.approx(res.equity.iloc[-1] - 10_000.0, rel=1e-9)
+    # right after each buy the symbol holds about its weight of equity
+    fills = res.fills[res.fills["side"] == "buy"]
+    for fill_row in fills.head(20).itertuples():
+        ts = fill_row.timestamp
+        value = res.positions.at[ts, fill_row.symbol] * fill_row.price
+        assert value / res.equity.at[ts] == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_custom_weights_and_bad_weights(bars) -> None:
+    res = wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.3, "META": 0.0}, fill="close")
+    assert res.positions["META"].eq(0).all() and res.fills["symbol"].isin(["SPY", "QQQ"]).all()
+    with pytest.raises(ValueError, match="together at most 1"):
+        wb.backtest("sma_cross", bars, weights={"SPY": 0.7, "QQQ": 0.7, "META": 0.0})
+    with pytest.raises(ValueError, match=r"missing \['META'\]"):
+        wb.backtest("sma_cross", bars, weights={"SPY": 0.5, "QQQ": 0.5})
+
+
+def test_gross_and_net_limits_scale_all_targets(bars) -> None:
+    res = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fill="close", risk={"max_gross_exposure": 0.5})
+    closes = bars.close.reindex(res.equity.index).ffill().fillna(0.0)
+    gross = (res.positions.abs() * closes).sum(axis=1) / res.equity
+    fill_times = sorted(set(res.fills["timestamp"]))
+    # at each rebalance the traded symbols are set within the limit; holdings that did not move keep their price
+    # drift (targets are traded on change, not re-balanced every bar), hence the small tolerance
+    assert gross.loc[fill_times].max() <= 0.5 * 1.02
+    unlimited = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fill="close")
+    assert ((unlimited.positions.abs() * closes).sum(axis=1) / unlimited.equity).loc[fill_times].max() > 0.6
+    resizes = [e for e in res.risk_events if e.decision == "resize"]
+    assert resizes and {e.rule for e in resizes} == {"max_gross_exposure"}
+    assert all(abs(e.details["allowed"]) < abs(e.details["wanted"]) for e in resizes)
+
+
+RULE_SETS = [
+    {"stop_loss": 0.03, "take_profit": 0.08},
+    {"trailing_stop": 0.04},
+    {"max_drawdown": 0.12},
+    {"daily_loss": 0.02, "max_orders_per_day": 1},
+    {"max_shares": 20, "max_order_value": 6_000},
+    {"stop_loss": 0.02, "trailing_stop": 0.05, "max_drawdown": 0.25, "max_exposure": 0.7},
+]
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize("rules", RULE_SETS, ids=lambda r: "+".join(r))
+def test_portfolio_rules_equal_the_single_backtest_on_one_symbol(fill: str, rules: dict) -> None:
+    """The portfolio loop applies every rule as the single-symbol path (itself equal to the sweep) does."""
+    spy = wb.load("SPY", start="2008-01-01")
+    strategy = wb.strategy("sma_cross")(fast=5, slow=20)
+    single = wb.backtest(strategy, spy, fees=0.001, fill=fill, risk=rules)
+    costs = check_costs(10_000.0, 0.001, 0.0, fill, rules)
+    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0, RiskRules(**rules))
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(portfolio.fills[["qty", "price"]], single.fills[["qty", "price"]], rtol=1e-12)
+    assert [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"] == [
+        (e.decision, e.rule) for e in single.risk_events if e.decision != "approve"
+    ]
+    assert any(e.decision in {"exit", "halt", "resize", "deny"} for e in single.risk_events)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_stops_act_per_position_and_the_drawdown_switch_flattens_the_account(bars, fill: str) -> None:
+    rules = {"stop_loss": 0.04, "max_drawdown": 0.15}
+    res = wb.backtest(wb.strategy("sma_cross")(fast=5, slow=20), bars, fees=0.001, fill=fill, risk=rules)
+    exits = [e for e in res.risk_events if e.decision == "exit"]
+    assert {e.rule for e in exits} == {"stop_loss"} and len({e.symbol for e in exits}) >= 2
+    fills = res.fills.assign(signed=lambda f: np.where(f.side == "buy", f.qty, -f.qty))
+    for e in exits:  # the stop fired at a close 4 % or more below the trade's entry fill
+        mine = fills[(fills.symbol == e.symbol) & (fills.timestamp <= e.timestamp)]
+        entry = mine[mine.signed.cumsum().shift(1, fill_value=0.0) == 0.0].price.iloc[-1]
+        assert e.details["close"] / entry - 1.0 <= -0.04 + 1e-12
+    halt = next(e for e in res.risk_events if e.decision == "halt")
+    assert halt.rule == "max_drawdown"
+    after = res.positions.loc[res.positions.index > halt.timestamp]
+    assert (after.iloc[1:] == 0.0).all().all()  # flat from the fill after the halt to the end
+    assert (res.fills.timestamp <= after.index[min(1, len(after) - 1)]).all()  # and nothing traded since
+    peak = res.equity.loc[: halt.timestamp].cummax().iloc[-1]
+    assert res.equity.loc[halt.timestamp] / peak - 1.0 <= -0.15
+
+
+def test_single_symbol_gross_limit_is_the_exposure_limit() -> None:
+    spy = wb.load("SPY", start="2012-01-01")
+    a = wb.backtest(wb.strategy("sma_cross")(), spy, risk={"max_gross_exposure": 0.4})
+    b = wb.backtest(wb.strategy("sma_cross")(), spy, risk={"max_exposure": 0.4})
+    row = wb.sweep("sma_cross", spy, fast=[10], slow=[50], risk={"max_net_exposure": 0.4}, progress=False)
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    np.testing.assert_allclose(a.metrics.to_numpy(), row.metrics.iloc[0].to_numpy(), rtol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_portfolio_session_and_daily_rules_equal_the_single_backtest_on_minute_bars(fill: str) -> None:
+    bars = wb.load("SPY_1min", end="2011-02-01")
+    rules = {"trading_hours": "09:30-16:00", "daily_loss": 0.003, "stop_loss": 0.001, "max_orders_per_day": 8}
+    strategy = wb.strategy("sma_cross")(fast=5, slow=30)
+    single = wb.backtest(strategy, {"SPY": bars}["SPY"], fees=0.0002, fill=fill, risk=rules)
+    costs = check_costs(10_000.0, 0.0002, 0.0, fill, rules)
+    portfolio = run_portfolio(strategy, {"SPY": bars}, costs, {"SPY": 1.0}, 98_000.0, RiskRules(**rules))
+    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
+    assert len(portfolio.fills) == len(single.fills) > 20
+    decisions = [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"]
+    assert decisions == [(e.decision, e.rule) for e in single.risk_events if e.decision != "approve"]
+    assert {rule for _, rule in decisions} >= {"daily_loss", "stop_loss", "max_orders_per_day"}
+
+
+@pytest.mark.parametrize("costs", [{}, {"fees": 0.001, "slippage": 0.0005, "fixed_fee": 1.0}])
+def test_rebalances_restore_every_weight_and_never_run_out_of_cash(costs: dict) -> None:
+    """When one target changes, drifted holdings go back to their weights and the buys fit the cash."""
+    bars = wb.load(["SPY", "QQQ", "IWM"], start="2010-01-01")
+    res = wb.backtest("sma_cross", bars, **costs)
+    assert set(res.orders["status"]) == {"filled"}
+    closes = bars.close.reindex(res.positions.index).ffill()
+    weights = (res.positions * closes).div(res.equity, axis=0)
+    fills_at = sorted(set(res.fills["timestamp"]))
+    exposure = wb.strategy("sma_cross")().exposure
+    targets = {s: exposure(bars[s]).reindex(res.positions.index).ffill().fillna(0.0) / 3 for s in bars.symbols}
+    checked = 0
+    for when in fills_at[5:60]:
+        bar = res.positions.index.get_loc(when)
+        for s in bars.symbols:
+            target = targets[s].iloc[bar - 1]  # next-open fills: the signal of the bar before
+            if target > 0 and weights[s].iloc[bar] > 0:
+                drift = closes[s].iloc[bar] / bars[s]["open"].reindex(res.positions.index).iloc[bar] - 1
+                assert weights[s].iloc[bar] == pytest.approx(target * (1 + drift), abs=0.01)
+                checked += 1
+    assert checked > 40
+
+
+def test_affordable_size_cuts_only_buys_the_cash_cannot_pay() -> None:
+    from workbench.engine.fills import affordable_size_nb
+
+    assert affordable_size_nb(1_000.0, 0.0, 100.0, 5.0, 0.001, 1.0, 0.0) == 5.0  # 500.5 + 1 <= 1000
+    cut = affordable_size_nb(1_000.0, 2.0, 100.0, 20.0, 0.001, 1.0, 0.01)
+    assert cut == pytest.approx((1_000.0 - 1.0) / (101.0 * 1.001), rel=1e-15)
+    assert affordable_size_nb(1_000.0, 0.0, 100.0, -50.0, 0.001, 1.0, 0.0) == -50.0  # sells pass
+    assert affordable_size_nb(10.0, -30.0, 100.0, 20.0, 0.001, 1.0, 0.0) == 20.0  # covering a short passes
+    assert affordable_size_nb(0.5, 0.0, 100.0, 1.0, 0.0, 1.0, 0.0) == 0.0  # not even the fixed fee
