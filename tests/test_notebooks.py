@@ -151,6 +151,8 @@ def test_notebooks_pass_nbval_lax(tmp_path) -> None:
             "pytest",
             "--nbval-lax",
             "--nbval-current-env",
+            "-n",
+            "0",  # one process: a notebook's cells run in order in one kernel (the suite's addopts spread tests)
             "-p",
             "no:cacheprovider",
             "-q",

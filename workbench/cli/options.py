@@ -35,6 +35,10 @@ RiskOpt = Annotated[Path | None, typer.Option("--risk", help="TOML file of risk 
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
 ]
+SymbolsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--symbols", "--symbol", help="Symbol(s): comma-separated or repeated; several make a portfolio."),
+]
 
 
 def settings(ctx: typer.Context) -> Settings:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workbench.cli.options import single_values, table
+from workbench.cli.options import ParamOpt, single_values, symbol_list, table
 from workbench.ops.paper_period import PAPER_BROKERS, PAPER_DAYS
 
 
@@ -16,9 +16,7 @@ def promote_cmd(
     ctx: typer.Context,
     strategy: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
     to: Annotated[str, typer.Option("--to", help="paper (parity, look-ahead, overfitting) or live (a paper period).")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
-    ] = None,
+    param: ParamOpt = None,
     symbols: Annotated[
         list[str] | None, typer.Option("--symbols", help="Symbol(s) it trades: comma-separated or repeated.")
     ] = None,
@@ -43,7 +41,7 @@ def promote_cmd(
     from workbench.ops.promotion import promote
     from workbench.store import Store
 
-    names = [s.strip() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
+    names = symbol_list(symbols)
     with Store.open(ctx.obj) as store:
         result = promote(
             strategy,

@@ -14,14 +14,17 @@ from workbench.cli.options import (
     FeesOpt,
     FillOpt,
     FixedFeeOpt,
+    ParamOpt,
     RiskOpt,
     SaveOpt,
     SlippageOpt,
     StartOpt,
+    SymbolsOpt,
     open_store,
     parse_param,
     risk_rules,
     single_values,
+    symbol_list,
 )
 
 _SHOWN = ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades", "win_rate", "exposure"]
@@ -104,13 +107,8 @@ def sweep_cmd(
 def backtest_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
-    symbols: Annotated[
-        list[str] | None,
-        typer.Option("--symbols", "--symbol", help="Symbol(s): comma-separated or repeated; several make a portfolio."),
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
-    ] = None,
+    symbols: SymbolsOpt = None,
+    param: ParamOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
     fees: FeesOpt = None,
@@ -131,7 +129,7 @@ def backtest_cmd(
 
     settings = ctx.obj
     values = single_values(param)
-    names = [s.strip() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
+    names = symbol_list(symbols)
     bars = load(
         names if len(names) > 1 else names[0],
         start=start,
@@ -168,29 +166,22 @@ def backtest_cmd(
 def report_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross (see `workbench strategies list`).")],
-    symbols: Annotated[
-        list[str] | None,
-        typer.Option("--symbols", "--symbol", help="Symbol(s): comma-separated or repeated; several make a portfolio."),
-    ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
-    ] = None,
+    symbols: SymbolsOpt = None,
+    param: ParamOpt = None,
     sweep: Annotated[
         list[str] | None,
         typer.Option(
             "--sweep", metavar="NAME=RANGE", help="Also sweep NAME (e.g. fast=5:60:5) and show the parameter heatmap."
         ),
     ] = None,
-    start: Annotated[str | None, typer.Option("--start", help="First date (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")] = None,
-    fees: Annotated[
-        float | None, typer.Option("--fees", help="Fee as a fraction of traded value (default: setting fees).")
-    ] = None,
-    fixed_fee: Annotated[float, typer.Option("--fixed-fee", help="Fee per order, in account currency.")] = 0.0,
-    slippage: Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")] = 0.0,
-    cash: Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")] = None,
-    fill: Annotated[str, typer.Option("--fill", help="next_open or close.")] = "next_open",
-    risk: Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules, e.g. stop_loss = 0.05.")] = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    fees: FeesOpt = None,
+    fixed_fee: FixedFeeOpt = 0.0,
+    slippage: SlippageOpt = 0.0,
+    cash: CashOpt = None,
+    fill: FillOpt = "next_open",
+    risk: RiskOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="The .html file to write (default: reports/NAME_SYMBOLS_TIME.html).")
     ] = None,
@@ -213,7 +204,7 @@ def report_cmd(
             raise ValueError(f"--param {key}={spec}: a report takes one value per parameter; sweep ranges with --sweep")
         values[key] = parsed[0]
     ranges = dict(parse_param(p) for p in sweep or []) or None
-    names = [s.strip() for item in symbols or ["SPY"] for s in item.split(",") if s.strip()]
+    names = symbol_list(symbols)
     path = build_report(
         name,
         names,

@@ -24,6 +24,7 @@ from workbench.cli.options import (
     EndOpt,
     FeesOpt,
     FillOpt,
+    ParamOpt,
     RiskOpt,
     SlippageOpt,
     StartOpt,
@@ -49,9 +50,7 @@ ALPACA_WARMUP = timedelta(days=5)
 def live_cmd(
     ctx: typer.Context,
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Strategy name, e.g. sma_cross.")],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
-    ] = None,
+    param: ParamOpt = None,
     symbols: Annotated[
         list[str] | None,
         typer.Option("--symbols", help="Symbols to trade, e.g. SPY or SPY,QQQ (several: one account, by weight)."),
@@ -70,7 +69,7 @@ def live_cmd(
     cash: Annotated[float | None, typer.Option("--cash", help="sim: starting cash (default: initial_cash).")] = None,
     fees: Annotated[float | None, typer.Option("--fees", help="Fee fraction for sizing (default: setting).")] = None,
     slippage: Annotated[float, typer.Option("--slippage", help="Slippage fraction for sizing.")] = 0.0,
-    fill: Annotated[str, typer.Option("--fill", help="next_open or close.")] = "next_open",
+    fill: FillOpt = "next_open",
     risk: Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules.")] = None,
     cancel_on_stop: Annotated[
         bool, typer.Option("--cancel-on-stop/--leave-orders", help="On stop, cancel working orders or leave them.")
@@ -154,9 +153,7 @@ def paper_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Strategy name, e.g. sma_cross.")],
     symbol: Annotated[str, typer.Option("--symbol", help="The symbol to trade.")] = "SPY",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", metavar="NAME=VALUE", help="e.g. fast=12 (repeatable).")
-    ] = None,
+    param: ParamOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
     fees: FeesOpt = None,
