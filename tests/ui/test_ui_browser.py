@@ -133,7 +133,7 @@ def _log_in(page: object, site: Site, username: str, password: str = PASSWORD) -
     expect(page.locator("#login-submit")).to_be_visible(timeout=PAGE)  # sent to the login page first
     page.fill("#username", username)
     page.fill("#password", password)
-    page.click("#login-submit")
+    page.click("#login-submit", timeout=PAGE)  # the page after login loads slowly on a loaded machine
 
 
 def _tab(page: object, name: str) -> None:
