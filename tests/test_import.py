@@ -38,6 +38,7 @@ PUBLIC = {
     "runs": "workbench.provenance.saved",
     "rerun": "workbench.ops.rerun",
     "TradingSession": "workbench.trading.session",
+    "UniverseStrategy": "workbench.strategies.universe",
 }
 
 

@@ -30,6 +30,7 @@ _EXPORTS = {
     "Bars": "workbench.data.bars",
     "validate_bars": "workbench.data.validate",
     "Strategy": "workbench.strategies.base",
+    "UniverseStrategy": "workbench.strategies.universe",
     "Param": "workbench.strategies.params",
     "strategy": "workbench.strategies.registry",
     "sweep": "workbench.research.sweep",
@@ -68,6 +69,7 @@ __all__ = [
     "Strategy",
     "SweepResult",
     "TradingSession",
+    "UniverseStrategy",
     "WalkForwardResult",
     "WorkbenchError",
     "__version__",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.strategies.base import Strategy
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy
+    from workbench.strategies.universe import UniverseStrategy
     from workbench.trading.backtest import BacktestResult, backtest
     from workbench.trading.portfolio import PortfolioResult
     from workbench.trading.session import TradingSession

@@ -24,15 +24,14 @@ from tqdm.auto import tqdm
 
 from workbench.engine.chunks import chunk_bounds
 from workbench.engine.grid_job import GridRun
-from workbench.engine.metrics import N_METRICS
 from workbench.engine.strategy_ref import StrategyRef, resolve, strategy_ref
-from workbench.strategies.base import Strategy
-from workbench.strategies.kernel import is_compiled
+from workbench.strategies.base import StrategyBase
 
 if TYPE_CHECKING:
     from distributed import Client
 
     from workbench.engine.grid_job import GridJob
+    from workbench.engine.universe_job import UniverseJob
 
 ENGINES = ("local", "dask")
 WORKER_WAIT = 30.0  # seconds to wait for a first worker to join the scheduler
@@ -105,7 +104,7 @@ def open_client(engine: str, client: Client | str | None) -> Iterator[Client | N
 
 
 def run_on_cluster(
-    client: Client, cls: type[Strategy], job: GridJob, max_cells: float, progress: bool = True
+    client: Client, cls: type[StrategyBase], job: GridJob | UniverseJob, max_cells: float, progress: bool = True
 ) -> GridRun:
     """``run_grid`` on a Dask cluster: the same ``GridRun`` as the local engine, computed in chunks on workers.
 
@@ -120,7 +119,7 @@ def run_on_cluster(
     from distributed import as_completed
 
     threads, memory = _capacity(client)
-    bounds = chunk_bounds(job.n_items, job.cells_per_item, _bytes_per_item(cls, job), threads, memory, max_cells)
+    bounds = chunk_bounds(job.n_items, job.cells_per_item, job.bytes_per_item(cls), threads, memory, max_cells)
     [shared] = client.scatter([job], broadcast=True, hash=False)
     ref = strategy_ref(cls)
     futures = {client.submit(run_chunk, ref, shared, a, b, pure=False): (a, b) for a, b in bounds}
@@ -148,7 +147,7 @@ def run_on_cluster(
 
 
 def run_chunk(
-    strategy: StrategyRef | type[Strategy], job: GridJob, start: int, stop: int
+    strategy: StrategyRef | type[StrategyBase], job: GridJob | UniverseJob, start: int, stop: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The task a worker runs: metrics and blocks of items ``start .. stop - 1`` of ``job`` (see ``GridJob.run``)."""
     import numba
@@ -176,9 +175,3 @@ def _capacity(client: Client) -> tuple[int, float | None]:
     threads = sum(w["nthreads"] for w in workers)
     limits = [w["memory_limit"] / w["nthreads"] for w in workers if w["memory_limit"]]
     return threads, min(limits) if limits else None
-
-
-def _bytes_per_item(cls: type[Strategy], job: GridJob) -> float:
-    """Worker memory an item needs while its chunk runs: its outputs, plus its exposures for numpy strategies."""
-    outputs = 8.0 * (job.windows.shape[1] * N_METRICS + 2 * job.n_blocks)
-    return outputs if is_compiled(cls) else outputs + 8.0 * job.packed.offsets[-1] / job.n_symbols

@@ -62,6 +62,11 @@ class GridJob:
         """Bars one item simulates, over all its windows (the unit of work that sizes chunks)."""
         return self.packed.offsets[-1] / self.n_symbols * self.windows.shape[1]
 
+    def bytes_per_item(self, strategy: type[Strategy]) -> float:
+        """Memory an item needs while its chunk runs: its outputs, plus its exposures for numpy strategies."""
+        outputs = 8.0 * (self.windows.shape[1] * N_METRICS + 2 * self.n_blocks)
+        return outputs if is_compiled(strategy) else outputs + 8.0 * self.packed.offsets[-1] / self.n_symbols
+
     def outputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Empty metrics (NaN) and block arrays for ``n`` items."""
         return np.full((n, self.windows.shape[1], N_METRICS), np.nan), np.zeros((n, self.n_blocks, 2))

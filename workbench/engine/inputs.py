@@ -19,21 +19,23 @@ from workbench.engine.sessions import (
     parse_hours,
     session_ids,
 )
-from workbench.strategies.base import BAR_ARGS, Strategy
+from workbench.strategies.base import BAR_ARGS, Strategy, StrategyBase
 from workbench.strategies.params import ParameterError
+from workbench.strategies.universe import Panel
 
 FILLS = ("next_open", "close")
 
 
-def resolve_strategy(strategy: type[Strategy] | Strategy | str) -> tuple[type[Strategy], dict[str, Any]]:
-    """The strategy class and the parameter values an instance fixes (``{}`` for a class or a name)."""
+def resolve_strategy(strategy: type[StrategyBase] | StrategyBase | str) -> tuple[type[Any], dict[str, Any]]:
+    """The strategy class (a ``Strategy`` or a ``UniverseStrategy``) and the parameter values an instance fixes
+    (``{}`` for a class or a name)."""
     if isinstance(strategy, str):
         from workbench.strategies.registry import strategy as lookup
 
         return lookup(strategy), {}
-    if isinstance(strategy, Strategy):
+    if isinstance(strategy, StrategyBase):
         return type(strategy), strategy.values
-    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+    if isinstance(strategy, type) and issubclass(strategy, StrategyBase):
         return strategy, {}
     raise TypeError(f"expected a Strategy subclass, instance or name, got {strategy!r}")
 
@@ -50,6 +52,30 @@ def prepare_bars(bars: Any) -> tuple[dict[str, pd.DataFrame], bool]:
             raise ValueError("bars is empty: pass a DataFrame or a non-empty Bars/dict of DataFrames")
         return {str(s): validate_bars(f, symbol=str(s)) for s, f in bars.items()}, True
     raise TypeError(f"bars must be a DataFrame, a Bars or a dict of DataFrames, not {type(bars).__name__}")
+
+
+def prepare_panel(bars: Any) -> Panel:
+    """The panel a universe strategy reads: at least two symbols' validated bars (a ``Bars`` or a mapping), aligned
+    on the union of their timestamps; ``ValueError`` for one symbol, or for symbols whose dates do not overlap."""
+    frames, multi = prepare_bars(bars)
+    if not multi or len(frames) < 2:
+        raise ValueError(
+            f"a universe strategy trades several symbols in one account; got {', '.join(frames)} alone: "
+            "pass a Bars or a dict of two or more symbols' bars"
+        )
+    first = max(f.index[0] for f in frames.values())
+    last = min(f.index[-1] for f in frames.values())
+    if first > last:
+        spans = ", ".join(f"{s} {f.index[0]:%Y-%m-%d}..{f.index[-1]:%Y-%m-%d}" for s, f in frames.items())
+        raise ValueError(f"the symbols' bars do not overlap in time ({spans}): a universe needs a common period")
+    return Panel.of({s.upper(): f for s, f in frames.items()})
+
+
+def check_leverage(leverage: float) -> float:
+    """The gross exposure (sum of absolute weights) a universe may hold, as a positive float."""
+    if isinstance(leverage, bool) or not np.isfinite(leverage) or leverage <= 0:
+        raise ValueError(f"leverage={leverage!r}: must be a positive multiple of equity, e.g. 1.0")
+    return float(leverage)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,14 @@ from tqdm.auto import tqdm
 
 from workbench.engine.grid_job import GridJob, GridRun, row_values
 from workbench.engine.inputs import Costs, Packed
-from workbench.strategies.base import Strategy, call_signals
+from workbench.strategies.base import Strategy, StrategyBase, call_signals
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from workbench.engine.universe_job import UniverseJob
+
+    Job = GridJob | UniverseJob
 
 # Work per kernel call (bars x parameter sets): small enough for a responsive progress bar and Ctrl-C,
 # large enough that the per-call overhead stays under a percent.
@@ -43,6 +47,12 @@ def run_grid(
     job = GridJob.build(grid, packed, windows, costs, ppy, n_blocks)
     # One call in Python first: a wrong output shape or range fails here with a clear message.
     call_signals(cls, packed.symbol_arrays(0), row_values(cls, grid, 0))
+    return run_job(cls, job, progress, client)
+
+
+def run_job(cls: type[StrategyBase], job: Job, progress: bool = True, client: Client | None = None) -> GridRun:
+    """Every item of ``job`` (a ``GridJob``, or a ``UniverseJob``) in chunks: on the Dask ``client``'s cluster, or
+    here in numba threads with a progress bar; Ctrl-C keeps the leading items done."""
     if client is not None:
         from workbench.engine.distributed import run_on_cluster
 

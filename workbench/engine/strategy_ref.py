@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
 
 
 class StrategyImportError(WorkbenchError, ImportError):
@@ -38,7 +38,7 @@ class StrategyRef:
         return f"{self.qualname} (module {self.module}, file {self.path})"
 
 
-def strategy_ref(cls: type[Strategy]) -> StrategyRef | type[Strategy]:
+def strategy_ref(cls: type[StrategyBase]) -> StrategyRef | type[StrategyBase]:
     """What a chunk task receives for ``cls``: a ``StrategyRef``, or the class itself when it has no module.
 
     Examples
@@ -54,7 +54,7 @@ def strategy_ref(cls: type[Strategy]) -> StrategyRef | type[Strategy]:
     return StrategyRef(cls.__module__, cls.__qualname__, path, _digest(path))
 
 
-def resolve(strategy: StrategyRef | type[Strategy]) -> type[Strategy]:
+def resolve(strategy: StrategyRef | type[StrategyBase]) -> type[StrategyBase]:
     """The class ``strategy_ref`` described, in this (worker) process; each reference is resolved once.
 
     Examples
@@ -68,12 +68,12 @@ def resolve(strategy: StrategyRef | type[Strategy]) -> type[Strategy]:
 
 
 @cache
-def _resolve(ref: StrategyRef) -> type[Strategy]:
+def _resolve(ref: StrategyRef) -> type[StrategyBase]:
     module = _import(ref)
     cls = module
     for part in ref.qualname.split("."):
         cls = getattr(cls, part, None)
-    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+    if not (isinstance(cls, type) and issubclass(cls, StrategyBase)):
         raise StrategyImportError(f"strategy {ref.describe()}: module {module.__name__} has no such Strategy class")
     mine = _digest(getattr(module, "__file__", None))
     if ref.digest and mine != ref.digest:

@@ -1,8 +1,9 @@
-"""Parallel sweep kernels: one work item = (symbol, parameter set); signals -> simulation -> metrics, fused.
+"""Parallel sweep kernels, signals (or weights) -> simulation -> metrics, fused. A work item is (symbol, parameter
+set) of a one-symbol strategy, or a parameter set of a universe strategy over the whole panel.
 
-Memory is O(bars x threads): each item computes its exposure into a fresh array, reduces it to metrics in
-every requested window and drops it. Bars of all symbols are concatenated; ``offsets[s]:offsets[s+1]``
-slices symbol ``s``.
+Memory is O(bars x threads): each item computes its exposure (or weights) into a fresh array, reduces it to
+metrics in every requested window and drops it. Bars of all symbols of a one-symbol sweep are concatenated;
+``offsets[s]:offsets[s+1]`` slices symbol ``s``; a universe sweep reads 2-D arrays (bars x symbols).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
+from workbench.engine.portfolio import BAD_SHAPE, simulate_weights_nb
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 
 _f8 = types.float64[:]
@@ -190,3 +192,104 @@ def sweep_exposures_nb(
             metrics_out[k],
             blocks_out[k],
         )
+
+
+# --- universes: one work item = a parameter set of a universe strategy over the whole panel ---------------------
+
+_f8_2d = types.float64[:, ::1]
+# The one signature a compiled weights function is adapted to: (open, high, low, close, volume, params), each bar
+# array 2-D (bars x symbols).
+WEIGHTS_SIG = types.float64[:, :](_f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8)
+
+
+@njit(cache=True, nogil=True)
+def _panel_metrics_nb(
+    open_,
+    close,
+    weights,
+    windows,
+    cash,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    leverage,
+    periods_per_year,
+    metrics_out,
+    blocks_out,
+    errors_out,
+):
+    """Metrics of one weights panel in each window (``windows[w] = (start, end)``) into ``metrics_out[w]``, the
+    block moments of window 0 into ``blocks_out``; the first error (code, bar, symbol) into ``errors_out``."""
+    no_record = np.empty(0)
+    no_rows = np.empty((0, 0))
+    for w in range(windows.shape[0]):
+        simulate_weights_nb(
+            open_, close, weights, windows[w, 0], windows[w, 1], cash, fees, fixed_fee, slippage, fill_close,
+            leverage, periods_per_year, metrics_out[w], blocks_out if w == 0 else blocks_out[:0], errors_out,
+            False, no_record, no_record, no_rows, no_rows, no_rows,
+        )  # fmt: skip
+        if errors_out[0] != 0:
+            return
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def sweep_weights_nb(
+    weights_fn,
+    open_,
+    high,
+    low,
+    close,
+    volume,
+    params,
+    windows,
+    cash,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    leverage,
+    periods_per_year,
+    metrics_out,
+    blocks_out,
+    errors_out,
+):
+    """Metrics of every parameter set (row of ``params``) of a universe strategy over the panel, in every window:
+    weights by ``weights_fn`` into a buffer of this thread's only, simulated, reduced to metrics, dropped. A set
+    whose weights have the wrong shape, ask more than ``leverage`` or ask to trade a symbol without a price is
+    flagged in ``errors_out[k]`` = (code, bar, symbol) (``BAD_SHAPE``, ``portfolio.OVER_LEVERAGE``,
+    ``portfolio.NAN_PRICE``)."""
+    for k in prange(params.shape[0]):
+        weights = weights_fn(open_, high, low, close, volume, params[k])
+        if weights.shape[0] != close.shape[0] or weights.shape[1] != close.shape[1]:
+            errors_out[k, 0] = BAD_SHAPE
+            continue
+        _panel_metrics_nb(
+            open_, close, weights, windows, cash, fees, fixed_fee, slippage, fill_close, leverage, periods_per_year,
+            metrics_out[k], blocks_out[k], errors_out[k],
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True, nogil=True)
+def sweep_weight_panels_nb(
+    open_,
+    close,
+    weights,
+    windows,
+    cash,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    leverage,
+    periods_per_year,
+    metrics_out,
+    blocks_out,
+    errors_out,
+):
+    """Like ``sweep_weights_nb`` for weights panels computed outside numba (``weights[k]``: parameter set k's)."""
+    for k in prange(weights.shape[0]):
+        _panel_metrics_nb(
+            open_, close, weights[k], windows, cash, fees, fixed_fee, slippage, fill_close, leverage,
+            periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
+        )  # fmt: skip

@@ -11,19 +11,24 @@ import pandas as pd
 from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
+    Costs,
     check_costs,
+    check_leverage,
     check_metric,
     check_periods_per_year,
     check_windows,
     pack,
     prepare_bars,
+    prepare_panel,
     resolve_strategy,
 )
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES
-from workbench.engine.runner import run_grid
+from workbench.engine.runner import run_grid, run_job
+from workbench.engine.universe_job import UniverseJob
 from workbench.research.result import SweepResult
 from workbench.strategies.base import Strategy
+from workbench.strategies.universe import UniverseStrategy
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -48,15 +53,18 @@ def sweep(
     progress: bool = True,
     engine: str = "local",
     client: Client | str | None = None,
+    leverage: float = 1.0,
     **param_ranges: Any,
 ) -> SweepResult:
     """Backtest every combination of ``param_ranges`` on ``bars`` and return one row of metrics per run.
 
     Each run starts flat with ``cash`` and trades the strategy's target exposure: target 1 from flat buys
-    ``cash / (price * (1 + fees))`` units (fractional), target 0 sells everything. ``fees`` are a fraction
-    of traded value and ``slippage`` a fraction of price; ``fill="next_open"`` fills a signal of bar t at
-    bar t+1's open, ``fill="close"`` at bar t's close. Parameters left out take the strategy's defaults (or
-    the instance's values). Ratios annualize with ``periods_per_year`` (252 for daily bars by default).
+    ``cash / (price * (1 + fees))`` units (fractional), target 0 sells everything. A ``UniverseStrategy`` runs
+    each parameter set over all the symbols in one account (one row per parameter set; see
+    `workbench.strategies.universe` and `workbench.engine.portfolio` for how weights become orders). ``fees``
+    are a fraction of traded value and ``slippage`` a fraction of price; ``fill="next_open"`` fills a signal of
+    bar t at bar t+1's open, ``fill="close"`` at bar t's close. Parameters left out take the strategy's defaults
+    (or the instance's values). Ratios annualize with ``periods_per_year`` (252 for daily bars by default).
 
     With ``fill="close"``, fees and no slippage, a long-only strategy's results equal
     ``vbt.Portfolio.from_signals(close, entries, exits, size=np.inf, fees=fees, init_cash=cash)``.
@@ -75,6 +83,8 @@ def sweep(
         on a Dask cluster, with results identical to local (``engine.distributed``).
     client : with ``engine="dask"``, a ``distributed.Client``, a scheduler address such as
         ``"tcp://host:8786"``, or None to start (and afterwards stop) a local cluster with a worker per core.
+    leverage : a universe strategy's most gross exposure (sum of absolute weights) at any bar, as a multiple of
+        equity; a row of weights beyond it is refused, naming the bar and symbols.
     **param_ranges : per parameter a value, a ``range``, a sequence or a ``"start:stop[:step]"`` string.
         With none given, a strategy class or name sweeps its ``sweep_ranges``.
 
@@ -93,6 +103,22 @@ def sweep(
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
+    settings = {
+        "costs": {
+            "cash": costs.cash,
+            "fees": costs.fees,
+            "slippage": costs.slippage,
+            "fill": costs.fill,
+            "fixed_fee": costs.fixed_fee,
+            "periods_per_year": periods_per_year,
+        },
+        "risk": dict(risk or {}),
+        "constraint": constraint if isinstance(constraint, str) or constraint is None else "<function>",
+        "metric": metric,
+    }
+    if issubclass(cls, UniverseStrategy):
+        settings["leverage"] = check_leverage(leverage)
+        return _sweep_universe(cls, bars, grid, costs, metric, periods_per_year, settings, progress, engine, client)
     frames, multi = prepare_bars(bars)
     check_windows(cls, grid, frames)
     too_short = [s for s, f in frames.items() if len(f) < 2 * CSCV_BLOCKS]
@@ -125,19 +151,50 @@ def sweep(
         frames=frames,
         periods_per_year=ppy,
         grid=grid,
-        settings={
-            "costs": {
-                "cash": costs.cash,
-                "fees": costs.fees,
-                "slippage": costs.slippage,
-                "fill": costs.fill,
-                "fixed_fee": costs.fixed_fee,
-                "periods_per_year": periods_per_year,
-            },
-            "risk": dict(risk or {}),
-            "constraint": constraint if isinstance(constraint, str) or constraint is None else "<function>",
-            "metric": metric,
-        },
+        settings=settings,
+    )
+
+
+def _sweep_universe(
+    cls: type[UniverseStrategy],
+    bars: Any,
+    grid: pd.DataFrame,
+    costs: Costs,
+    metric: str,
+    periods_per_year: float | None,
+    settings: dict[str, Any],
+    progress: bool,
+    engine: str,
+    client: Client | str | None,
+) -> SweepResult:
+    """The sweep of a universe strategy: every parameter set over every symbol in one account, a row each."""
+    if not np.isnan(costs.risk).all() or costs.hours is not None or costs.allowed is not None:
+        raise ValueError(
+            f"risk rules for a universe strategy ({cls.__name__}): not supported yet; sweep it without risk=..."
+        )
+    panel = prepare_panel(bars)
+    check_windows(cls, grid, {"the panel": pd.DataFrame(index=panel.index)})
+    if panel.shape[0] < 2 * CSCV_BLOCKS:
+        raise ValueError(f"a sweep needs at least {2 * CSCV_BLOCKS} bars; the panel has {panel.shape[0]}")
+    ppy = float(periods_per_year or infer_periods_per_year(panel.index))
+    windows = np.array([[0, panel.shape[0]]], dtype=np.int64)
+    job = UniverseJob.build(grid, panel, windows, costs, settings["leverage"], ppy, CSCV_BLOCKS)
+    job.check(cls)
+    with open_client(engine, client) as dask_client:
+        run = run_job(cls, job, progress, dask_client)
+    frames = {s: f for s, f in prepare_bars(bars)[0].items()}
+    return SweepResult(
+        strategy=cls,
+        metrics=metrics_frame(run.metrics[:, 0, :], grid, ["portfolio"], False),  # a row per parameter set
+        metric=metric,
+        costs=costs,
+        symbols=panel.symbols,
+        complete=run.done == len(grid),
+        blocks=run.blocks,
+        frames={s.upper(): f for s, f in frames.items()},
+        periods_per_year=dict.fromkeys(panel.symbols, ppy),
+        grid=grid,
+        settings=settings,
     )
 
 

@@ -14,7 +14,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
 
 ENTRY_POINT_GROUP = "workbench.strategies"
 
@@ -80,7 +80,7 @@ def _module_name(name: str, path: Path) -> str:
     return f"workbench_strategies.{name}"
 
 
-def _load_file(name: str, path: Path) -> type[Strategy]:
+def _load_file(name: str, path: Path) -> type[StrategyBase]:
     module_name = _module_name(name, path)
     module = sys.modules.get(module_name)
     if module is not None and module.__file__ != str(path) and Path(module.__file__ or "").resolve() != path.resolve():
@@ -100,7 +100,7 @@ def _load_file(name: str, path: Path) -> type[Strategy]:
     classes = [
         v
         for v in vars(module).values()
-        if isinstance(v, type) and issubclass(v, Strategy) and v is not Strategy and v.__module__ == module.__name__
+        if isinstance(v, type) and issubclass(v, StrategyBase) and v.__module__ == module.__name__
     ]
     named = [c for c in classes if c.name == name]
     if len(named) == 1 or len(classes) == 1:
@@ -116,7 +116,7 @@ def available(extra: list[Path] | None = None) -> dict[str, str]:
     return out
 
 
-def strategy(name: str, extra: list[Path] | None = None) -> type[Strategy]:
+def strategy(name: str, extra: list[Path] | None = None) -> type[StrategyBase]:
     """The ``Strategy`` subclass registered under ``name``.
 
     Examples
@@ -131,7 +131,7 @@ def strategy(name: str, extra: list[Path] | None = None) -> type[Strategy]:
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
             loaded = ep.load()
-            if not (isinstance(loaded, type) and issubclass(loaded, Strategy)):
+            if not (isinstance(loaded, type) and issubclass(loaded, StrategyBase)):
                 raise StrategyNotFoundError(f"entry point {name} = {ep.value} is not a Strategy subclass")
             return loaded
     raise StrategyNotFoundError(

@@ -1,0 +1,332 @@
+"""The N-symbol step: one bar time's target weights -> orders (sells first) -> fills, fees, cash and positions, and
+the run of a whole weights panel through it, with per-symbol round trips and the metrics of the account.
+
+Semantics (pinned against vectorbt's ``Portfolio.from_orders(..., size_type="targetpercent", group_by=True,
+cash_sharing=True, call_seq="auto")`` by tests):
+
+- ``weights[t, j]`` is the fraction of the account's value to hold in symbol j after bar t; NaN: no order for j.
+- The account's value for sizing is the cash plus every holding at its valuation price: the price the orders of
+  that bar fill at (the close with ``fill_close``, else the next bar's open), or the last such price where a
+  symbol has none. Every order of a bar is sized from that one value: ``weight x value / price - position``.
+- A bar's orders run in the order of their value, the most negative first (sells free cash for the buys; ties
+  and equal values keep the symbols' order). A buy that cash cannot cover, fees included, is cut to what it
+  covers; sells (and short sales) are not limited. Orders smaller than ``MIN_ORDER_SIZE`` units are dropped.
+- Fees are a fraction of traded value plus ``fixed_fee`` per order; slippage moves the fill price against the
+  trade. Equity is marked at each bar's close (the last close where a symbol has none).
+- A round trip of a symbol runs from flat to flat (a reversal closes one and opens the next, its fee split pro
+  rata); its P&L is the cash it returned, fees included; one still open at the end is marked at the last close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
+from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
+
+# Errors a run reports (with the bar and symbol) instead of a wrong number.
+OK, NAN_PRICE, OVER_LEVERAGE, BAD_SHAPE = 0, 1, 2, 3  # BAD_SHAPE: weights of another shape than the panel
+# Fields of a symbol's round-trip state (one row per symbol).
+_ENTRY_BAR, _DIRECTION, _ENTERED, _ENTRY_VALUE, _EXITED, _EXIT_VALUE, _FEES = range(7)
+N_TRIP_STATE = 7
+#: Columns of the recorded round trips.
+TRIP_FIELDS = ("symbol", "entry_bar", "exit_bar", "direction", "size", "entry_price", "exit_price", "fees", "pnl")
+N_TRIP_FIELDS = len(TRIP_FIELDS)
+# Fields of a recorded fill.
+FILL_FIELDS = ("bar", "symbol", "size", "price", "fee")
+N_FILL_FIELDS = len(FILL_FIELDS)
+
+
+@njit(cache=True, nogil=True)
+def snapped_sum_nb(a, b):
+    """``a + b``, or 0.0 when the two cancel to rounding noise (a position or cash sold down to nothing)."""
+    if (a > 0.0) != (b > 0.0) and is_close_nb(abs(a), abs(b)):
+        return 0.0
+    total = a + b
+    return 0.0 if is_close_nb(total, 0.0) else total
+
+
+@njit(cache=True, nogil=True)
+def order_sequence_nb(weights, positions, val_prices, value, seq):
+    """The symbols with a weight, in the order their orders run: by order value (``weight x value - position x
+    valuation price``), the most negative (the largest sell) first, ties in symbol order; into ``seq``. Returns
+    how many there are."""
+    n = 0
+    keys = np.empty(weights.shape[0])
+    for j in range(weights.shape[0]):
+        if np.isnan(weights[j]):
+            continue
+        key = weights[j] * value - positions[j] * val_prices[j]
+        i = n - 1
+        while i >= 0 and keys[i] > key:  # insertion sort: stable, and a bar has few orders
+            keys[i + 1] = keys[i]
+            seq[i + 1] = seq[i]
+            i -= 1
+        keys[i + 1] = key
+        seq[i + 1] = j
+        n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def fill_order_nb(cash, position, size, price, fees, fixed_fee, slippage):
+    """Fill an order of ``size`` units (> 0 buy, < 0 sell) at ``price`` before slippage against ``cash``: a buy is
+    cut to what the cash covers, fees included. Returns (units filled, fill price, fee, cash after, position
+    after); nothing filled (0 units) when the order is below ``MIN_ORDER_SIZE`` or cash cannot pay its fees."""
+    if size > 0.0:
+        fill = price * (1.0 + slippage)
+        cost = size * fill
+        fee = cost * fees + fixed_fee
+        if not (is_close_nb(cost + fee, cash) or cost + fee < cash):
+            budget = (cash - fixed_fee) / (1.0 + fees)
+            if budget <= 0.0:
+                return 0.0, fill, 0.0, cash, position
+            size = budget / fill
+            fee = cash - budget
+            cost = budget
+        if is_less_nb(size, MIN_ORDER_SIZE):
+            return 0.0, fill, 0.0, cash, position
+        return size, fill, fee, snapped_sum_nb(cash, -(cost + fee)), snapped_sum_nb(position, size)
+    fill = price * (1.0 - slippage)
+    proceeds = -size * fill
+    fee = proceeds * fees + fixed_fee
+    if is_less_nb(-size, MIN_ORDER_SIZE) or proceeds - fee < 0.0:
+        return 0.0, fill, 0.0, cash, position
+    return size, fill, fee, cash + (proceeds - fee), snapped_sum_nb(position, size)
+
+
+@njit(cache=True, nogil=True)
+def book_trip_nb(trips, j, bar, position, size, fill, fee, record, trips_out, count):
+    """Book a fill of symbol ``j`` into its round trip (``trips[j]``): open, add, reduce, close or reverse; a closed
+    round trip is recorded (with ``record``) at row ``count`` of ``trips_out``. Returns the round trips closed
+    so far and the P&L of the one this fill closed (NaN when none)."""
+    after = position + size
+    pnl = np.nan
+    if position == 0.0 or (position > 0.0) == (size > 0.0):  # open or add
+        if position == 0.0:
+            trips[j, :] = 0.0
+            trips[j, _ENTRY_BAR] = bar
+            trips[j, _DIRECTION] = 1.0 if size > 0.0 else -1.0
+        trips[j, _ENTERED] += abs(size)
+        trips[j, _ENTRY_VALUE] += abs(size) * fill
+        trips[j, _FEES] += fee
+        return count, pnl
+    closing = min(abs(size), abs(position))
+    share = closing / abs(size)
+    trips[j, _EXITED] += closing
+    trips[j, _EXIT_VALUE] += closing * fill
+    trips[j, _FEES] += fee * share
+    if after == 0.0 or (after > 0.0) != (position > 0.0):  # flat, or reversed: the round trip ends here
+        pnl = trip_pnl_nb(trips[j], 0.0, 0.0)
+        if record:
+            write_trip_nb(trips[j], j, bar, pnl, trips_out[count])
+        count += 1
+        if after != 0.0:  # the rest of a reversal opens the next round trip
+            trips[j, :] = 0.0
+            trips[j, _ENTRY_BAR] = bar
+            trips[j, _DIRECTION] = 1.0 if after > 0.0 else -1.0
+            trips[j, _ENTERED] = abs(after)
+            trips[j, _ENTRY_VALUE] = abs(after) * fill
+            trips[j, _FEES] = fee * (1.0 - share)
+    return count, pnl
+
+
+@njit(cache=True, nogil=True)
+def trip_pnl_nb(trip, open_size, mark):
+    """P&L of a round trip: what its exits returned (plus ``open_size`` units still held, marked at ``mark``)
+    against what its entries cost, times its direction, less its fees."""
+    exits = trip[_EXIT_VALUE] + open_size * mark
+    return trip[_DIRECTION] * (exits - trip[_ENTRY_VALUE]) - trip[_FEES]
+
+
+@njit(cache=True, nogil=True)
+def write_trip_nb(trip, j, exit_bar, pnl, row):
+    """One recorded round trip (``TRIP_FIELDS``); ``exit_bar`` -1 for one still open."""
+    exited = trip[_EXITED]
+    row[0] = j
+    row[1] = trip[_ENTRY_BAR]
+    row[2] = exit_bar
+    row[3] = trip[_DIRECTION]
+    row[4] = trip[_ENTERED]
+    row[5] = trip[_ENTRY_VALUE] / trip[_ENTERED]
+    row[6] = trip[_EXIT_VALUE] / exited if exited > 0.0 else np.nan
+    row[7] = trip[_FEES]
+    row[8] = pnl
+
+
+@njit(cache=True, nogil=True)
+def rebalance_nb(
+    t,
+    weights,
+    prices,
+    val_prices,
+    cash,
+    positions,
+    fees,
+    fixed_fee,
+    slippage,
+    trips,
+    stats,
+    record,
+    trips_out,
+    fills_out,
+    seq,
+):
+    """Run bar ``t``'s orders toward ``weights`` at ``prices`` (the step; see the module docstring). Updates
+    ``positions`` in place and the round-trip state; ``stats`` holds (trips closed, wins, gross win, gross loss,
+    fills recorded). Returns the cash after the orders and -1, or the cash so far and the first symbol with a
+    weight but no price (whose order cannot be sized or filled)."""
+    value = cash
+    for j in range(positions.shape[0]):
+        if positions[j] != 0.0:
+            value += positions[j] * val_prices[j]
+    n = order_sequence_nb(weights, positions, val_prices, value, seq)
+    for k in range(n):
+        j = seq[k]
+        if np.isnan(prices[j]):
+            return cash, j
+        size = weights[j] * value / val_prices[j] - positions[j]
+        if size == 0.0 or is_close_nb(size, 0.0):
+            continue
+        position = positions[j]
+        filled, fill, fee, cash, positions[j] = fill_order_nb(
+            cash, position, size, prices[j], fees, fixed_fee, slippage
+        )
+        if filled == 0.0:
+            continue
+        count, pnl = book_trip_nb(trips, j, t, position, filled, fill, fee, record, trips_out, int(stats[0]))
+        stats[0] = count
+        if not np.isnan(pnl):
+            if pnl > 0.0:
+                stats[1] += 1.0
+                stats[2] += pnl
+            elif pnl < 0.0:
+                stats[3] -= pnl
+        if record:
+            row = fills_out[int(stats[4])]
+            row[0], row[1], row[2], row[3], row[4] = t, j, filled, fill, fee
+            stats[4] += 1.0
+    return cash, -1
+
+
+@njit(cache=True, nogil=True)
+def simulate_weights_nb(
+    open_,
+    close,
+    weights,
+    start,
+    end,
+    cash0,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    leverage,
+    periods_per_year,
+    metrics_out,
+    block_out,
+    error_out,
+    record,
+    equity_out,
+    cash_out,
+    positions_out,
+    trips_out,
+    fills_out,
+):
+    """Run ``weights`` over bars [start, end) of 2-D ``open_``/``close`` (bars x symbols, NaN where a symbol has no
+    bar) from ``cash0`` and flat; the account's metrics go to ``metrics_out`` (``METRIC_NAMES``, trades = round
+    trips) and the block moments of its returns to ``block_out`` (see ``simulate.run_nb``).
+
+    A row whose weights hold more than ``leverage`` in total (absolute) stops the run with ``OVER_LEVERAGE``, a
+    weight of a symbol without a price at its fill bar with ``NAN_PRICE``: ``error_out`` = (code, bar of the
+    weights, symbol).
+    With ``record``: equity, cash and positions after each bar's close, the round trips (``TRIP_FIELDS``) and the
+    fills (``FILL_FIELDS``). Returns (round trips, fills) recorded.
+    """
+    m = close.shape[1]
+    cash = cash0
+    positions = np.zeros(m)
+    last_close = np.full(m, np.nan)
+    val_prices = np.full(m, np.nan)
+    trips = np.zeros((m, N_TRIP_STATE))
+    stats = np.zeros(5)
+    seq = np.empty(m, dtype=np.int64)
+    prev_equity = cash0
+    peak = np.nan
+    max_dd = ret_sum = ret_sq = down_sq = 0.0
+    exposed = 0
+    equity = cash0
+    n_blocks = block_out.shape[0]
+    block = 0
+    block_sum = block_sq = 0.0
+    next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
+    error_out[0] = OK
+    for t in range(start, end):
+        # the orders of bar t - 1's weights fill at this open; those of bar t at its close
+        fill_bar = t if fill_close else t - 1
+        prices = close[t] if fill_close else open_[t]
+        for j in range(m):
+            if not np.isnan(prices[j]):
+                val_prices[j] = prices[j]
+        if fill_bar >= start:
+            row = weights[fill_bar]
+            gross = 0.0
+            for j in range(m):
+                if not np.isnan(row[j]):
+                    gross += abs(row[j])
+            if gross > leverage and not is_close_nb(gross, leverage):
+                error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, fill_bar, -1
+                return int(stats[0]), int(stats[4])
+            cash, missing = rebalance_nb(
+                t, row, prices, val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
+                trips_out, fills_out, seq,
+            )  # fmt: skip
+            if missing >= 0:
+                error_out[0], error_out[1], error_out[2] = NAN_PRICE, fill_bar, missing
+                return int(stats[0]), int(stats[4])
+        equity = cash
+        held = False
+        for j in range(m):
+            if not np.isnan(close[t, j]):
+                last_close[j] = close[t, j]
+            if positions[j] != 0.0:
+                equity += positions[j] * last_close[j]
+                held = True
+        ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
+            prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd
+        )
+        prev_equity = equity
+        if t == next_edge:
+            block_out[block, 0] += block_sum
+            block_out[block, 1] += block_sq
+            block_sum = block_sq = 0.0
+            block += 1
+            next_edge = start + ((block + 1) * (end - start)) // n_blocks
+        block_sum += ret
+        block_sq += ret * ret
+        if held:
+            exposed += 1
+        if record:
+            equity_out[t - start] = equity
+            cash_out[t - start] = cash
+            positions_out[t - start] = positions
+    if n_blocks > 0:
+        block_out[block, 0] += block_sum
+        block_out[block, 1] += block_sq
+    for j in range(m):  # round trips still open: marked at the last close, no exit fee
+        if positions[j] != 0.0:
+            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_close[j])
+            if record:
+                write_trip_nb(trips[j], j, -1, pnl, trips_out[int(stats[0])])
+            stats[0] += 1.0
+            if pnl > 0.0:
+                stats[1] += 1.0
+                stats[2] += pnl
+            elif pnl < 0.0:
+                stats[3] -= pnl
+    finalize_metrics_nb(
+        metrics_out, end - start, cash0, equity, ret_sum, ret_sq, down_sq, max_dd, exposed,
+        stats[0], stats[1], stats[2], stats[3], periods_per_year,
+    )  # fmt: skip
+    return int(stats[0]), int(stats[4])
