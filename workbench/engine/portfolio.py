@@ -156,6 +156,25 @@ def write_trip_nb(trip, j, exit_bar, pnl, row):
 
 
 @njit(cache=True, nogil=True)
+def plan_nb(weights, prices, val_prices, cash, positions, seq, sizes):
+    """One bar time's orders toward ``weights``: the symbols in the order their orders run (``seq``) and each
+    order's units before any cut for cash (``sizes``), all sized from the account's value at the valuation prices.
+    Returns how many orders there are, and -1 or the first symbol with a weight but no price (NaN in ``prices``):
+    its order can be neither sized nor filled."""
+    value = cash
+    for j in range(positions.shape[0]):
+        if positions[j] != 0.0:
+            value += positions[j] * val_prices[j]
+    n = order_sequence_nb(weights, positions, val_prices, value, seq)
+    for k in range(n):
+        j = seq[k]
+        if np.isnan(prices[j]):
+            return k, j
+        sizes[k] = weights[j] * value / val_prices[j] - positions[j]
+    return n, -1
+
+
+@njit(cache=True, nogil=True)
 def rebalance_nb(
     t,
     weights,
@@ -172,21 +191,18 @@ def rebalance_nb(
     trips_out,
     fills_out,
     seq,
+    sizes,
 ):
     """Run bar ``t``'s orders toward ``weights`` at ``prices`` (the step; see the module docstring). Updates
     ``positions`` in place and the round-trip state; ``stats`` holds (trips closed, wins, gross win, gross loss,
-    fills recorded). Returns the cash after the orders and -1, or the cash so far and the first symbol with a
-    weight but no price (whose order cannot be sized or filled)."""
-    value = cash
-    for j in range(positions.shape[0]):
-        if positions[j] != 0.0:
-            value += positions[j] * val_prices[j]
-    n = order_sequence_nb(weights, positions, val_prices, value, seq)
+    fills recorded). Returns the cash after the orders and -1, or the cash and the first symbol with a weight
+    but no price (`plan_nb`), before any order ran."""
+    n, missing = plan_nb(weights, prices, val_prices, cash, positions, seq, sizes)
+    if missing >= 0:
+        return cash, missing
     for k in range(n):
         j = seq[k]
-        if np.isnan(prices[j]):
-            return cash, j
-        size = weights[j] * value / val_prices[j] - positions[j]
+        size = sizes[k]
         if size == 0.0 or is_close_nb(size, 0.0):
             continue
         position = positions[j]
@@ -252,6 +268,7 @@ def simulate_weights_nb(
     trips = np.zeros((m, N_TRIP_STATE))
     stats = np.zeros(5)
     seq = np.empty(m, dtype=np.int64)
+    sizes = np.empty(m)
     prev_equity = cash0
     peak = np.nan
     max_dd = ret_sum = ret_sq = down_sq = 0.0
@@ -280,7 +297,7 @@ def simulate_weights_nb(
                 return int(stats[0]), int(stats[4])
             cash, missing = rebalance_nb(
                 t, row, prices, val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
-                trips_out, fills_out, seq,
+                trips_out, fills_out, seq, sizes,
             )  # fmt: skip
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, fill_bar, missing

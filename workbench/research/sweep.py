@@ -117,7 +117,7 @@ def sweep(
         "metric": metric,
     }
     if issubclass(cls, UniverseStrategy):
-        settings["leverage"] = check_leverage(leverage)
+        settings["costs"]["leverage"] = check_leverage(leverage)
         return _sweep_universe(cls, bars, grid, costs, metric, periods_per_year, settings, progress, engine, client)
     frames, multi = prepare_bars(bars)
     check_windows(cls, grid, frames)
@@ -178,7 +178,7 @@ def _sweep_universe(
         raise ValueError(f"a sweep needs at least {2 * CSCV_BLOCKS} bars; the panel has {panel.shape[0]}")
     ppy = float(periods_per_year or infer_periods_per_year(panel.index))
     windows = np.array([[0, panel.shape[0]]], dtype=np.int64)
-    job = UniverseJob.build(grid, panel, windows, costs, settings["leverage"], ppy, CSCV_BLOCKS)
+    job = UniverseJob.build(grid, panel, windows, costs, settings["costs"]["leverage"], ppy, CSCV_BLOCKS)
     job.check(cls)
     with open_client(engine, client) as dask_client:
         run = run_job(cls, job, progress, dask_client)

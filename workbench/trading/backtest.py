@@ -17,7 +17,16 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.schema import bar_arrays
-from workbench.engine.inputs import check_costs, check_periods_per_year, check_weights, prepare_bars, resolve_strategy
+from workbench.engine.inputs import (
+    Costs,
+    check_costs,
+    check_leverage,
+    check_periods_per_year,
+    check_weights,
+    prepare_bars,
+    prepare_panel,
+    resolve_strategy,
+)
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.simulate import (
@@ -30,12 +39,14 @@ from workbench.provenance.saveable import Saveable
 from workbench.provenance.spec import RunSpec, make_spec
 from workbench.risk.manager import RiskEvent, RiskRules
 from workbench.risk.monitor import Alert, path_alerts
-from workbench.strategies.base import Strategy, call_signals
+from workbench.strategies.base import Strategy, StrategyBase, call_signals
+from workbench.strategies.universe import UniverseStrategy
 from workbench.trading.build import backtest_account
 from workbench.trading.driver import TargetDriver
 from workbench.trading.gc_pause import gc_paused
 from workbench.trading.portfolio import PortfolioResult, run_portfolio
 from workbench.trading.records import RecordFrames
+from workbench.trading.universe import run_universe
 
 
 @dataclass
@@ -134,6 +145,7 @@ def backtest(
     risk: RiskRules | dict[str, float | None] | None = None,
     weights: dict[str, float] | None = None,
     fixed_fee: float = 0.0,
+    leverage: float | None = None,
 ) -> BacktestResult | PortfolioResult:
     """Run ``strategy`` on one symbol's ``bars`` through OrderManager -> SimBroker, one decision at a time.
 
@@ -145,7 +157,10 @@ def backtest(
 
     Several symbols (a ``Bars`` or dict) make a portfolio with one cash account: each symbol is traded to
     ``weights[symbol] x its exposure`` of total equity (equal weights by default) and a ``PortfolioResult``
-    is returned (see ``runner.portfolio``, which applies every risk rule: per position or for the account).
+    is returned (see ``trading.portfolio``, which applies every risk rule: per position or for the account).
+
+    A ``UniverseStrategy`` trades its target weights over all the symbols in one account (a ``PortfolioResult``
+    equal to its ``wb.sweep`` row); ``leverage`` bounds the gross exposure its weights may ask for (default 1).
 
     Examples
     --------
@@ -155,7 +170,7 @@ def backtest(
     True
     """
     cls, values = resolve_strategy(strategy)
-    instance = strategy if isinstance(strategy, Strategy) else cls(**values)
+    instance = strategy if isinstance(strategy, StrategyBase) else cls(**values)
     rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
     costs = check_costs(cash, fees, slippage, fill, rules.active(), fixed_fee)
     periods_per_year = check_periods_per_year(periods_per_year)
@@ -171,6 +186,11 @@ def backtest(
         "risk": rules.active(),
         "weights": weights,
     }
+    if issubclass(cls, UniverseStrategy):
+        return _backtest_universe(instance, bars, costs, rules, periods_per_year, settings, leverage)
+    if leverage is not None:
+        raise ValueError(f"leverage={leverage!r}: a one-symbol strategy's exposure is in [-1, 1]; leverage is for a "
+                         "universe strategy's weights")  # fmt: skip
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
@@ -216,6 +236,35 @@ def backtest(
         alerts=path_alerts(frame.index, equity, np.abs(held := position_path * closes), held, costs.cash, rules),
         settings=settings,
     )
+
+
+def _backtest_universe(
+    instance: UniverseStrategy,
+    bars: Any,
+    costs: Costs,
+    rules: RiskRules,
+    periods_per_year: float | None,
+    settings: dict[str, Any],
+    leverage: float | None,
+) -> PortfolioResult:
+    """A universe strategy's event-driven backtest (``trading.universe.run_universe``) as a ``PortfolioResult``."""
+    if rules.active():
+        raise ValueError(
+            f"risk rules for a universe strategy ({type(instance).__name__}): not supported yet; backtest it "
+            f"without risk (given {', '.join(rules.active())})"
+        )
+    leverage = check_leverage(1.0 if leverage is None else leverage)
+    panel = prepare_panel(bars)
+    ppy = float(periods_per_year or infer_periods_per_year(panel.index))
+    frames, _ = prepare_bars(bars)
+    result = PortfolioResult(
+        strategy=instance,
+        weights={},
+        frames={s.upper(): f for s, f in frames.items()},
+        **run_universe(instance, panel, costs, leverage, ppy),
+    )
+    result.settings = {**settings, "costs": {**settings["costs"], "leverage": leverage}, "weights": None}
+    return result
 
 
 class _Moments:

@@ -62,6 +62,33 @@ class PortfolioResult(RecordFrames, Saveable):
         closes = pd.DataFrame({s: f["close"] for s, f in self.frames.items()}).reindex(self.equity.index)
         return (self.positions * closes.ffill()).fillna(0.0).sum(axis=1)
 
+    def to_vectorbt(self):
+        """The same fills as one ``vbt.Portfolio.from_orders`` portfolio of every symbol sharing the cash (amounts
+        and fill prices per bar and symbol, the run's fees, sells first within a bar). Its value equals ``equity``
+        bar by bar, so vectorbt's analytics apply to any multi-symbol backtest."""
+        import vectorbt as vbt
+
+        costs = self.settings.get("costs", {})
+        close = pd.DataFrame({s: f["close"] for s, f in self.frames.items()}).reindex(self.equity.index)
+        size = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
+        price = size.copy()
+        for fill in self.fill_records:
+            at, symbol = pd.Timestamp(fill.timestamp), fill.symbol
+            size.loc[at, symbol] = np.nan_to_num(size.loc[at, symbol]) + fill.qty * fill.side.sign
+            price.loc[at, symbol] = fill.price
+        return vbt.Portfolio.from_orders(
+            close,
+            size,
+            price=price,
+            fees=costs.get("fees", 0.0),
+            fixed_fees=costs.get("fixed_fee", 0.0),
+            init_cash=costs.get("cash", self.equity.iloc[0]),
+            group_by=True,
+            cash_sharing=True,
+            call_seq="auto",
+            freq=close.index.to_series().diff().min(),  # the bars' spacing (annualizes vectorbt's ratios)
+        )
+
     def __repr__(self) -> str:
         m = self.metrics
         return (
