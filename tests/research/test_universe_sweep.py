@@ -5,6 +5,7 @@ look-ahead check on weights; every bad input refused with the bar and symbol nam
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import vectorbt as vbt
 from numba import njit
@@ -175,3 +176,44 @@ def test_bundled_universe_strategies_are_registered_and_described() -> None:
     assert text.startswith("momentum (Momentum): Hold the ``top`` symbols") and "lookback" in text
     assert issubclass(wb.strategy("pair_zscore"), wb.UniverseStrategy)
     assert wb.strategy("risk_parity")().values == {"window": 60, "every": 21}
+
+
+def test_a_universe_walks_forward_as_one_account(etfs) -> None:
+    ranges = {"lookback": [20, 60, 120], "top": [1, 2], "every": [5, 21]}
+    wf = wb.walk_forward("momentum", etfs, train="3Y", test="1Y", fees=0.001, progress=False, **ranges)
+    panel = Panel.of(dict(etfs))
+    costs = check_costs(10_000.0, 0.001, 0.0, "next_open")
+    cls, grid = wb.strategy("momentum"), pd.MultiIndex.from_product(list(ranges.values()), names=list(ranges))
+    assert list(wf.windows["symbol"].unique()) == ["portfolio"] and len(wf.windows) == 8
+    weights_of = {key: cls(**dict(zip(ranges, key, strict=True))).target_weights(etfs).to_numpy() for key in grid}
+    stitched = np.full(panel.shape, np.nan)
+    for row in wf.windows.itertuples():
+        a, b = panel.index.get_loc(row.train_start), panel.index.get_loc(row.train_end) + 1
+        c = panel.index.get_loc(row.test_end) + 1
+        train = {
+            key: simulate_weights(w, panel, costs, 252.0, start=a, end=b).metrics["sharpe"]
+            for key, w in weights_of.items()
+        }
+        chosen = (row.lookback, row.top, row.every)
+        assert row.is_sharpe == pytest.approx(max(train.values()), rel=1e-12) == pytest.approx(train[chosen], rel=1e-12)
+        oos = simulate_weights(weights_of[chosen], panel, costs, 252.0, start=b, end=c).metrics["sharpe"]
+        assert row.oos_sharpe == pytest.approx(oos, rel=1e-12, nan_ok=True)
+        stitched[b:c] = weights_of[chosen][b:c]
+    start, end = panel.index.get_loc(wf.windows["test_start"].iloc[0]), len(panel.index)
+    whole = simulate_weights(stitched, panel, costs, 252.0, start=start, end=end)
+    np.testing.assert_allclose(wf.equity["portfolio"].to_numpy(), whole.equity.to_numpy(), rtol=1e-12)
+
+
+def test_a_universe_sweep_is_assessed_for_overfitting_as_one_account(etfs) -> None:
+    res = wb.sweep("momentum", etfs, lookback=range(20, 200, 40), top=[1, 2, 3], every=[5, 21], progress=False)
+    report = res.overfitting()
+    assert report.symbol == "portfolio" and report.n_trials == len(res.metrics) == 30
+    best = res.best_params()
+    assert report.best_params == best and 0.0 <= report.pbo <= 1.0 and 0.0 <= report.deflated_sharpe <= 1.0
+    run = simulate_weights(
+        wb.strategy("momentum")(**best).target_weights(etfs).to_numpy(),
+        Panel.of(dict(etfs)),
+        res.costs,
+        res.periods_per_year["SPY"],
+    )
+    assert report.sharpe == pytest.approx(run.metrics["sharpe"], rel=1e-9)

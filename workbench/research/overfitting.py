@@ -24,7 +24,13 @@ from workbench.engine.overfitting import (
     probability_of_backtest_overfitting,
     sharpe_from_moments,
 )
-from workbench.strategies.base import Strategy
+from workbench.engine.single import simulate
+from workbench.engine.universe_run import simulate_weights
+from workbench.strategies.base import StrategyBase
+from workbench.strategies.universe import Panel, UniverseStrategy
+
+#: What a universe sweep's account is called where a symbol would be (its reports, its walk-forward rows).
+PORTFOLIO = "portfolio"
 
 # Verdict thresholds.
 PBO_OVERFIT = 0.5  # PBO above: the in-sample winner is more often than not below the OOS median
@@ -39,7 +45,7 @@ class Sweep(Protocol):
     """What ``assess`` reads of a sweep (a ``Sweep``): its metrics table and per-block return moments, the
     strategy, costs and bars it ran, and whether it finished."""
 
-    strategy: type[Strategy]
+    strategy: type[StrategyBase]
     metrics: pd.DataFrame
     metric: str
     costs: Costs
@@ -48,6 +54,7 @@ class Sweep(Protocol):
     blocks: np.ndarray
     frames: dict[str, pd.DataFrame]
     periods_per_year: dict[str, float]
+    settings: dict[str, Any]
 
     @property
     def params(self) -> list[str]: ...
@@ -142,7 +149,8 @@ def verdict(pbo: float, deflated_sharpe: float, stability: float) -> str:
 
 
 def trial_returns(result: Sweep, params: dict[str, Any], symbol: str) -> np.ndarray:
-    """Per-bar simple returns of equity of one parameter set on ``symbol``, re-simulated as the sweep did.
+    """Per-bar simple returns of equity of one parameter set on ``symbol`` (a universe sweep's: of its account,
+    ``symbol`` ``portfolio``), re-simulated as the sweep did.
 
     Examples
     --------
@@ -150,14 +158,26 @@ def trial_returns(result: Sweep, params: dict[str, Any], symbol: str) -> np.ndar
     >>> res = wb.sweep("sma_cross", wb.load("SPY"), fast=[10, 20], slow=[50], progress=False)
     >>> r = trial_returns(res, {"fast": 10, "slow": 50}, res.symbols[0])  # doctest: +SKIP
     """
-    from workbench.engine.single import simulate
-
-    frame = result.frames[symbol]
-    run = simulate(result.strategy(**params), frame, result.costs, float(result.periods_per_year[symbol]))
+    if issubclass(result.strategy, UniverseStrategy):
+        instance, panel = result.strategy(**params), Panel.of(result.frames)
+        leverage = result.settings["costs"]["leverage"]
+        ppy = float(next(iter(result.periods_per_year.values())))
+        run = simulate_weights(
+            instance.target_weights(result.frames).to_numpy(), panel, result.costs, ppy, leverage=leverage
+        )
+    else:
+        run = simulate(result.strategy(**params), result.frames[symbol], result.costs, result.periods_per_year[symbol])
     equity = run.equity.to_numpy()
     prev = np.concatenate([[float(result.costs.cash)], equity[:-1]])
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(prev > 0, equity / prev - 1.0, 0.0)
+
+
+def _bars(result: Sweep, symbol: str) -> int:
+    """Bars the runs of ``symbol`` span: its own, or the union of every symbol's times for a universe's account."""
+    if symbol == PORTFOLIO:
+        return len(Panel.of(result.frames).index)
+    return len(result.frames[symbol])
 
 
 def _assess_symbol(result: Sweep, rows: np.ndarray, symbol: str, n_splits: int | None) -> OverfittingReport:
@@ -182,7 +202,7 @@ def _assess_symbol(result: Sweep, rows: np.ndarray, symbol: str, n_splits: int |
     best_params = {name: specs[name].type(v) for name, v in zip(result.params, key_tuple, strict=True)}
 
     blocks = result.blocks[rows]
-    counts = block_counts(len(result.frames[symbol]), blocks.shape[1])
+    counts = block_counts(_bars(result, symbol), blocks.shape[1])
     pbo, logits = probability_of_backtest_overfitting(blocks[:, :, 0], blocks[:, :, 1], counts, n_splits)
 
     # Deflated Sharpe: the best run's own returns give SR, T, skewness and kurtosis; the trials' full-sample
@@ -199,7 +219,9 @@ def _assess_symbol(result: Sweep, rows: np.ndarray, symbol: str, n_splits: int |
     else:
         dsr = math.nan
     sr0 = expected_max_sharpe(n_trials, variance)
-    ann = math.sqrt(result.periods_per_year[symbol])
+    ann = math.sqrt(
+        next(iter(result.periods_per_year.values())) if symbol == PORTFOLIO else result.periods_per_year[symbol]
+    )
 
     stab = parameter_stability(table[result.metric], key)
     if lower and np.isfinite(stab) and stab != 0:
@@ -264,6 +286,7 @@ def assess(result: Sweep, n_splits: int | None = None) -> OverfittingReport | di
                 f"overfitting statistics need at least 2 parameter sets; the sweep has {n_rows}"
                 + ("" if result.complete else " (it was interrupted)")
             )
-        return _assess_symbol(result, np.arange(n_rows), result.symbols[0], n_splits)
+        label = PORTFOLIO if issubclass(result.strategy, UniverseStrategy) else result.symbols[0]
+        return _assess_symbol(result, np.arange(n_rows), label, n_splits)
     symbols = result.metrics.index.get_level_values("symbol").to_numpy()
     return {s: _assess_symbol(result, np.flatnonzero(symbols == s), s, n_splits) for s in result.symbols}

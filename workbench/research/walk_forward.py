@@ -17,19 +17,24 @@ from workbench.engine.grid_job import row_values
 from workbench.engine.inputs import (
     Costs,
     check_costs,
+    check_leverage,
     check_metric,
     check_periods_per_year,
     check_windows,
     pack,
     prepare_bars,
+    prepare_panel,
     resolve_strategy,
 )
 from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.engine.metrics import LOWER_IS_BETTER, METRIC_NAMES
-from workbench.engine.runner import run_grid
+from workbench.engine.runner import run_grid, run_job
 from workbench.engine.single import simulate_exposure
-from workbench.strategies.base import Strategy, call_signals
+from workbench.engine.universe_job import UniverseJob
+from workbench.engine.universe_run import simulate_weights
+from workbench.strategies.base import Strategy, StrategyBase, call_signals
 from workbench.strategies.params import ParameterError
+from workbench.strategies.universe import Panel, UniverseStrategy, call_weights
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -122,7 +127,7 @@ class WalkForwardResult:
     ``oos_metrics`` summarizes it per symbol.
     """
 
-    strategy: type[Strategy]
+    strategy: type[StrategyBase]
     metric: str
     windows: pd.DataFrame
     equity: dict[str, pd.Series] = field(repr=False)
@@ -172,6 +177,7 @@ def walk_forward(
     progress: bool = True,
     engine: str = "local",
     client: Client | str | None = None,
+    leverage: float = 1.0,
     **param_ranges: Any,
 ) -> WalkForwardResult:
     """Pick the best parameters on each training window by ``metric`` and run them out of sample.
@@ -180,7 +186,9 @@ def walk_forward(
     ends, so the choice for a window never sees its test bars. Indicators in a test window may warm up on
     earlier bars (as a live session would have that history); positions and cash start fresh in each
     window's own test run. Spans are bar counts or lengths like ``"3Y"``, ``"6M"``, ``"90D"``. ``engine`` and
-    ``client`` choose where the windows of every parameter set run, as in ``sweep`` (same results).
+    ``client`` choose where the windows of every parameter set run, as in ``sweep`` (same results). A universe
+    strategy is walked forward as one account over all its symbols (rows labelled ``portfolio``; ``leverage`` as
+    in ``sweep``).
 
     Examples
     --------
@@ -195,6 +203,28 @@ def walk_forward(
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
+    if issubclass(cls, UniverseStrategy):
+        panel = prepare_panel(bars)
+        splits = split_windows(panel.index, train, test, step, anchored)
+        check_windows(cls, grid, {"the training window": pd.DataFrame(index=panel.index[: splits[:, 1].min()])})
+        ppy = float(periods_per_year or infer_periods_per_year(panel.index))
+        windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])
+        job = UniverseJob.build(grid, panel, windows, costs, check_leverage(leverage), ppy, 0)
+        job.check(cls)
+        with open_client(engine, client) as dask_client:
+            run = run_job(cls, job, progress, dask_client)
+        if run.done < len(grid):
+            raise KeyboardInterrupt("walk-forward interrupted")
+        best = _best(run.metrics, len(splits), metric)
+        rows = _rows("portfolio", panel.index, splits, best, run.metrics, cls, grid)
+        equity, summary = _stitched_universe(cls, grid, panel, splits, best, costs, ppy, job.leverage)
+        return WalkForwardResult(
+            strategy=cls,
+            metric=metric,
+            windows=pd.DataFrame(rows),
+            equity={"portfolio": equity},
+            oos_metrics=pd.DataFrame([pd.Series(summary, index=list(METRIC_NAMES), name="portfolio")]),
+        )
     frames, _ = prepare_bars(bars)
     splits_of = {s: split_windows(f.index, train, test, step, anchored) for s, f in frames.items()}
     for symbol, splits in splits_of.items():
@@ -214,22 +244,8 @@ def walk_forward(
     rows, equities, summaries = [], {}, []
     for symbol, frame in frames.items():
         splits, run, ppy = splits_of[symbol], runs[symbol], ppy_of[symbol]
-        w = len(splits)
-        scores = run.metrics[:, :w, METRIC_NAMES.index(metric)]
-        ranked = np.where(np.isnan(scores), np.inf if metric in LOWER_IS_BETTER else -np.inf, scores)
-        best = ranked.argmin(axis=0) if metric in LOWER_IS_BETTER else ranked.argmax(axis=0)
-        for k, (a, b, c) in enumerate(splits):
-            row = {
-                "symbol": symbol,
-                "train_start": frame.index[a],
-                "train_end": frame.index[b - 1],
-                "test_start": frame.index[b],
-                "test_end": frame.index[c - 1],
-            }
-            row.update(dict(zip(cls.params(), row_values(cls, grid, int(best[k])), strict=True)))
-            row.update({f"is_{m}": run.metrics[best[k], k, i] for i, m in enumerate(METRIC_NAMES)})
-            row.update({f"oos_{m}": run.metrics[best[k], w + k, i] for i, m in enumerate(METRIC_NAMES)})
-            rows.append(row)
+        best = _best(run.metrics, len(splits), metric)
+        rows.extend(_rows(symbol, frame.index, splits, best, run.metrics, cls, grid))
         equity, summary = _stitched_run(cls, grid, symbol, frame, splits, best, costs, ppy)
         equities[symbol] = equity
         summaries.append(pd.Series(summary, index=list(METRIC_NAMES), name=symbol))
@@ -240,6 +256,59 @@ def walk_forward(
         equity=equities,
         oos_metrics=pd.DataFrame(summaries),
     )
+
+
+def _best(metrics: np.ndarray, w: int, metric: str) -> np.ndarray:
+    """The parameter set (row) with the best training value of ``metric`` in each of the ``w`` windows."""
+    scores = metrics[:, :w, METRIC_NAMES.index(metric)]
+    ranked = np.where(np.isnan(scores), np.inf if metric in LOWER_IS_BETTER else -np.inf, scores)
+    return ranked.argmin(axis=0) if metric in LOWER_IS_BETTER else ranked.argmax(axis=0)
+
+
+def _rows(
+    label: str,
+    index: pd.DatetimeIndex,
+    splits: np.ndarray,
+    best: np.ndarray,
+    metrics: np.ndarray,
+    cls: type[StrategyBase],
+    grid: pd.DataFrame,
+) -> list[dict[str, Any]]:
+    """One row per window of ``label`` (a symbol, or ``portfolio``): dates, chosen parameters, in- and out-of-sample
+    metrics (``metrics[set, window]``: the training windows, then the test windows)."""
+    w, rows = len(splits), []
+    for k, (a, b, c) in enumerate(splits):
+        row = {
+            "symbol": label,
+            "train_start": index[a],
+            "train_end": index[b - 1],
+            "test_start": index[b],
+            "test_end": index[c - 1],
+        }
+        row.update(dict(zip(cls.params(), row_values(cls, grid, int(best[k])), strict=True)))
+        row.update({f"is_{m}": metrics[best[k], k, i] for i, m in enumerate(METRIC_NAMES)})
+        row.update({f"oos_{m}": metrics[best[k], w + k, i] for i, m in enumerate(METRIC_NAMES)})
+        rows.append(row)
+    return rows
+
+
+def _stitched_universe(
+    cls: type[UniverseStrategy],
+    grid: pd.DataFrame,
+    panel: Panel,
+    splits: np.ndarray,
+    best: np.ndarray,
+    costs: Costs,
+    ppy: float,
+    leverage: float,
+) -> tuple[pd.Series, np.ndarray]:
+    """One continuous run of the universe over all test windows, each trading its own window's chosen weights."""
+    weights = np.full(panel.shape, np.nan)
+    for (_, b, c), choice in zip(splits, best, strict=True):
+        weights[b:c] = call_weights(cls, panel, row_values(cls, grid, int(choice)))[b:c]
+    start, end = int(splits[0, 1]), int(splits[-1, 2])
+    run = simulate_weights(weights, panel, costs, ppy, leverage=leverage, start=start, end=end)
+    return run.equity, run.metrics.to_numpy()
 
 
 def _stitched_run(
