@@ -13,21 +13,25 @@ def momentum_weights_nb(open, high, low, close, volume, lookback, top, every):
     elsewhere and for a symbol without both closes. pandas: ``close.pct_change(lookback).rank(axis=1)``."""
     n, m = close.shape
     out = np.full((n, m), np.nan)
+    ranked = np.empty(m)
     for t in range(lookback, n, every):
-        ranked = np.full(m, -np.inf)
         priced = 0
         for j in range(m):
             then, now = close[t - lookback, j], close[t, j]
             if not (np.isnan(then) or np.isnan(now)) and then > 0.0:
                 ranked[j] = now / then - 1.0
+                out[t, j] = 0.0
                 priced += 1
+            else:
+                ranked[j] = -np.inf
         k = min(top, priced)
-        order = np.argsort(-ranked, kind="mergesort")  # stable: ties keep the symbols' order
-        for rank in range(m):
-            j = order[rank]
-            if np.isinf(ranked[j]):
-                continue
-            out[t, j] = 1.0 / k if rank < k else 0.0
+        for _ in range(k):  # the k best, one pass each (ties: the first symbol)
+            best = -1
+            for j in range(m):
+                if ranked[j] > -np.inf and (best < 0 or ranked[j] > ranked[best]):
+                    best = j
+            out[t, best] = 1.0 / k
+            ranked[best] = -np.inf
     return out
 
 

@@ -48,14 +48,13 @@ def snapped_sum_nb(a, b):
 
 
 @njit(cache=True, nogil=True)
-def order_sequence_nb(weights, positions, val_prices, value, seq):
-    """The symbols with a weight, in the order their orders run: by order value (``weight x value - position x
-    valuation price``), the most negative (the largest sell) first, ties in symbol order; into ``seq``. Returns
-    how many there are."""
+def order_sequence_nb(weights, positions, val_prices, value, seq, keys):
+    """The symbols with a weight that asks for a trade, in the order their orders run: by order value (``weight x
+    value - position x valuation price``), the most negative (the largest sell) first, ties in symbol order; into
+    ``seq`` (``keys``: scratch of the same length). Returns how many there are."""
     n = 0
-    keys = np.empty(weights.shape[0])
     for j in range(weights.shape[0]):
-        if np.isnan(weights[j]):
+        if np.isnan(weights[j]) or (weights[j] == 0.0 and positions[j] == 0.0):  # no order, or nothing to do
             continue
         key = weights[j] * value - positions[j] * val_prices[j]
         i = n - 1
@@ -158,14 +157,15 @@ def write_trip_nb(trip, j, exit_bar, pnl, row):
 @njit(cache=True, nogil=True)
 def plan_nb(weights, prices, val_prices, cash, positions, seq, sizes):
     """One bar time's orders toward ``weights``: the symbols in the order their orders run (``seq``) and each
-    order's units before any cut for cash (``sizes``), all sized from the account's value at the valuation prices.
+    order's units before any cut for cash (``sizes``, also the sort's scratch), all sized from the account's value
+    at the valuation prices.
     Returns how many orders there are, and -1 or the first symbol with a weight but no price (NaN in ``prices``):
     its order can be neither sized nor filled."""
     value = cash
     for j in range(positions.shape[0]):
         if positions[j] != 0.0:
             value += positions[j] * val_prices[j]
-    n = order_sequence_nb(weights, positions, val_prices, value, seq)
+    n = order_sequence_nb(weights, positions, val_prices, value, seq, sizes)
     for k in range(n):
         j = seq[k]
         if np.isnan(prices[j]):
@@ -282,22 +282,25 @@ def simulate_weights_nb(
     for t in range(start, end):
         # the orders of bar t - 1's weights fill at this open; those of bar t at its close
         fill_bar = t if fill_close else t - 1
-        prices = close[t] if fill_close else open_[t]
-        for j in range(m):
-            if not np.isnan(prices[j]):
-                val_prices[j] = prices[j]
-        if fill_bar >= start:
-            row = weights[fill_bar]
-            gross = 0.0
-            for j in range(m):
-                if not np.isnan(row[j]):
-                    gross += abs(row[j])
+        fill_prices = close if fill_close else open_
+        gross = 0.0
+        orders = 0
+        for j in range(m):  # plain 2-D indexing: a row view per bar costs more than the loop
+            price = fill_prices[t, j]
+            if price == price:
+                val_prices[j] = price
+            if fill_bar >= start:
+                w = weights[fill_bar, j]
+                if w == w:
+                    gross += abs(w)
+                    orders += 1
+        if orders > 0:  # a bar without weights has no orders: nothing to plan
             if gross > leverage and not is_close_nb(gross, leverage):
                 error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, fill_bar, -1
                 return int(stats[0]), int(stats[4])
             cash, missing = rebalance_nb(
-                t, row, prices, val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
-                trips_out, fills_out, seq, sizes,
+                t, weights[fill_bar], fill_prices[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips,
+                stats, record, trips_out, fills_out, seq, sizes,
             )  # fmt: skip
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, fill_bar, missing
@@ -305,8 +308,9 @@ def simulate_weights_nb(
         equity = cash
         held = False
         for j in range(m):
-            if not np.isnan(close[t, j]):
-                last_close[j] = close[t, j]
+            price = close[t, j]
+            if price == price:
+                last_close[j] = price
             if positions[j] != 0.0:
                 equity += positions[j] * last_close[j]
                 held = True
