@@ -96,17 +96,27 @@ def fill_order_nb(cash, position, size, price, fees, fixed_fee, slippage):
 
 
 @njit(cache=True, nogil=True)
+def open_trip_nb(trips, j, bar, position, price, fee):
+    """Start symbol ``j``'s round trip at ``bar``: ``position`` units (signed) entered at ``price``, paying ``fee``."""
+    trips[j, :] = 0.0
+    trips[j, _ENTRY_BAR] = bar
+    trips[j, _DIRECTION] = 1.0 if position > 0.0 else -1.0
+    trips[j, _ENTERED] = abs(position)
+    trips[j, _ENTRY_VALUE] = abs(position) * price
+    trips[j, _FEES] = fee
+
+
+@njit(cache=True, nogil=True)
 def book_trip_nb(trips, j, bar, position, size, fill, fee, record, trips_out, count):
     """Book a fill of symbol ``j`` into its round trip (``trips[j]``): open, add, reduce, close or reverse; a closed
     round trip is recorded (with ``record``) at row ``count`` of ``trips_out``. Returns the round trips closed
     so far and the P&L of the one this fill closed (NaN when none)."""
     after = position + size
     pnl = np.nan
-    if position == 0.0 or (position > 0.0) == (size > 0.0):  # open or add
-        if position == 0.0:
-            trips[j, :] = 0.0
-            trips[j, _ENTRY_BAR] = bar
-            trips[j, _DIRECTION] = 1.0 if size > 0.0 else -1.0
+    if position == 0.0:  # open
+        open_trip_nb(trips, j, bar, size, fill, fee)
+        return count, pnl
+    if (position > 0.0) == (size > 0.0):  # add
         trips[j, _ENTERED] += abs(size)
         trips[j, _ENTRY_VALUE] += abs(size) * fill
         trips[j, _FEES] += fee
@@ -122,12 +132,7 @@ def book_trip_nb(trips, j, bar, position, size, fill, fee, record, trips_out, co
             write_trip_nb(trips[j], j, bar, pnl, trips_out[count])
         count += 1
         if after != 0.0:  # the rest of a reversal opens the next round trip
-            trips[j, :] = 0.0
-            trips[j, _ENTRY_BAR] = bar
-            trips[j, _DIRECTION] = 1.0 if after > 0.0 else -1.0
-            trips[j, _ENTERED] = abs(after)
-            trips[j, _ENTRY_VALUE] = abs(after) * fill
-            trips[j, _FEES] = fee * (1.0 - share)
+            open_trip_nb(trips, j, bar, after, fill, fee * (1.0 - share))
     return count, pnl
 
 

@@ -51,11 +51,13 @@ from workbench.orders.model import EventKind, Order, OrderEvent
 from workbench.ports import Broker
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.store.journal import OrderJournal
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
+from workbench.strategies.universe import UniverseStrategy
 from workbench.trading.build import notifier, resume, venue_of
 from workbench.trading.portfolio_session import PortfolioSession
 from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation
 from workbench.trading.session import TradingSession
+from workbench.trading.universe_session import UniverseSession
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -138,7 +140,7 @@ class LiveSession:
     def open(
         cls,
         store: Any,
-        strategy: Strategy | type[Strategy] | str,
+        strategy: StrategyBase | type[StrategyBase] | str,
         symbols: str | Sequence[str],
         broker: Broker,
         *,
@@ -159,10 +161,12 @@ class LiveSession:
         override_reason: str | None = None,
         actor: str | None = None,
         notify: bool = True,
+        leverage: float = 1.0,
         **options: Any,
     ) -> LiveSession:
         """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
-        ``weights``, equal by default) with ``broker``, reconciled first.
+        ``weights``, equal by default; a universe strategy trades its own weights, within ``leverage``) with
+        ``broker``, reconciled first.
 
         ``run``: a run id, ``"latest"`` (the newest run of this strategy, these symbols and broker kind, else a new
         one) or None (a new run). A new run starts with the broker's cash. ``history`` (a bar table, or one per
@@ -179,15 +183,23 @@ class LiveSession:
         ahead anyway and is written to the audit log with ``actor``. The local ``SimBroker`` needs none.
         """
         cls_, values = resolve_strategy(strategy)
-        instance = strategy if isinstance(strategy, Strategy) else cls_(**{**values, **(params or {})})
+        instance = strategy if isinstance(strategy, StrategyBase) else cls_(**{**values, **(params or {})})
         names, venue = _symbols(symbols), venue_of(broker, clock)
         kind = venue.kind
         require_promotion(store, instance, names, kind, override_reason=override_reason, actor=actor)
         if run == "latest":
             run = latest_run(store, instance.name, names, kind, instance.values)
+        universe = isinstance(instance, UniverseStrategy)
+        if universe and weights is not None:
+            raise ValueError(
+                f"weights={dict(weights)!r}: {instance.name} is a universe strategy and chooses its own weights; "
+                "fixed weights are for a one-symbol strategy traded over several symbols"
+            )
         if run is None:
             config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
-            if len(names) > 1:
+            if universe:
+                config.update(symbols=list(names), leverage=leverage)
+            elif len(names) > 1:
                 weights = check_weights(dict(weights) if weights is not None else None, list(names))
                 config.update(symbols=list(names), weights=weights)
             cash = broker.account().cash
@@ -196,14 +208,19 @@ class LiveSession:
             journal = OrderJournal.resume(store, int(run))
             recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
             weights = weights if weights is not None else recorded.get("weights")
+            leverage = recorded.get("leverage", leverage)
         state = journal.restore()
         frames = _history(history, names)
         if state.last_bar is not None:
             frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
         reconciliation = resume(venue, journal, names, resumed=run is not None, cash_tolerance=cash_tolerance)
         costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
-        session: TradingSession | PortfolioSession
-        if len(names) == 1:
+        session: TradingSession | PortfolioSession | UniverseSession
+        if universe:
+            session = UniverseSession(
+                instance, names, broker, venue.clock, **costs, journal=journal, history=frames, leverage=leverage
+            )
+        elif len(names) == 1:
             history_ = frames.get(names[0])
             session = TradingSession(
                 instance, names[0], broker, venue.clock, **costs, journal=journal, history=history_

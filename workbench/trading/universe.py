@@ -20,6 +20,7 @@ from workbench.engine.portfolio import (
     TRIP_FIELDS,
     book_trip_nb,
     fill_order_nb,
+    open_trip_nb,
     plan_nb,
     trip_pnl_nb,
     write_trip_nb,
@@ -55,6 +56,14 @@ class UniverseDriver:
         self.stats = np.zeros(5)  # round trips closed, wins, gross win, gross loss, (unused)
         self.closed: list[np.ndarray] = []
         self._seq, self._sizes = np.empty(m, dtype=np.int64), np.empty(m)
+
+    def adopt(self, positions: dict[str, tuple[float, float]], bar: int) -> None:
+        """Take over positions opened before this driver (symbol -> (qty, average price)): each is a round trip
+        open since ``bar`` at its average price (the fees it paid are not known here)."""
+        for j, symbol in enumerate(self.symbols):
+            qty, avg_price = positions.get(symbol, (0.0, np.nan))
+            if qty != 0.0:
+                open_trip_nb(self.trips, j, bar, qty, avg_price, 0.0)
 
     def holdings(self) -> tuple[float, np.ndarray]:
         """The broker's cash and the driver's symbols' positions."""

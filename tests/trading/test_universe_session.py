@@ -1,0 +1,108 @@
+"""A universe strategy trading live: the same orders, in the same order, at the same prices as its backtest over
+the same bars, on the local simulated broker and on Alpaca paper (the loopback fake, real alpaca-py); recorded
+and resumed by LiveSession; bars of a time held until the time is complete; bad inputs refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from alpaca_fake import LoopbackServer, TradingApi
+
+import workbench as wb
+from workbench.brokers.alpaca import AlpacaBroker
+from workbench.brokers.sim import SimBroker
+from workbench.clock import SimClock
+from workbench.data.feeds import ReplayFeed
+from workbench.store import Store
+from workbench.trading.build import paper_venue
+from workbench.trading.live import LiveSession
+from workbench.trading.universe_session import UniverseSession
+
+pytest_plugins = ["store_fixtures"]
+
+CASH = 10_000.0
+BARS = {s: wb.load(s, start="2019-01-01", end="2020-06-30") for s in ("SPY", "QQQ", "IWM", "DIA")}
+MOMENTUM = wb.strategy("momentum")(lookback=20, top=2, every=5)
+FAKE = "tests: the loopback Alpaca fake"
+
+
+def orders(placed) -> list[tuple]:
+    return [(o.symbol, o.side.value, o.qty, o.avg_fill_price, o.created_at) for o in placed]
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_a_universe_session_places_the_backtests_orders(fill) -> None:
+    clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))
+    broker = SimBroker(clock, cash=CASH, fees=0.001, slippage=0.0005)
+    session = UniverseSession(MOMENTUM, list(BARS), broker, clock, fees=0.001, slippage=0.0005, fill=fill)
+    placed = session.run(ReplayFeed(BARS))
+    bt = wb.backtest(MOMENTUM, BARS, fees=0.001, slippage=0.0005, fill=fill)
+    assert orders(placed) == orders(bt.order_records) and len(placed) > 40
+    assert broker.account().equity == pytest.approx(bt.equity.iloc[-1], rel=1e-12)
+
+
+def test_a_live_universe_run_is_recorded_and_resumes_as_if_it_had_not_stopped(store: Store) -> None:
+    """Stopped after every 50 bar times and resumed from the store: the same orders as one uninterrupted run."""
+    times = BARS["SPY"].index
+    placed = []
+    for start in range(0, len(times), 50):
+        part = {s: f.loc[times[start] : times[min(start + 49, len(times) - 1)]] for s, f in BARS.items()}
+        history = {s: f.loc[: times[start - 1]] for s, f in BARS.items()} if start else None
+        venue = paper_venue(CASH, fees=0.001, clock=SimClock(datetime(2018, 12, 31, tzinfo=UTC)))
+        live = LiveSession.open(
+            store, MOMENTUM, list(BARS), venue.broker, clock=venue.clock, history=history, fees=0.001, notify=False
+        )
+        assert live.run_id == 1
+        live.run(ReplayFeed(part))
+        placed.extend(live.session.om.orders.values())
+    bt = wb.backtest(MOMENTUM, BARS, fees=0.001)
+    assert orders(sorted(placed, key=lambda o: o.created_at)) == orders(bt.order_records)
+    with store.unit_of_work(readonly=True) as uow:
+        assert len(uow.orders.find(run_id=1)) == len(bt.order_records)
+        held = {s: p.qty for s, p in uow.positions.current(1).items()}
+    assert held == pytest.approx({s: q for s, q in bt.positions.iloc[-1].items() if q}, rel=1e-12)
+
+
+def test_a_universe_session_on_alpaca_paper_places_the_backtests_orders(tmp_path) -> None:
+    with LoopbackServer() as server:
+        trading = TradingApi(server, cash=CASH)
+        broker = AlpacaBroker(
+            server.api_key,
+            server.secret_key,
+            url_override=server.rest_url,
+            stream_url_override=server.ws_url("/stream"),
+            settle_timeout=2.0,
+            reconnect=(0.05, 0.2),
+        ).start()
+        store = Store.open(f"sqlite:///{tmp_path / 'workbench.db'}")
+        clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))
+        live = LiveSession.open(
+            store, MOMENTUM, list(BARS), broker, clock=clock, run=None, override_reason=FAKE, notify=False
+        )
+
+        def feed():
+            for bar in ReplayFeed(BARS):
+                trading.quote(bar.symbol, bar.open)  # next-open orders fill at the open of the bar that arrives
+                yield bar
+
+        live.run(feed())
+        broker.close()
+        placed = list(live.session.om.orders.values())
+        store.close()
+    bt = wb.backtest(MOMENTUM, BARS)
+    assert [(o.symbol, o.side.value) for o in placed] == [(o.symbol, o.side.value) for o in bt.order_records]
+    qty, expected = [o.qty for o in placed], [o.qty for o in bt.order_records]
+    np.testing.assert_allclose(qty, expected, rtol=1e-9, atol=1e-8)  # Alpaca takes 9 decimals of a share
+    np.testing.assert_allclose([o.avg_fill_price for o in placed], [o.avg_fill_price for o in bt.order_records])
+
+
+def test_universe_sessions_refuse_what_they_cannot_trade(store: Store) -> None:
+    clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))
+    with pytest.raises(ValueError, match=r"symbols=\['SPY'\]: a universe trades two or more symbols, each once"):
+        UniverseSession(MOMENTUM, ["SPY"], SimBroker(clock), clock)
+    with pytest.raises(ValueError, match="momentum is a universe strategy and chooses its own weights"):
+        LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, weights={"SPY": 1.0})
+    with pytest.raises(ValueError, match=r"risk rules for a universe strategy \(Momentum\): not supported yet"):
+        UniverseSession(MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock, risk={"stop_loss": 0.05})
