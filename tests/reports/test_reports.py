@@ -175,6 +175,32 @@ def test_the_command_writes_a_portfolio_report_and_prints_its_path(tmp_path, mon
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [path.name]
 
 
+@pytest.mark.slow
+def test_a_universe_strategys_report_shows_its_account_its_trades_and_its_sweep(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    symbols, dates = ["SPY", "QQQ", "AAPL", "XOM"], ["--start", "2019-01-01", "--end", "2021-12-31"]
+    args = ["report", "momentum", "--symbols", ",".join(symbols), "-p", "top=2", "--fees", "0.001", *dates]
+    result = CliRunner().invoke(_app(), [*args, "--leverage", "1.5", "--sweep", "lookback=20:80:20"])
+    assert result.exit_code == 0, result.output
+    html = Path(result.output.strip()).read_text()
+    bars = load(symbols, start="2019-01-01", end="2021-12-31")
+    expected = wb.backtest(wb.strategy("momentum")(top=2), bars, fees=0.001, leverage=1.5)
+    hold = buy_and_hold(bars, fees=0.001)
+    table = html_metrics(html)
+    for column, run in (("strategy", expected), ("buy & hold", hold)):
+        for name, value in run.metrics.items():
+            shown, step = table.loc[name, column]
+            assert shown == pytest.approx(value, abs=step / 2 + 1e-12, nan_ok=True), (column, name)
+    trades = html_table(html, "trades")
+    assert list(trades["symbol"]) == list(expected.trades["symbol"])
+    np.testing.assert_allclose(trades["pnl"].str.replace(",", "").astype(float), expected.trades["pnl"], atol=1e-4)
+    res = wb.sweep("momentum", bars, fees=0.001, leverage=1.5, top=2, lookback=range(20, 80, 20), progress=False)
+    best = html_table(html, "sweep-best")
+    assert list(best["lookback"].astype(int)) == list(res.best(10).reset_index()["lookback"])
+    provenance = html_table(html, "provenance").set_index("field")["value"]
+    assert "leverage 1.5" in html and json.loads(provenance["costs and fills"])["leverage"] == 1.5
+
+
 BAD = [
     ({"strategy": "no_such_strategy"}, StrategyNotFoundError, "unknown strategy 'no_such_strategy'"),
     ({"symbols": "NOPE"}, DataNotFoundError, "NOPE"),
@@ -189,6 +215,19 @@ BAD = [
     ({"fill": "open"}, ValueError, "fill='open': must be one of next_open, close"),
     ({"symbols": "SPY,QQQ", "weights": {"SPY": 0.9}}, ValueError, "weights must name exactly the symbols"),
     ({"out": "report.pdf"}, ValueError, "a report is an .html file"),
+    ({"leverage": 2.0}, ValueError, "leverage=2.0: a one-symbol strategy's exposure is in [-1, 1]"),
+    ({"strategy": "momentum", "symbols": "SPY,QQQ", "leverage": 0}, ValueError, "leverage=0: must be a positive"),
+    ({"strategy": "momentum", "symbols": "SPY"}, ValueError, "a universe strategy trades several symbols"),
+    (
+        {"strategy": "momentum", "symbols": "SPY,QQQ", "weights": {"SPY": 0.5, "QQQ": 0.5}},
+        ValueError,
+        "momentum is a universe strategy and chooses its own weights",
+    ),
+    (
+        {"strategy": "momentum", "symbols": "SPY,QQQ", "risk": {"stop_loss": 0.05}},
+        ValueError,
+        "risk rules for a universe strategy (momentum): not supported yet",
+    ),
 ]
 
 

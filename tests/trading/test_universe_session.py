@@ -106,3 +106,18 @@ def test_universe_sessions_refuse_what_they_cannot_trade(store: Store) -> None:
         LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, weights={"SPY": 1.0})
     with pytest.raises(ValueError, match=r"risk rules for a universe strategy \(Momentum\): not supported yet"):
         UniverseSession(MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock, risk={"stop_loss": 0.05})
+    with pytest.raises(ValueError, match=r"leverage=2: a one-symbol strategy's exposure is in \[-1, 1\]"):
+        LiveSession.open(store, "sma_cross", ["SPY"], SimBroker(clock), clock=clock, leverage=2)
+
+
+def test_a_run_keeps_the_leverage_it_was_started_with(store: Store) -> None:
+    clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))
+    first = LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, leverage=1.5)
+    first.shutdown()
+    with store.unit_of_work(readonly=True) as uow:
+        assert uow.runs.get(first.run_id).config["leverage"] == 1.5
+    with pytest.raises(ValueError, match=rf"leverage=2.0: run {first.run_id} trades with leverage 1.5; a run keeps"):
+        LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, run=first.run_id, leverage=2.0)
+    again = LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, run=first.run_id)
+    assert again.session.driver.leverage == 1.5
+    again.shutdown()

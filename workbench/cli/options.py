@@ -30,6 +30,10 @@ FixedFeeOpt = Annotated[float, typer.Option("--fixed-fee", help="Fee per order, 
 SlippageOpt = Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")]
 CashOpt = Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")]
 FillOpt = Annotated[str, typer.Option("--fill", help="next_open or close.")]
+LeverageOpt = Annotated[
+    float | None,
+    typer.Option("--leverage", help="A universe strategy's most gross exposure, as a multiple of equity (default 1)."),
+]
 SaveOpt = Annotated[bool, typer.Option("--save", help="Save the run in the database (see `workbench runs`).")]
 RiskOpt = Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules, e.g. stop_loss = 0.05.")]
 ParamOpt = Annotated[

@@ -14,6 +14,7 @@ from workbench.cli.options import (
     FeesOpt,
     FillOpt,
     FixedFeeOpt,
+    LeverageOpt,
     ParamOpt,
     RiskOpt,
     SaveOpt,
@@ -45,6 +46,7 @@ def sweep_cmd(
     slippage: SlippageOpt = 0.0,
     cash: CashOpt = None,
     fill: FillOpt = "next_open",
+    leverage: LeverageOpt = None,
     metric: Annotated[str, typer.Option(help="Metric to rank by.")] = "sharpe",
     top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
     risk: RiskOpt = None,
@@ -82,6 +84,7 @@ def sweep_cmd(
         slippage=slippage,
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
+        leverage=leverage,
         metric=metric,
         risk=risk_rules(risk).active(),
         engine=engine,
@@ -89,7 +92,7 @@ def sweep_cmd(
         **ranges,
     )
     elapsed = time.perf_counter() - began
-    cells = sum(len(f) for f in result.frames.values()) * len(result.metrics) / len(result.symbols)
+    cells = sum(len(f) for f in result.frames.values()) * len(result.grid)
     typer.echo(
         f"{name}: {len(result.metrics):,} runs over {', '.join(result.symbols)} "
         f"({cells / 1e6:.1f} M bar-runs) in {elapsed:.2f} s; best {top} by {metric}:"
@@ -116,6 +119,7 @@ def backtest_cmd(
     slippage: SlippageOpt = 0.0,
     cash: CashOpt = None,
     fill: FillOpt = "next_open",
+    leverage: LeverageOpt = None,
     trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
     risk: RiskOpt = None,
     save: SaveOpt = False,
@@ -146,6 +150,7 @@ def backtest_cmd(
         cash=settings.initial_cash if cash is None else cash,
         fill=fill,
         risk=risk_rules(risk),
+        leverage=leverage,
     )
     typer.echo(repr(result))
     for event in (e for e in result.risk_events if e.decision != "approve"):
@@ -181,6 +186,7 @@ def report_cmd(
     slippage: SlippageOpt = 0.0,
     cash: CashOpt = None,
     fill: FillOpt = "next_open",
+    leverage: LeverageOpt = None,
     risk: RiskOpt = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="The .html file to write (default: reports/NAME_SYMBOLS_TIME.html).")
@@ -220,6 +226,7 @@ def report_cmd(
         fixed_fee=fixed_fee,
         slippage=slippage,
         fill=fill,
+        leverage=leverage,
         risk=risk_rules(risk).active(),
         sweep=ranges,
     )

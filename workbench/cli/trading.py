@@ -24,6 +24,7 @@ from workbench.cli.options import (
     EndOpt,
     FeesOpt,
     FillOpt,
+    LeverageOpt,
     ParamOpt,
     RiskOpt,
     SlippageOpt,
@@ -70,6 +71,7 @@ def live_cmd(
     fees: Annotated[float | None, typer.Option("--fees", help="Fee fraction for sizing (default: setting).")] = None,
     slippage: Annotated[float, typer.Option("--slippage", help="Slippage fraction for sizing.")] = 0.0,
     fill: FillOpt = "next_open",
+    leverage: LeverageOpt = None,
     risk: Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules.")] = None,
     cancel_on_stop: Annotated[
         bool, typer.Option("--cancel-on-stop/--leave-orders", help="On stop, cancel working orders or leave them.")
@@ -122,6 +124,7 @@ def live_cmd(
             fees=fees,
             slippage=slippage,
             fill=fill,
+            leverage=leverage,
             risk=rules,
             settings=settings,
             cancel_on_stop=cancel_on_stop and not once,

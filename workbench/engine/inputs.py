@@ -71,9 +71,20 @@ def prepare_panel(bars: Any) -> Panel:
     return Panel.of({s.upper(): f for s, f in frames.items()})
 
 
-def check_leverage(leverage: float) -> float:
-    """The gross exposure (sum of absolute weights) a universe may hold, as a positive float."""
-    if isinstance(leverage, bool) or not np.isfinite(leverage) or leverage <= 0:
+def check_leverage(leverage: float | None, universe: bool = True) -> float | None:
+    """The gross exposure (sum of absolute weights) a universe strategy may hold, as a positive float (1 when
+    ``None``); a one-symbol strategy takes none, its exposure being in [-1, 1] already."""
+    if not universe:
+        if leverage is not None:
+            raise ValueError(
+                f"leverage={leverage!r}: a one-symbol strategy's exposure is in [-1, 1]; leverage is for a universe "
+                "strategy's weights"
+            )
+        return None
+    if leverage is None:
+        return 1.0
+    number = isinstance(leverage, (int, float, np.number)) and not isinstance(leverage, bool)
+    if not number or not np.isfinite(leverage) or leverage <= 0:
         raise ValueError(f"leverage={leverage!r}: must be a positive multiple of equity, e.g. 1.0")
     return float(leverage)
 

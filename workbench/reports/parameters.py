@@ -20,21 +20,29 @@ import pandas as pd
 from workbench.data.bars import Bars
 from workbench.data.load import TimeBound, load
 from workbench.engine.grid import build_grid
-from workbench.engine.inputs import check_costs, check_metric, check_periods_per_year, check_weights
+from workbench.engine.inputs import (
+    check_costs,
+    check_leverage,
+    check_metric,
+    check_periods_per_year,
+    check_weights,
+    prepare_panel,
+)
 from workbench.provenance.spec import NotReproducible, RunSpec, Specified, bars_hash, strategy_hash
 from workbench.risk.manager import RiskRules
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
 from workbench.strategies.params import ParameterError
 from workbench.strategies.registry import StrategyNotFoundError
 from workbench.strategies.registry import strategy as lookup
+from workbench.strategies.universe import UniverseStrategy
 
 
 @dataclass(frozen=True)
 class ReportInputs:
     """Checked report parameters: the strategy, its bars and run settings, and ``parameters``, the same
-    values as plain JSON-ready data for papermill."""
+    values as plain JSON-ready data for papermill. ``leverage`` is a universe strategy's (None for another)."""
 
-    strategy: Strategy
+    strategy: StrategyBase
     bars: pd.DataFrame | Bars
     costs: dict[str, Any]
     risk: dict[str, Any]
@@ -42,6 +50,7 @@ class ReportInputs:
     sweep: dict[str, Any] | None
     metric: str
     parameters: dict[str, Any]
+    leverage: float | None = None
 
 
 def check_parameters(
@@ -65,13 +74,16 @@ def check_parameters(
     sweep: Mapping[str, Any] | None = None,
     metric: str = "sharpe",
     data_hash: str | None = None,
+    leverage: float | None = None,
 ) -> ReportInputs:
     """Resolve and check every report parameter the way ``wb.load``, ``wb.backtest`` and ``wb.sweep`` do.
 
     Raises the library's own error for the first bad value: ``StrategyNotFoundError`` (unknown strategy),
     ``ParameterError`` (unknown parameter, value out of its range, broken constraint, bad sweep range),
     ``DataNotFoundError`` (unknown symbol, no bars in the range), ``ValueError`` (start after end, bad
-    cost, fill, risk rule or weights) or ``NotReproducible`` (the bars differ from ``data_hash``).
+    cost, fill, risk rule, weights or leverage) or ``NotReproducible`` (the bars differ from ``data_hash``).
+    A universe strategy (``wb.UniverseStrategy``) takes ``leverage`` and neither fixed ``weights`` nor risk
+    rules; a one-symbol strategy takes no ``leverage``.
 
     Examples
     --------
@@ -91,6 +103,12 @@ def check_parameters(
     instance = cls(**dict(params or {}))
     rules = RiskRules.from_mapping(dict(risk or {}))
     check_costs(cash, fees, slippage, fill, rules.active(), fixed_fee)
+    universe = isinstance(instance, UniverseStrategy)
+    leverage = check_leverage(leverage, universe)
+    if universe and weights is not None:
+        raise ValueError(f"weights={dict(weights)!r}: {strategy} is a universe strategy and chooses its own weights")
+    if universe and rules.active():
+        raise ValueError(f"risk rules for a universe strategy ({strategy}): not supported yet; report it without risk")
     check_periods_per_year(periods_per_year)
     ranges = None if sweep is None else {name: _range(spec) for name, spec in sweep.items()}
     if ranges is not None:
@@ -101,6 +119,8 @@ def check_parameters(
     path = None if data_path is None else str(Path(data_path).expanduser().resolve())
     bars = load(names if len(names) > 1 else names[0], start, end, source, path, nan_policy)
     frames = dict(bars) if isinstance(bars, Bars) else {str(bars.attrs["symbol"]): bars}
+    if universe:
+        prepare_panel(frames)  # two or more symbols over a common period
     checked = None if weights is None else check_weights(dict(weights), [s.upper() for s in frames])
     if data_hash is not None and bars_hash(frames) != data_hash:
         raise NotReproducible(
@@ -130,8 +150,9 @@ def check_parameters(
         "sweep": ranges,
         "metric": metric,
         "data_hash": data_hash,
+        "leverage": leverage,
     }
-    return ReportInputs(instance, bars, costs, rules.active(), checked, ranges, metric, _plain(parameters))
+    return ReportInputs(instance, bars, costs, rules.active(), checked, ranges, metric, _plain(parameters), leverage)
 
 
 def spec_parameters(spec: RunSpec, sweep: Specified | None = None) -> dict[str, Any]:

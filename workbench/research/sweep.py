@@ -53,7 +53,7 @@ def sweep(
     progress: bool = True,
     engine: str = "local",
     client: Client | str | None = None,
-    leverage: float = 1.0,
+    leverage: float | None = None,
     **param_ranges: Any,
 ) -> SweepResult:
     """Backtest every combination of ``param_ranges`` on ``bars`` and return one row of metrics per run.
@@ -116,7 +116,9 @@ def sweep(
         "constraint": constraint if isinstance(constraint, str) or constraint is None else "<function>",
         "metric": metric,
     }
-    if issubclass(cls, UniverseStrategy):
+    universe = issubclass(cls, UniverseStrategy)
+    check_leverage(leverage, universe)
+    if universe:
         settings["costs"]["leverage"] = check_leverage(leverage)
         return _sweep_universe(cls, bars, grid, costs, metric, periods_per_year, settings, progress, engine, client)
     frames, multi = prepare_bars(bars)

@@ -177,7 +177,7 @@ def walk_forward(
     progress: bool = True,
     engine: str = "local",
     client: Client | str | None = None,
-    leverage: float = 1.0,
+    leverage: float | None = None,
     **param_ranges: Any,
 ) -> WalkForwardResult:
     """Pick the best parameters on each training window by ``metric`` and run them out of sample.
@@ -203,6 +203,7 @@ def walk_forward(
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)
     grid = build_grid(cls, param_ranges, base, constraint)
+    check_leverage(leverage, issubclass(cls, UniverseStrategy))
     if issubclass(cls, UniverseStrategy):
         panel = prepare_panel(bars)
         splits = split_windows(panel.index, train, test, step, anchored)

@@ -188,9 +188,7 @@ def backtest(
     }
     if issubclass(cls, UniverseStrategy):
         return _backtest_universe(instance, bars, costs, rules, periods_per_year, settings, leverage)
-    if leverage is not None:
-        raise ValueError(f"leverage={leverage!r}: a one-symbol strategy's exposure is in [-1, 1]; leverage is for a "
-                         "universe strategy's weights")  # fmt: skip
+    check_leverage(leverage, universe=False)
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     if multi and len(frames) > 1:
@@ -253,7 +251,7 @@ def _backtest_universe(
             f"risk rules for a universe strategy ({type(instance).__name__}): not supported yet; backtest it "
             f"without risk (given {', '.join(rules.active())})"
         )
-    leverage = check_leverage(1.0 if leverage is None else leverage)
+    leverage = check_leverage(leverage)
     panel = prepare_panel(bars)
     ppy = float(periods_per_year or infer_periods_per_year(panel.index))
     frames, _ = prepare_bars(bars)

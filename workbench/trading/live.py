@@ -43,7 +43,7 @@ import pandas as pd
 from workbench.brokers import BrokerError
 from workbench.clock import Clock
 from workbench.data.feeds import Bar
-from workbench.engine.inputs import check_weights, resolve_strategy
+from workbench.engine.inputs import check_leverage, check_weights, resolve_strategy
 from workbench.logs import get_logger
 from workbench.monitor.metrics import Metrics
 from workbench.ops.promotion import require_promotion
@@ -161,7 +161,7 @@ class LiveSession:
         override_reason: str | None = None,
         actor: str | None = None,
         notify: bool = True,
-        leverage: float = 1.0,
+        leverage: float | None = None,
         **options: Any,
     ) -> LiveSession:
         """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
@@ -190,6 +190,7 @@ class LiveSession:
         if run == "latest":
             run = latest_run(store, instance.name, names, kind, instance.values)
         universe = isinstance(instance, UniverseStrategy)
+        check_leverage(leverage, universe)
         if universe and weights is not None:
             raise ValueError(
                 f"weights={dict(weights)!r}: {instance.name} is a universe strategy and chooses its own weights; "
@@ -198,7 +199,7 @@ class LiveSession:
         if run is None:
             config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
             if universe:
-                config.update(symbols=list(names), leverage=leverage)
+                config.update(symbols=list(names), leverage=check_leverage(leverage))
             elif len(names) > 1:
                 weights = check_weights(dict(weights) if weights is not None else None, list(names))
                 config.update(symbols=list(names), weights=weights)
@@ -208,6 +209,11 @@ class LiveSession:
             journal = OrderJournal.resume(store, int(run))
             recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
             weights = weights if weights is not None else recorded.get("weights")
+            if universe and leverage is not None and check_leverage(leverage) != recorded.get("leverage"):
+                raise ValueError(
+                    f"leverage={leverage!r}: run {journal.run_id} trades with leverage {recorded.get('leverage')!r}; "
+                    "a run keeps its leverage (start a new run for another)"
+                )
             leverage = recorded.get("leverage", leverage)
         state = journal.restore()
         frames = _history(history, names)

@@ -69,7 +69,7 @@ class UniverseSession:
         risk: RiskRules | dict[str, Any] | None = None,
         history: Mapping[str, pd.DataFrame] | None = None,
         journal: OrderJournal | None = None,
-        leverage: float = 1.0,
+        leverage: float | None = None,
     ) -> None:
         cls, values = resolve_strategy(strategy)
         self.strategy = strategy if isinstance(strategy, UniverseStrategy) else cls(**values)
