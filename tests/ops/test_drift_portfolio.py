@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from drift_support import SlippingBroker
 
 import workbench as wb
 from workbench.brokers.sim import SimBroker
 from workbench.data.feeds import ReplayFeed
 from workbench.ops.drift import DriftError, drift
-from workbench.orders.model import Order
 from workbench.store import Store
 from workbench.testing import FrozenClock
 from workbench.trading.live import LiveSession
@@ -84,32 +84,10 @@ def fills_of(symbol: str) -> int:
     return sum(2 if trip[-1] + 2 < N else 1 for trip in LONG[symbol])
 
 
-class SlippingBroker(SimBroker):
-    """A SimBroker filling every order of ``symbol`` ``by`` worse than its quote: buys above, sells below."""
-
-    def __init__(self, clock: FrozenClock, symbol: str, by: float) -> None:
-        super().__init__(clock, cash=CASH)
-        self.symbol, self.by, self.quotes = symbol, by, {}
-
-    def quote(self, symbol: str, price: float, volume: float | None = None) -> None:
-        self.quotes[symbol.upper()] = price
-        super().quote(symbol, price, volume)
-
-    def submit(self, order: Order) -> Order:
-        if order.symbol != self.symbol:
-            return super().submit(order)
-        price = self.quotes[order.symbol]
-        super().quote(order.symbol, price + self.by * order.side.sign)
-        try:
-            return super().submit(order)
-        finally:
-            super().quote(order.symbol, price)
-
-
 def run_session(store: Store, frames: dict[str, pd.DataFrame], slip: tuple[str, float] | None = None) -> int:
     """A paper session of volume_signal on the three symbols, fed ``frames`` as a replay would; returns its run."""
     clock = FrozenClock(frames["AAA"].index[0].to_pydatetime())
-    broker = SlippingBroker(clock, *slip) if slip else SimBroker(clock, cash=CASH)
+    broker = SlippingBroker(clock, *slip, cash=CASH) if slip else SimBroker(clock, cash=CASH)
     live = LiveSession.open(store, "volume_signal", list(SYMBOLS), broker, clock=clock, run=None, risk=RISK)
     for bar in ReplayFeed(frames):
         live.step(bar)

@@ -7,10 +7,11 @@ which places the orders ``wb.backtest`` would (bars before the first received on
 warm the indicators up, as the run's history did). The two paths are then compared order by order
 (`workbench.ops.drift_attribution`): slippage, latency, missed, partial and re-sized fills, and fees.
 
-A run of several symbols in one account is re-simulated by a `PortfolioSession` with the run's weights, fed every
-symbol's received bars in time order (ties in the run's symbol order, as a `ReplayFeed` orders them): the
-multi-symbol backtest's decisions. Its orders are compared symbol by symbol, each on its own symbol's bars, and
-the components summed into the account's table; data and other are measured for the whole account.
+A run of several symbols in one account is re-simulated by a `PortfolioSession` with the run's weights (a universe
+strategy's by a `UniverseSession` with the run's leverage), fed every symbol's received bars in time order (ties in
+the run's symbol order, as a `ReplayFeed` orders them): the multi-symbol backtest's decisions. Its orders are
+compared symbol by symbol, each on its own symbol's bars, and the components summed into the account's table; data
+and other are measured for the whole account.
 
 With reference data (the data source's stored bars for the same timestamps) the model is run a second time on
 them; the difference between the two models is **data** (bars revised, missing or never received). **other** is
@@ -142,7 +143,8 @@ def drift(
     start, end = min(f.index[0] for f in bars.values()), max(f.index[-1] for f in bars.values())
     warm = _warm_up(symbols, histories, references, start, notes)
 
-    model = _simulate(row.strategy, row.params, bars, cash, costs, weights, warm)
+    leverage = config.get("leverage")
+    model = _simulate(row.strategy, row.params, bars, cash, costs, weights, warm, leverage)
     per_symbol = {s: _attribute(model, s, orders, log, received[s], bars[s], costs) for s in symbols}
     attributions = {s: a for s, (a, _) in per_symbol.items()}
     components = {c: sum(a.components[c] for a in attributions.values()) for c in COMPONENTS}
@@ -155,7 +157,7 @@ def drift(
         stored = {s: _window(references[s], start, end) for s in symbols}
         differences = _stacked({s: _differences(bars[s], stored[s]) for s in symbols}, differences)
         on_stored = {s: stored[s].combine_first(bars[s]) for s in symbols}
-        on_reference = _simulate(row.strategy, row.params, on_stored, cash, costs, weights, warm)
+        on_reference = _simulate(row.strategy, row.params, on_stored, cash, costs, weights, warm, leverage)
         reference_pnl = float(on_reference.broker.account().equity) - cash
     else:
         notes.append("no reference data: the data component is not measured")
@@ -233,22 +235,30 @@ def _simulate(
     costs: dict[str, Any],
     weights: Mapping[str, float],
     history: Mapping[str, pd.DataFrame],
+    leverage: float | None = None,
 ) -> Any:
-    """The model on a SimBroker and a simulated clock: a `TradingSession` (one symbol) or a `PortfolioSession`
-    (several, by ``weights``; equal when none are recorded), fed ``bars`` after ``history`` in time order, ties
-    in the run's symbol order (as `ReplayFeed` orders them)."""
+    """The model on a SimBroker and a simulated clock: a `TradingSession` (one symbol), a `UniverseSession` (a
+    universe strategy, within the run's ``leverage``) or a `PortfolioSession` (several, by ``weights``; equal when
+    none are recorded), fed ``bars`` after ``history`` in time order, ties in the run's symbol order (as
+    `ReplayFeed` orders them)."""
     from workbench.data.feeds import ReplayFeed
     from workbench.strategies.registry import strategy as lookup
+    from workbench.strategies.universe import UniverseStrategy
     from workbench.trading.build import replay_venue
     from workbench.trading.portfolio_session import PortfolioSession
     from workbench.trading.session import TradingSession
+    from workbench.trading.universe_session import UniverseSession
 
     charges = {"fees": costs["fees"], "slippage": costs["slippage"], "fixed_fee": costs["fixed_fee"]}
     venue = replay_venue(cash, min(f.index[0] for f in bars.values()).to_pydatetime(), **charges)
     rules = {"fill": costs["fill"], "risk": costs["risk"] or None}
     instance = lookup(strategy)(**params)
     session: Any
-    if len(bars) == 1:
+    if isinstance(instance, UniverseStrategy):
+        session = UniverseSession(
+            instance, list(bars), venue.broker, venue.clock, history=history, leverage=leverage, **charges, **rules
+        )
+    elif len(bars) == 1:
         [symbol] = bars
         session = TradingSession(
             instance, symbol, venue.broker, venue.clock, history=history.get(symbol), **charges, **rules

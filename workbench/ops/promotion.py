@@ -43,7 +43,8 @@ from workbench.ops.promotion_gates import (
     sweep_gate,
 )
 from workbench.store.models_promotion import PromotionRow, PromotionStage, PromotionStatus
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
+from workbench.strategies.universe import UniverseStrategy
 
 #: The stage each broker needs; ``sim`` (local simulation) needs none.
 STAGE_OF_BROKER = {"alpaca-paper": PromotionStage.PAPER, "alpaca-live": PromotionStage.LIVE}
@@ -139,7 +140,7 @@ def promote(
 
 def require_promotion(
     store: Any,
-    strategy: Strategy,
+    strategy: StrategyBase,
     symbols: Sequence[str],
     broker: str,
     *,
@@ -219,7 +220,7 @@ def promotions(store: Any, *, strategy: str | None = None, limit: int | None = 5
 
 
 def _paper_gates(
-    store: Any, sweep: int | None, cls: type[Strategy], values: dict[str, Any], symbols: list[str]
+    store: Any, sweep: int | None, cls: type[StrategyBase], values: dict[str, Any], symbols: list[str]
 ) -> list[Gate]:
     """Sweep, parity, look-ahead and overfitting; the last three only on a sweep that reruns (their bars)."""
     if sweep is None:
@@ -236,7 +237,7 @@ def _paper_gates(
 
 
 def _paper_promotion(
-    store: Any, cls: type[Strategy], values: dict[str, Any], symbols: list[str], source: str, sweep: int | None
+    store: Any, cls: type[StrategyBase], values: dict[str, Any], symbols: list[str], source: str, sweep: int | None
 ) -> tuple[Gate, int | None]:
     """The gate "promoted to paper" (same configuration and source), and the sweep to record."""
     with store.unit_of_work(readonly=True) as uow:
@@ -249,9 +250,12 @@ def _paper_promotion(
     return Gate("paper_promotion", True, detail, {"promotion_id": row.id}), sweep or row.sweep_run_id
 
 
-def _covers(cls: type[Strategy], row: PromotionRow, values: dict[str, Any], symbols: list[str]) -> bool:
-    """Whether promotion ``row`` is of these parameter values and includes these symbols."""
-    return set(symbols) <= set(row.symbols) and same_values(cls, row.params, values)
+def _covers(cls: type[StrategyBase], row: PromotionRow, values: dict[str, Any], symbols: list[str]) -> bool:
+    """Whether promotion ``row`` is of these parameter values and includes these symbols (a universe strategy's:
+    exactly these, its account being all of them)."""
+    universe = issubclass(cls, UniverseStrategy)
+    held = set(symbols) == set(row.symbols) if universe else set(symbols) <= set(row.symbols)
+    return held and same_values(cls, row.params, values)
 
 
 def _missing(rows: list[PromotionRow], good: list[PromotionRow], stage: PromotionStage) -> str:

@@ -14,12 +14,15 @@ To paper (on the bars of the saved sweep it was chosen from):
 To live: a **paper period** — paper runs of the same configuration that marked their account on at least ``days``
 distinct trading days (UTC dates of their bars) per symbol, and no reconciliation halt (a difference with the broker
 nobody explained).
+
+A universe strategy is one account over all its symbols: it is promoted with exactly the symbols it was swept on,
+and parity, look-ahead and overfitting are judged on that account (numbers under ``portfolio``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from workbench.ops.paper_period import PAPER_BROKERS, PAPER_DAYS
-from workbench.strategies.base import Strategy
+from workbench.strategies.base import StrategyBase
+from workbench.strategies.universe import UniverseStrategy
 from workbench.trading.reconcile import RECONCILE
 
 if TYPE_CHECKING:
@@ -54,7 +58,7 @@ class Gate:
 
 
 def sweep_gate(
-    store: Any, sweep_run_id: int, cls: type[Strategy], values: Mapping[str, Any], symbols: Sequence[str]
+    store: Any, sweep_run_id: int, cls: type[StrategyBase], values: Mapping[str, Any], symbols: Sequence[str]
 ) -> tuple[Gate, SweepResult | None]:
     """The configuration comes from saved sweep ``sweep_run_id``, which reproduces; returns the rerun sweep."""
     from workbench.ops.rerun import rerun_run
@@ -78,6 +82,13 @@ def sweep_gate(
         return Gate("sweep", False, detail, numbers), None
     if missing:
         return Gate("sweep", False, f"sweep {sweep_run_id} did not sweep {', '.join(missing)}", numbers), None
+    swept = [s.upper() for s in spec.get("symbols", [])]
+    if issubclass(cls, UniverseStrategy) and set(swept) != set(symbols):
+        detail = (
+            f"sweep {sweep_run_id} swept {cls.name} as one account over {', '.join(swept)}: a universe strategy is "
+            f"promoted with the symbols it was swept on, not {', '.join(symbols)}"
+        )
+        return Gate("sweep", False, detail, numbers), None
     try:
         result, differences = rerun_run(sweep_run_id, store)
     except NotReproducible as exc:
@@ -90,23 +101,17 @@ def sweep_gate(
     return Gate("sweep", True, detail, numbers), result
 
 
-def parity_gate(sweep: SweepResult, cls: type[Strategy], values: Mapping[str, Any], symbols: Sequence[str]) -> Gate:
-    """The event-driven backtest of the configuration equals the sweep's row and the sweep kernel's fills."""
-    from workbench.engine.single import simulate
-    from workbench.trading.backtest import backtest
-
-    costs, risk = dict(sweep.spec.costs), dict(sweep.spec.risk) or None
+def parity_gate(sweep: SweepResult, cls: type[StrategyBase], values: Mapping[str, Any], symbols: Sequence[str]) -> Gate:
+    """The event-driven backtest of the configuration equals the sweep's row and the sweep kernel's fills (per
+    symbol; a universe strategy's once, for its account)."""
     numbers: dict[str, Any] = {}
     failures = []
-    for symbol in symbols:
-        frame = sweep.frames[_key(sweep.frames, symbol)]
-        tested = backtest(cls(**values), frame, **costs, risk=risk)
-        row = _sweep_row(sweep, values, symbol)
-        kernel = simulate(cls(**values), frame, sweep.costs, float(sweep.periods_per_year[_key(sweep.frames, symbol)]))
+    for symbol, tested, row, kernel_trades in _parity_runs(sweep, cls, values, symbols):
         trades = (int(row["trades"]), int(tested.metrics["trades"]))
         ends = (float(row["end_value"]), float(tested.metrics["end_value"]))
-        mine, theirs = tested.trades[["entry_price", "exit_price"]], kernel.trades[["entry_price", "exit_price"]]
-        prices = _max_rel(mine.to_numpy(), theirs.to_numpy()) if mine.shape == theirs.shape else math.inf
+        mine, theirs = tested.trades[["entry_price", "exit_price"]], kernel_trades[["entry_price", "exit_price"]]
+        same = "symbol" not in kernel_trades or list(tested.trades["symbol"]) == list(kernel_trades["symbol"])
+        prices = _max_rel(mine.to_numpy(), theirs.to_numpy()) if mine.shape == theirs.shape and same else math.inf
         metrics = _max_rel(tested.metrics.to_numpy(), row.to_numpy())
         numbers[symbol] = {
             "trades_sweep": trades[0],
@@ -129,42 +134,73 @@ def parity_gate(sweep: SweepResult, cls: type[Strategy], values: Mapping[str, An
     return Gate("parity", True, f"backtest equals the sweep: {shown}", numbers)
 
 
+def _parity_runs(
+    sweep: SweepResult, cls: type[StrategyBase], values: Mapping[str, Any], symbols: Sequence[str]
+) -> Iterator[tuple[str, Any, pd.Series, pd.DataFrame]]:
+    """Per symbol (a universe: once, ``portfolio``): the label, the event-driven backtest, the sweep's metrics row
+    and the sweep kernel's round trips of the configuration, all on the sweep's bars and costs."""
+    from workbench.engine.single import simulate
+    from workbench.engine.universe_run import simulate_weights
+    from workbench.research.overfitting import PORTFOLIO
+    from workbench.strategies.universe import Panel
+    from workbench.trading.backtest import backtest
+
+    costs, risk = dict(sweep.spec.costs), dict(sweep.spec.risk) or None
+    if issubclass(cls, UniverseStrategy):
+        instance = cls(**values)
+        tested = backtest(instance, sweep.frames, **costs, risk=risk)
+        weights = instance.target_weights(sweep.frames).to_numpy()
+        ppy = float(next(iter(sweep.periods_per_year.values())))
+        kernel = simulate_weights(weights, Panel.of(sweep.frames), sweep.costs, ppy, leverage=costs["leverage"])
+        yield PORTFOLIO, tested, _sweep_row(sweep, values, None), kernel.trades
+        return
+    for symbol in symbols:
+        name = _key(sweep.frames, symbol)
+        frame = sweep.frames[name]
+        tested = backtest(cls(**values), frame, **costs, risk=risk)
+        kernel = simulate(cls(**values), frame, sweep.costs, float(sweep.periods_per_year[name]))
+        yield symbol, tested, _sweep_row(sweep, values, symbol), kernel.trades
+
+
 def lookahead_gate(
-    frames: Mapping[str, pd.DataFrame], cls: type[Strategy], values: Mapping[str, Any], symbols: Sequence[str]
+    frames: Mapping[str, pd.DataFrame], cls: type[StrategyBase], values: Mapping[str, Any], symbols: Sequence[str]
 ) -> Gate:
     """The configuration's signals do not change when the bars after t are removed."""
     from workbench.research.lookahead import LookaheadError, check_lookahead
 
     numbers = {"samples": LOOKAHEAD_SAMPLES}
+    universe = issubclass(cls, UniverseStrategy)
     try:
-        for symbol in symbols:
-            check_lookahead(cls(**values), frames[_key(frames, symbol)], samples=LOOKAHEAD_SAMPLES)
+        for bars in [frames] if universe else [frames[_key(frames, symbol)] for symbol in symbols]:
+            check_lookahead(cls(**values), bars, samples=LOOKAHEAD_SAMPLES)
     except LookaheadError as exc:
         return Gate("lookahead", False, str(exc), numbers)
     return Gate("lookahead", True, f"signals at {LOOKAHEAD_SAMPLES} cuts equal the full run's", numbers)
 
 
 def overfitting_gate(sweep: SweepResult, values: Mapping[str, Any], symbols: Sequence[str]) -> Gate:
-    """#3's verdict for this configuration: not "likely overfit"."""
+    """#3's verdict for this configuration: not "likely overfit" (per symbol; a universe's for its account)."""
     from scipy.stats import kurtosis, skew
 
     from workbench.engine.metrics import LOWER_IS_BETTER
     from workbench.engine.overfitting import parameter_stability, probabilistic_sharpe_ratio, sharpe_from_moments
-    from workbench.research.overfitting import assess, trial_returns, verdict
+    from workbench.research.overfitting import PORTFOLIO, assess, trial_returns, verdict
 
     reports = assess(sweep)
+    universe = issubclass(sweep.strategy, UniverseStrategy)
     numbers: dict[str, Any] = {}
     verdicts = []
-    for symbol in symbols:
-        name = _key(sweep.frames, symbol)
+    for symbol in [PORTFOLIO] if universe else symbols:
+        name = PORTFOLIO if universe else _key(sweep.frames, symbol)
         report = reports[name] if isinstance(reports, dict) else reports
         returns = trial_returns(sweep, dict(values), name)
         sharpe = float(sharpe_from_moments(returns.sum(), (returns**2).sum(), len(returns)))
-        per_period = math.sqrt(sweep.periods_per_year[name])
+        ppy = next(iter(sweep.periods_per_year.values())) if universe else sweep.periods_per_year[name]
+        per_period = math.sqrt(ppy)
         benchmark = report.expected_max_sharpe / per_period
         kurt = float(kurtosis(returns, fisher=True) + 3.0)
         dsr = probabilistic_sharpe_ratio(sharpe, benchmark, len(returns), float(skew(returns)), kurt)
-        table = sweep.metrics if len(sweep.symbols) == 1 else sweep.metrics.xs(name, level="symbol")
+        table = sweep.metrics if universe or len(sweep.symbols) == 1 else sweep.metrics.xs(name, level="symbol")
         stability = parameter_stability(table[sweep.metric], tuple(values[p] for p in sweep.params))
         if sweep.metric in LOWER_IS_BETTER and np.isfinite(stability) and stability != 0:
             stability = 1.0 / stability  # as assess does: below 1 still means worse than the best
@@ -187,15 +223,17 @@ def overfitting_gate(sweep: SweepResult, values: Mapping[str, Any], symbols: Seq
 
 def paper_period_gate(
     store: Any,
-    cls: type[Strategy],
+    cls: type[StrategyBase],
     values: Mapping[str, Any],
     symbols: Sequence[str],
     days: int = PAPER_DAYS,
     brokers: Sequence[str] = PAPER_BROKERS,
 ) -> Gate:
     """Paper runs of the configuration trading each of ``symbols`` marked their account on ``days`` distinct
-    trading days (UTC dates of their bars), and none was halted by a reconciliation."""
+    trading days (UTC dates of their bars), and none was halted by a reconciliation. A universe strategy's runs
+    count only when they traded exactly ``symbols`` (its account is all of them)."""
     dates: dict[str, set] = {s: set() for s in symbols}
+    universe = issubclass(cls, UniverseStrategy)
     halts = []
     with store.unit_of_work(readonly=True) as uow:
         runs = [
@@ -203,6 +241,7 @@ def paper_period_gate(
             for r in uow.runs.find(kind="live", strategy=cls.name, limit=None)
             if (r.config or {}).get("broker", "sim") in brokers
             and set(_run_symbols(r.config or {})) & set(symbols)
+            and (not universe or set(_run_symbols(r.config or {})) == set(symbols))
             and same_values(cls, r.params, values)
         ]
         for run in runs:
@@ -242,7 +281,7 @@ def _run_symbols(config: Mapping[str, Any]) -> list[str]:
     return [str(s).strip().upper() for s in names if str(s).strip()]
 
 
-def same_values(cls: type[Strategy], params: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+def same_values(cls: type[StrategyBase], params: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
     """Whether recorded ``params`` are the configuration ``values`` (defaults filled in)."""
     try:
         return cls(**dict(params)).values == dict(values)
@@ -250,10 +289,10 @@ def same_values(cls: type[Strategy], params: Mapping[str, Any], values: Mapping[
         return False
 
 
-def _sweep_row(sweep: SweepResult, values: Mapping[str, Any], symbol: str) -> pd.Series:
-    """The sweep's metrics row of the configuration on ``symbol``."""
+def _sweep_row(sweep: SweepResult, values: Mapping[str, Any], symbol: str | None) -> pd.Series:
+    """The sweep's metrics row of the configuration on ``symbol`` (None: a universe sweep's, one per set)."""
     key = tuple(values[p] for p in sweep.params)
-    if len(sweep.symbols) > 1:
+    if symbol is not None and len(sweep.symbols) > 1:
         key = (*key, _key(sweep.frames, symbol))
     return sweep.metrics.loc[key if len(key) > 1 else key[0]]
 
