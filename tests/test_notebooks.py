@@ -35,6 +35,12 @@ SMALL = {
         "test": "1Y",
     },
     "live_session.ipynb": {"steps": 3, "start": "2024-01-02"},
+    "universe_research.ipynb": {
+        "start": "2014-01-01",
+        "end": "2019-12-31",
+        "sweep": {"lookback": "20:120:20", "top": [1, 2, 3]},
+        "train": "2Y",
+    },
     "backtest_report.ipynb": {
         "start": "2019-01-01",
         "end": "2020-12-31",
@@ -110,6 +116,25 @@ def test_research_sweep_walks_forward_and_reports_out_of_sample(tmp_path) -> Non
     assert any(repr(wf) in t for t in texts)
     assert any("PBO" in t and "deflated Sharpe" in t for t in texts)
     assert any(f"{wf.oos_metrics.loc['SPY', 'total_return']:.6f}" in t for t in texts)
+
+
+@pytest.mark.slow
+def test_universe_research_sweeps_walks_forward_and_backtests_the_three_bundled_strategies(tmp_path) -> None:
+    texts = _texts(_run("universe_research.ipynb", tmp_path))
+    small = SMALL["universe_research.ipynb"]
+    symbols = ["AAPL", "MSFT", "IBM", "INTC", "JNJ", "PFE", "XOM", "CVX", "JPM", "WMT", "HD", "MCD"]  # its default
+    bars = wb.load(symbols, start=small["start"], end=small["end"])
+    res = wb.sweep("momentum", bars, fees=0.001, every=[21], progress=False, **small["sweep"])
+    best = dict(zip(res.params, res.best(1).index[0], strict=True))
+    wf = wb.walk_forward(
+        "momentum", bars, train="2Y", test="1Y", fees=0.001, every=[21], progress=False, **small["sweep"]
+    )
+    pair = wb.backtest("pair_zscore", wb.load(["XOM", "CVX"], start=small["start"], end=small["end"]), fees=0.001)
+    assert any(repr(wb.backtest(wb.strategy("momentum")(**best), bars, fees=0.001)) in t for t in texts)
+    assert any(repr(wb.backtest(wb.strategy("risk_parity")(every=21), bars, fees=0.001)) in t for t in texts)
+    assert any(repr(wf) in t for t in texts) and any(repr(pair) in t for t in texts)
+    assert any(":HeatMap   [lookback,top]   (sharpe)" in t for t in texts)
+    assert any("portfolio: best of 15 trials by sharpe" in t for t in texts)
 
 
 @pytest.mark.slow

@@ -92,7 +92,7 @@ class PortfolioResult(RecordFrames, Saveable):
     def __repr__(self) -> str:
         m = self.metrics
         return (
-            f"PortfolioResult({self.strategy!r} on {', '.join(self.weights)}: {len(self.fills)} fills, "
+            f"PortfolioResult({self.strategy!r} on {', '.join(self.frames)}: {len(self.fills)} fills, "
             f"total return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, max drawdown {m['max_drawdown']:.2%})"
         )
 
