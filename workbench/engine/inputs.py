@@ -111,6 +111,13 @@ class Costs:
         """Session array of one symbol's bars: its day ids, ``CLOSED`` where it may not trade."""
         return session_ids(index, symbol, hours=self.hours, timezone=self.timezone, allowed=self.allowed)
 
+    def account_sessions(self, index: pd.Index, symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The sessions of an N-symbol account: each bar time's day id (``CLOSED`` outside the trading hours) and
+        whether each symbol may trade (``allowed_symbols``)."""
+        days = session_ids(index, hours=self.hours, timezone=self.timezone)
+        allowed = np.array([self.allowed is None or s.upper() in self.allowed for s in symbols], dtype=np.bool_)
+        return days, allowed
+
 
 def check_costs(
     cash: float,

@@ -1,5 +1,6 @@
-"""The N-symbol step: one bar time's target weights -> orders (sells first) -> fills, fees, cash and positions, and
-the run of a whole weights panel through it, with per-symbol round trips and the metrics of the account.
+"""The N-symbol step: one bar time's target weights -> orders (sells first) -> fills, fees, cash and positions, with
+per-symbol round trips (``engine.weights_kernel`` runs a whole weights panel through it; ``engine.portfolio_rules``
+holds the risk rules around it).
 
 Semantics (pinned against vectorbt's ``Portfolio.from_orders(..., size_type="targetpercent", group_by=True,
 cash_sharing=True, call_seq="auto")`` by tests):
@@ -23,7 +24,8 @@ import numpy as np
 from numba import njit
 
 from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
-from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
+from workbench.engine.portfolio_rules import ORDERS_TODAY, opened_nb
+from workbench.engine.risk_rules import cap_order_size_nb, order_allowed_nb
 
 # Errors a run reports (with the bar and symbol) instead of a wrong number.
 OK, NAN_PRICE, OVER_LEVERAGE, BAD_SHAPE = 0, 1, 2, 3  # BAD_SHAPE: weights of another shape than the panel
@@ -197,11 +199,16 @@ def rebalance_nb(
     fills_out,
     seq,
     sizes,
+    rules_on,
+    risk,
+    account,
+    symbols,
 ):
     """Run bar ``t``'s orders toward ``weights`` at ``prices`` (the step; see the module docstring). Updates
     ``positions`` in place and the round-trip state; ``stats`` holds (trips closed, wins, gross win, gross loss,
-    fills recorded). Returns the cash after the orders and -1, or the cash and the first symbol with a weight
-    but no price (`plan_nb`), before any order ran."""
+    fills recorded). With ``rules_on`` each order but an exit is cut to the size caps and refused beyond the day's
+    order count, and the rule state follows the fills (`engine.portfolio_rules`). Returns the cash after the orders
+    and -1, or the cash and the first symbol with a weight but no price (`plan_nb`), before any order ran."""
     n, missing = plan_nb(weights, prices, val_prices, cash, positions, seq, sizes)
     if missing >= 0:
         return cash, missing
@@ -211,11 +218,22 @@ def rebalance_nb(
         if size == 0.0 or is_close_nb(size, 0.0):
             continue
         position = positions[j]
+        if rules_on and weights[j] != 0.0:
+            size = cap_order_size_nb(size, position, prices[j], risk)
+            if (
+                size == 0.0
+                or is_less_nb(abs(size), MIN_ORDER_SIZE)
+                or not order_allowed_nb(account[ORDERS_TODAY], weights[j], risk)
+            ):
+                continue
         filled, fill, fee, cash, positions[j] = fill_order_nb(
             cash, position, size, prices[j], fees, fixed_fee, slippage
         )
         if filled == 0.0:
             continue
+        if rules_on:
+            account[ORDERS_TODAY] += 1.0
+            opened_nb(symbols, j, position, positions[j], fill)
         count, pnl = book_trip_nb(trips, j, t, position, filled, fill, fee, record, trips_out, int(stats[0]))
         stats[0] = count
         if not np.isnan(pnl):
@@ -229,130 +247,3 @@ def rebalance_nb(
             row[0], row[1], row[2], row[3], row[4] = t, j, filled, fill, fee
             stats[4] += 1.0
     return cash, -1
-
-
-@njit(cache=True, nogil=True)
-def simulate_weights_nb(
-    open_,
-    close,
-    weights,
-    start,
-    end,
-    cash0,
-    fees,
-    fixed_fee,
-    slippage,
-    fill_close,
-    leverage,
-    periods_per_year,
-    metrics_out,
-    block_out,
-    error_out,
-    record,
-    equity_out,
-    cash_out,
-    positions_out,
-    trips_out,
-    fills_out,
-):
-    """Run ``weights`` over bars [start, end) of 2-D ``open_``/``close`` (bars x symbols, NaN where a symbol has no
-    bar) from ``cash0`` and flat; the account's metrics go to ``metrics_out`` (``METRIC_NAMES``, trades = round
-    trips) and the block moments of its returns to ``block_out`` (see ``simulate.run_nb``).
-
-    A row whose weights hold more than ``leverage`` in total (absolute) stops the run with ``OVER_LEVERAGE``, a
-    weight of a symbol without a price at its fill bar with ``NAN_PRICE``: ``error_out`` = (code, bar of the
-    weights, symbol).
-    With ``record``: equity, cash and positions after each bar's close, the round trips (``TRIP_FIELDS``) and the
-    fills (``FILL_FIELDS``). Returns (round trips, fills) recorded.
-    """
-    m = close.shape[1]
-    cash = cash0
-    positions = np.zeros(m)
-    last_close = np.full(m, np.nan)
-    val_prices = np.full(m, np.nan)
-    trips = np.zeros((m, N_TRIP_STATE))
-    stats = np.zeros(5)
-    seq = np.empty(m, dtype=np.int64)
-    sizes = np.empty(m)
-    prev_equity = cash0
-    peak = np.nan
-    max_dd = ret_sum = ret_sq = down_sq = 0.0
-    exposed = 0
-    equity = cash0
-    n_blocks = block_out.shape[0]
-    block = 0
-    block_sum = block_sq = 0.0
-    next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
-    error_out[0] = OK
-    for t in range(start, end):
-        # the orders of bar t - 1's weights fill at this open; those of bar t at its close
-        fill_bar = t if fill_close else t - 1
-        fill_prices = close if fill_close else open_
-        gross = 0.0
-        orders = 0
-        for j in range(m):  # plain 2-D indexing: a row view per bar costs more than the loop
-            price = fill_prices[t, j]
-            if price == price:
-                val_prices[j] = price
-            if fill_bar >= start:
-                w = weights[fill_bar, j]
-                if w == w:
-                    gross += abs(w)
-                    orders += 1
-        if orders > 0:  # a bar without weights has no orders: nothing to plan
-            if gross > leverage and not is_close_nb(gross, leverage):
-                error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, fill_bar, -1
-                return int(stats[0]), int(stats[4])
-            cash, missing = rebalance_nb(
-                t, weights[fill_bar], fill_prices[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips,
-                stats, record, trips_out, fills_out, seq, sizes,
-            )  # fmt: skip
-            if missing >= 0:
-                error_out[0], error_out[1], error_out[2] = NAN_PRICE, fill_bar, missing
-                return int(stats[0]), int(stats[4])
-        equity = cash
-        held = False
-        for j in range(m):
-            price = close[t, j]
-            if price == price:
-                last_close[j] = price
-            if positions[j] != 0.0:
-                equity += positions[j] * last_close[j]
-                held = True
-        ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
-            prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd
-        )
-        prev_equity = equity
-        if t == next_edge:
-            block_out[block, 0] += block_sum
-            block_out[block, 1] += block_sq
-            block_sum = block_sq = 0.0
-            block += 1
-            next_edge = start + ((block + 1) * (end - start)) // n_blocks
-        block_sum += ret
-        block_sq += ret * ret
-        if held:
-            exposed += 1
-        if record:
-            equity_out[t - start] = equity
-            cash_out[t - start] = cash
-            positions_out[t - start] = positions
-    if n_blocks > 0:
-        block_out[block, 0] += block_sum
-        block_out[block, 1] += block_sq
-    for j in range(m):  # round trips still open: marked at the last close, no exit fee
-        if positions[j] != 0.0:
-            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_close[j])
-            if record:
-                write_trip_nb(trips[j], j, -1, pnl, trips_out[int(stats[0])])
-            stats[0] += 1.0
-            if pnl > 0.0:
-                stats[1] += 1.0
-                stats[2] += pnl
-            elif pnl < 0.0:
-                stats[3] -= pnl
-    finalize_metrics_nb(
-        metrics_out, end - start, cash0, equity, ret_sum, ret_sq, down_sq, max_dd, exposed,
-        stats[0], stats[1], stats[2], stats[3], periods_per_year,
-    )  # fmt: skip
-    return int(stats[0]), int(stats[4])

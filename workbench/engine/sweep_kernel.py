@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
-from workbench.engine.portfolio import BAD_SHAPE, simulate_weights_nb
+from workbench.engine.portfolio import BAD_SHAPE
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
+from workbench.engine.weights_kernel import simulate_weights_nb
 
 _f8 = types.float64[:]
 # The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params).
@@ -207,6 +208,9 @@ def _panel_metrics_nb(
     open_,
     close,
     weights,
+    days,
+    allowed,
+    risk,
     windows,
     cash,
     fees,
@@ -225,9 +229,9 @@ def _panel_metrics_nb(
     no_rows = np.empty((0, 0))
     for w in range(windows.shape[0]):
         simulate_weights_nb(
-            open_, close, weights, windows[w, 0], windows[w, 1], cash, fees, fixed_fee, slippage, fill_close,
-            leverage, periods_per_year, metrics_out[w], blocks_out if w == 0 else blocks_out[:0], errors_out,
-            False, no_record, no_record, no_rows, no_rows, no_rows,
+            open_, close, weights, days, allowed, risk, windows[w, 0], windows[w, 1], cash, fees, fixed_fee,
+            slippage, fill_close, leverage, periods_per_year, metrics_out[w], blocks_out if w == 0 else blocks_out[:0],
+            errors_out, False, no_record, no_record, no_rows, no_rows, no_rows,
         )  # fmt: skip
         if errors_out[0] != 0:
             return
@@ -242,6 +246,9 @@ def sweep_weights_nb(
     close,
     volume,
     params,
+    days,
+    allowed,
+    risk,
     windows,
     cash,
     fees,
@@ -265,8 +272,8 @@ def sweep_weights_nb(
             errors_out[k, 0] = BAD_SHAPE
             continue
         _panel_metrics_nb(
-            open_, close, weights, windows, cash, fees, fixed_fee, slippage, fill_close, leverage, periods_per_year,
-            metrics_out[k], blocks_out[k], errors_out[k],
+            open_, close, weights, days, allowed, risk, windows, cash, fees, fixed_fee, slippage, fill_close,
+            leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
         )  # fmt: skip
 
 
@@ -275,6 +282,9 @@ def sweep_weight_panels_nb(
     open_,
     close,
     weights,
+    days,
+    allowed,
+    risk,
     windows,
     cash,
     fees,
@@ -290,6 +300,6 @@ def sweep_weight_panels_nb(
     """Like ``sweep_weights_nb`` for weights panels computed outside numba (``weights[k]``: parameter set k's)."""
     for k in prange(weights.shape[0]):
         _panel_metrics_nb(
-            open_, close, weights[k], windows, cash, fees, fixed_fee, slippage, fill_close, leverage,
-            periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
+            open_, close, weights[k], days, allowed, risk, windows, cash, fees, fixed_fee, slippage, fill_close,
+            leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
         )  # fmt: skip

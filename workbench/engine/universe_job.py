@@ -79,13 +79,14 @@ class UniverseJob:
 
         costs, arrays = self.costs, self.panel.arrays
         errors = np.zeros((stop - start, 3), dtype=np.int64)
+        rules = (*costs.account_sessions(self.panel.index, self.panel.symbols), costs.risk, self.windows)
         common = (costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, self.leverage, self.ppy)
         if is_compiled(strategy):
             sweep_weights_nb(
                 signal_kernel(strategy),
                 *arrays,
                 self.params[start:stop],
-                self.windows,
+                *rules,
                 *common,
                 metrics,
                 blocks,
@@ -95,7 +96,7 @@ class UniverseJob:
             weights = np.stack(
                 [call_weights(strategy, self.panel, row_values(strategy, self.grid, k)) for k in range(start, stop)]
             )
-            sweep_weight_panels_nb(arrays[0], arrays[3], weights, self.windows, *common, metrics, blocks, errors)
+            sweep_weight_panels_nb(arrays[0], arrays[3], weights, *rules, *common, metrics, blocks, errors)
         self.raise_on_error(strategy, start, errors)
 
     def raise_on_error(self, strategy: type[UniverseStrategy], start: int, errors: np.ndarray) -> None:

@@ -1,5 +1,5 @@
 """One universe strategy's weights run over a panel with its full record: equity, cash and positions per bar, the
-fills, the round trips per symbol and the account's metrics (``engine.portfolio.simulate_weights_nb``)."""
+fills, the round trips per symbol and the account's metrics (``engine.weights_kernel.simulate_weights_nb``)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,8 @@ import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
-from workbench.engine.portfolio import (
-    FILL_FIELDS,
-    N_FILL_FIELDS,
-    N_TRIP_FIELDS,
-    NAN_PRICE,
-    OK,
-    TRIP_FIELDS,
-    simulate_weights_nb,
-)
+from workbench.engine.portfolio import FILL_FIELDS, N_FILL_FIELDS, N_TRIP_FIELDS, NAN_PRICE, OK, TRIP_FIELDS
+from workbench.engine.weights_kernel import simulate_weights_nb
 from workbench.strategies.universe import Panel
 
 
@@ -59,11 +52,12 @@ def simulate_weights(
     n, m = end - start, panel.shape[1]
     metrics, error = np.empty(N_METRICS), np.zeros(3, dtype=np.int64)
     equity, cash, positions = np.empty(n), np.empty(n), np.empty((n, m))
-    trips, fills = np.empty((n * m + m, N_TRIP_FIELDS)), np.empty((n * m, N_FILL_FIELDS))
+    trips, fills = np.empty((2 * n * m + m, N_TRIP_FIELDS)), np.empty((2 * n * m, N_FILL_FIELDS))  # an exit too
+    days, allowed = costs.account_sessions(panel.index, panel.symbols)
     n_trips, n_fills = simulate_weights_nb(
-        panel.arrays[0], panel.arrays[3], np.ascontiguousarray(weights, dtype=np.float64), start, end, costs.cash,
-        costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, leverage, periods_per_year, metrics,
-        np.zeros((0, 2)), error, True, equity, cash, positions, trips, fills,
+        panel.arrays[0], panel.arrays[3], np.ascontiguousarray(weights, dtype=np.float64), days, allowed,
+        costs.risk, start, end, costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, leverage,
+        periods_per_year, metrics, np.zeros((0, 2)), error, True, equity, cash, positions, trips, fills,
     )  # fmt: skip
     if error[0] != OK:
         raise ValueError(weights_error(error, weights[error[1]], panel, costs.fill_close, leverage))

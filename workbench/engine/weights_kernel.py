@@ -1,0 +1,323 @@
+"""``simulate_weights_nb``: a universe strategy's weights panel run bar by bar through the N-symbol step
+(``engine.portfolio``) and the account's risk rules (``engine.portfolio_rules``), reduced to the account's metrics
+(and, when recording, its equity, cash, positions, round trips and fills).
+
+Per bar t: the orders due at t's open run first (``fill="next_open"``: bar t - 1's weights and exits); then bar t's
+weights are limited by the rules and released once their fill bar is in session (at t's close with ``fill="close"``,
+else due at t + 1's open); the account is marked at t's close; the exit rules run on that close (their orders fill
+at it, or at the next open); the drawdown peak and the day's start follow the equity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from workbench.engine.fills import is_close_nb
+from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
+from workbench.engine.portfolio import (
+    N_TRIP_STATE,
+    NAN_PRICE,
+    OK,
+    OVER_LEVERAGE,
+    rebalance_nb,
+    trip_pnl_nb,
+    write_trip_nb,
+)
+from workbench.engine.portfolio_rules import (
+    DAY,
+    DAY_HALTED,
+    DAY_START,
+    EXTREME,
+    HALTED,
+    LAST_EQUITY,
+    LAST_WEIGHT,
+    N_ACCOUNT,
+    N_SYMBOL,
+    PEAK,
+    days_on_nb,
+    exit_scan_nb,
+    halted_nb,
+    limit_weights_nb,
+    mark_extremes_nb,
+    reentry_nb,
+    roll_day_nb,
+    settle_nb,
+)
+from workbench.engine.risk_rules import NO_EXIT, exit_rules_active_nb
+from workbench.engine.sessions import CLOSED
+
+
+@njit(cache=True, nogil=True)
+def rules_active_nb(risk, days, allowed):
+    """Whether any rule can act: a threshold set, a bar outside the trading hours or a symbol not allowed."""
+    for i in range(risk.shape[0]):
+        if risk[i] == risk[i]:
+            return True
+    for t in range(days.shape[0]):
+        if days[t] == CLOSED:
+            return True
+    for j in range(allowed.shape[0]):  # noqa: SIM110 - a numba loop
+        if not allowed[j]:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _gross_nb(row):
+    """Sum of the absolute weights a row gives, and how many it gives."""
+    gross = 0.0
+    n = 0
+    for j in range(row.shape[0]):
+        w = row[j]
+        if w == w:
+            gross += abs(w)
+            n += 1
+    return gross, n
+
+
+@njit(cache=True, nogil=True)
+def _release_nb(waiting, out):
+    """Move the waiting weights into ``out`` (NaN where none); returns how many there are."""
+    n = 0
+    for j in range(waiting.shape[0]):
+        out[j] = waiting[j]
+        if waiting[j] == waiting[j]:
+            n += 1
+        waiting[j] = np.nan
+    return n
+
+
+@njit(cache=True, nogil=True)
+def simulate_weights_nb(
+    open_,
+    close,
+    weights,
+    days,
+    allowed,
+    risk,
+    start,
+    end,
+    cash0,
+    fees,
+    fixed_fee,
+    slippage,
+    fill_close,
+    leverage,
+    periods_per_year,
+    metrics_out,
+    block_out,
+    error_out,
+    record,
+    equity_out,
+    cash_out,
+    positions_out,
+    trips_out,
+    fills_out,
+):
+    """Run ``weights`` over bars [start, end) of 2-D ``open_``/``close`` (bars x symbols, NaN where a symbol has no
+    bar) from ``cash0`` and flat; the account's metrics go to ``metrics_out`` (``METRIC_NAMES``, trades = round
+    trips) and the block moments of its returns to ``block_out`` (see ``simulate.run_nb``).
+
+    ``days[t]``: bar t's session id (``sessions.session_ids``: its UTC day, ``CLOSED`` outside the trading hours);
+    ``allowed[j]``: whether symbol j may trade; ``risk``: a ``risk_rules.risk_array`` (all NaN: no rules). A row
+    whose weights hold more than ``leverage`` in total (absolute) stops the run with ``OVER_LEVERAGE``, a weight of
+    a symbol without a price at its fill bar with ``NAN_PRICE``: ``error_out`` = (code, bar of the weights,
+    symbol). With ``record``: equity, cash and positions after each bar's close, the round trips (``TRIP_FIELDS``)
+    and the fills (``FILL_FIELDS``). Returns (round trips, fills) recorded.
+    """
+    m = close.shape[1]
+    cash = cash0
+    positions = np.zeros(m)
+    last_close = np.full(m, np.nan)
+    val_prices = np.full(m, np.nan)
+    trips = np.zeros((m, N_TRIP_STATE))
+    stats = np.zeros(5)
+    seq = np.empty(m, dtype=np.int64)
+    sizes = np.empty(m)
+    rules_on = rules_active_nb(risk, days, allowed)
+    exits_on = rules_on and exit_rules_active_nb(risk)
+    days_on = rules_on and days_on_nb(risk)
+    account = np.zeros(N_ACCOUNT)
+    account[PEAK] = np.nan
+    account[DAY] = CLOSED
+    account[DAY_START] = account[LAST_EQUITY] = cash0
+    symbols = np.zeros((m, N_SYMBOL))
+    symbols[:, LAST_WEIGHT] = np.nan
+    symbols[:, EXTREME] = np.nan
+    limited = np.empty(m)
+    waiting = np.full(m, np.nan)  # weights decided, waiting for a fill bar in session
+    held = np.full(m, np.nan)  # weights given while a daily-loss halt lasts, released when it lifts
+    n_held = 0
+    row = np.full(m, np.nan)  # with rules: the weights to trade at the current fill
+    due = np.full(m, np.nan)  # next-open fills: the weights (and exits) due at the next bar's open
+    n_due = 0
+    tradable = np.zeros(m, dtype=np.bool_)
+    reasons = np.zeros(m, dtype=np.int64)
+    prev_equity = cash0
+    peak = np.nan
+    max_dd = ret_sum = ret_sq = down_sq = 0.0
+    exposed = 0
+    equity = cash0
+    n_blocks = block_out.shape[0]
+    block = 0
+    block_sum = block_sq = 0.0
+    next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
+    error_out[0] = OK
+    for t in range(start, end):
+        fill_prices = close if fill_close else open_
+        for j in range(m):  # plain 2-D indexing: a row view per bar costs more than the loop
+            price = fill_prices[t, j]
+            if price == price:
+                val_prices[j] = price
+        if days_on:
+            roll_day_nb(account, days[t])
+            if n_held > 0 and not halted_nb(account):  # the day's halt lifted: its weights wait for their fill
+                n_held = 0
+                for j in range(m):
+                    if held[j] == held[j]:
+                        waiting[j] = held[j]
+                        held[j] = np.nan
+        if not fill_close and n_due > 0:  # bar t - 1's weights and exits, at this open
+            n_due = 0
+            cash, missing = rebalance_nb(
+                t, due, open_[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
+                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols,
+            )  # fmt: skip
+            if missing >= 0:
+                error_out[0], error_out[1], error_out[2] = NAN_PRICE, t - 1, missing
+                return int(stats[0]), int(stats[4])
+        # bar t's weights: checked, limited by the rules, released once their fill bar is in session
+        fill_bar = t if fill_close else t + 1
+        gross, given = _gross_nb(weights[t])
+        if given > 0 and fill_bar < end and gross > leverage and not is_close_nb(gross, leverage):
+            error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, t, -1
+            return int(stats[0]), int(stats[4])
+        released = 0
+        if not rules_on:
+            if given > 0 and fill_bar < end:
+                if fill_close:
+                    cash, missing = rebalance_nb(
+                        t, weights[t], close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips,
+                        stats, record, trips_out, fills_out, seq, sizes, False, risk, account, symbols,
+                    )  # fmt: skip
+                    if missing >= 0:
+                        error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
+                        return int(stats[0]), int(stats[4])
+                else:
+                    for j in range(m):
+                        due[j] = weights[t, j]
+                    n_due = given
+        else:
+            if given > 0 and account[HALTED] == 0.0:
+                limit_weights_nb(weights[t], allowed, risk, limited)
+                if account[DAY_HALTED] != 0.0:
+                    for j in range(m):
+                        if limited[j] == limited[j]:
+                            held[j] = limited[j]
+                            n_held = 1
+                else:
+                    for j in range(m):
+                        if limited[j] == limited[j]:
+                            waiting[j] = limited[j]
+            if fill_bar < end and days[fill_bar] != CLOSED and _release_nb(waiting, row) > 0:
+                released = reentry_nb(row, symbols)
+            if released > 0:
+                if fill_close:
+                    cash, missing = rebalance_nb(
+                        t, row, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats,
+                        record, trips_out, fills_out, seq, sizes, True, risk, account, symbols,
+                    )  # fmt: skip
+                    if missing >= 0:
+                        error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
+                        return int(stats[0]), int(stats[4])
+                else:
+                    for j in range(m):
+                        due[j] = row[j]
+                    n_due = released
+        # the close: marks, then the exit rules on it
+        equity = cash
+        for j in range(m):
+            price = close[t, j]
+            if price == price:
+                last_close[j] = price
+            if positions[j] != 0.0:
+                equity += positions[j] * last_close[j]
+        if exits_on and not halted_nb(account):
+            mark_extremes_nb(positions, close[t], symbols)
+            if fill_close or n_due == 0:
+                for j in range(m):
+                    due[j] = np.nan
+            for j in range(m):
+                price = close[t, j] if fill_close else (open_[fill_bar, j] if fill_bar < end else np.nan)
+                tradable[j] = allowed[j] and fill_bar < end and days[fill_bar] != CLOSED and price == price
+            account_rule = exit_scan_nb(positions, last_close, tradable, equity, due, risk, account, symbols, reasons)
+            exits = 0
+            for j in range(m):
+                if account_rule != NO_EXIT:
+                    waiting[j] = np.nan
+                    if not fill_close:
+                        due[j] = np.nan if positions[j] == 0.0 else 0.0
+                if reasons[j] != NO_EXIT:
+                    exits += 1
+                    if fill_close:
+                        row[j] = 0.0
+                    else:
+                        due[j] = 0.0
+                elif fill_close:
+                    row[j] = np.nan
+            if fill_close and exits > 0:
+                cash, missing = rebalance_nb(
+                    t, row, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
+                    trips_out, fills_out, seq, sizes, True, risk, account, symbols,
+                )  # fmt: skip
+                equity = cash
+                for j in range(m):
+                    if positions[j] != 0.0:
+                        equity += positions[j] * last_close[j]
+            elif not fill_close:
+                n_due = 0
+                for j in range(m):
+                    if due[j] == due[j]:
+                        n_due += 1
+        if rules_on:
+            settle_nb(account, equity)
+        ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
+            prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd
+        )
+        prev_equity = equity
+        if t == next_edge:
+            block_out[block, 0] += block_sum
+            block_out[block, 1] += block_sq
+            block_sum = block_sq = 0.0
+            block += 1
+            next_edge = start + ((block + 1) * (end - start)) // n_blocks
+        block_sum += ret
+        block_sq += ret * ret
+        for j in range(m):
+            if positions[j] != 0.0:
+                exposed += 1
+                break
+        if record:
+            equity_out[t - start] = equity
+            cash_out[t - start] = cash
+            positions_out[t - start] = positions
+    if n_blocks > 0:
+        block_out[block, 0] += block_sum
+        block_out[block, 1] += block_sq
+    for j in range(m):  # round trips still open: marked at the last close, no exit fee
+        if positions[j] != 0.0:
+            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_close[j])
+            if record:
+                write_trip_nb(trips[j], j, -1, pnl, trips_out[int(stats[0])])
+            stats[0] += 1.0
+            if pnl > 0.0:
+                stats[1] += 1.0
+                stats[2] += pnl
+            elif pnl < 0.0:
+                stats[3] -= pnl
+    finalize_metrics_nb(
+        metrics_out, end - start, cash0, equity, ret_sum, ret_sq, down_sq, max_dd, exposed,
+        stats[0], stats[1], stats[2], stats[3], periods_per_year,
+    )  # fmt: skip
+    return int(stats[0]), int(stats[4])
