@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -79,7 +80,17 @@ class Settings(BaseSettings):
     broker: Literal["sim", "alpaca-paper", "alpaca-live"] = "sim"
     alpaca_api_key: SecretStr | None = None
     alpaca_secret_key: SecretStr | None = None
+    #: Alpaca's trading REST base URL, without ``/v2`` (default: Alpaca's paper or live API): a proxy, a recorder or
+    #: a test server.
     alpaca_base_url: str | None = None
+    #: Alpaca's trade-updates websocket, the full URL (default: ``/stream`` beside the trading URL, where Alpaca
+    #: serves it).
+    alpaca_stream_url: str | None = None
+    #: Alpaca's market-data REST base URL, without ``/v2`` (default: https://data.alpaca.markets).
+    alpaca_data_url: str | None = None
+    #: Alpaca's market-data websocket base URL; the feed's path (``/v2/iex``) is added (default:
+    #: wss://stream.data.alpaca.markets).
+    alpaca_data_stream_url: str | None = None
     initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
     fees: float = Field(0.0, ge=0, lt=0.1)
     confirm_live: bool = False
@@ -132,6 +143,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("alpaca_base_url", "alpaca_data_url", mode="after")
+    @classmethod
+    def _check_rest_url(cls, value: str | None) -> str | None:
+        return _url(value, ("http", "https"))
+
+    @field_validator("alpaca_stream_url", "alpaca_data_stream_url", mode="after")
+    @classmethod
+    def _check_socket_url(cls, value: str | None) -> str | None:
+        return _url(value, ("ws", "wss"))
 
     @field_validator("notify_email_to", mode="before")
     @classmethod
@@ -232,6 +253,18 @@ class Settings(BaseSettings):
             name: self._sources.get(name, "direct" if name in self.model_fields_set else "default")
             for name in type(self).model_fields
         }
+
+
+def _url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """``value`` without a trailing ``/`` if it is a URL of one of ``schemes`` with a host, else ValueError."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(
+            f"expected a {' or '.join(f'{s}://' for s in schemes)} URL with a host, e.g. {schemes[-1]}://example.com"
+        )
+    return value.strip().rstrip("/")
 
 
 def _config_file(config_path: str | Path | None, env: Mapping[str, str]) -> Path | None:

@@ -146,7 +146,9 @@ class AlpacaBroker:
 
     @classmethod
     def from_settings(cls, settings: Settings, broker: str | None = None, **options: Any) -> AlpacaBroker:
-        """The broker of ``settings`` (or ``broker``: ``alpaca-paper`` / ``alpaca-live``) with its keys and base URL.
+        """The broker of ``settings`` (or ``broker``: ``alpaca-paper`` / ``alpaca-live``) with its keys, its trading
+        URL (``alpaca_base_url``) and trade-updates stream URL (``alpaca_stream_url``; default: beside the trading
+        URL).
 
         Live trading (real money) needs the ``live`` profile and ``confirm_live``; ConfigError otherwise, and
         when a key is missing.
@@ -164,9 +166,11 @@ class AlpacaBroker:
                 f"broker {name!r} needs alpaca_api_key and alpaca_secret_key (set WORKBENCH_ALPACA_API_KEY and "
                 "WORKBENCH_ALPACA_SECRET_KEY, or alpaca_api_key = ... in workbench.toml)"
             )
-        base = settings.alpaca_base_url
-        if base is not None:  # Alpaca serves the stream beside the REST API: wss://paper-api.alpaca.markets/stream
-            options.setdefault("stream_url_override", base.rstrip("/").replace("http", "ws", 1) + "/stream")
+        base, stream = settings.alpaca_base_url, settings.alpaca_stream_url
+        if stream is None and base is not None:  # Alpaca serves it beside the REST API: wss://paper-api.../stream
+            stream = base.rstrip("/").replace("http", "ws", 1) + "/stream"
+        if stream is not None:
+            options.setdefault("stream_url_override", stream)
         keys = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
         return cls(*keys, paper=name == "alpaca-paper", url_override=base, **options)
 

@@ -125,14 +125,21 @@ class AlpacaDataSource(RemoteSource):
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> AlpacaDataSource:
-        """A source with the keys of `settings` (``alpaca_api_key``, ``alpaca_secret_key``); `options` as for
-        the constructor. ConfigError naming the settings when a key is missing."""
+        """A source with the keys of `settings` (``alpaca_api_key``, ``alpaca_secret_key``) and its URLs (REST:
+        ``alpaca_data_url``; stream: ``alpaca_data_stream_url`` with the feed's path), so a proxy, a recorder or a
+        test server can stand in for Alpaca; `options` as for the constructor. ConfigError naming the settings
+        when a key is missing."""
         if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
             raise ConfigError(
                 "source 'alpaca' needs alpaca_api_key and alpaca_secret_key (set WORKBENCH_ALPACA_API_KEY and "
                 "WORKBENCH_ALPACA_SECRET_KEY, or alpaca_api_key = ... in workbench.toml)"
             )
         keys = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
+        if settings.alpaca_data_url is not None:
+            options.setdefault("url_override", settings.alpaca_data_url)
+        if settings.alpaca_data_stream_url is not None:  # Alpaca's streams: <base>/v2/<feed>
+            feed = DataFeed(options.get("feed", "iex")).value
+            options.setdefault("stream_url_override", f"{settings.alpaca_data_stream_url}/v2/{feed}")
         return cls(*keys, **options)
 
     def __repr__(self) -> str:
