@@ -274,8 +274,13 @@ def test_saved_runs_are_listed_and_shown(api: Api) -> None:
     result = wb.backtest(wb.strategy("sma_cross")(fast=5, slow=20), make_walk(200), fees=0.001)
     run_id = result.save(api.store)
     listed = api.client.get("/api/v1/runs", headers=api.key("viewer")).json()
-    account = (1, "live", "manual")  # the API's paper account records its orders in a run of its own
-    assert [(r["id"], r["kind"], r["strategy"]) for r in listed] == [(run_id, "backtest", "sma_cross"), account]
+    account = (1, "live", "manual", "running")  # the API's paper account records its orders in a run of its own
+    assert [(r["id"], r["kind"], r["strategy"], r["status"]) for r in listed] == [
+        (run_id, "backtest", "sma_cross", "finished"),
+        account,
+    ]
+    api.paper.close()  # the account is served no more
+    assert api.client.get("/api/v1/runs/1", headers=api.key("viewer")).json()["status"] == "stopped"
     assert listed[0]["sharpe"] == pytest.approx(result.metrics["sharpe"])
     shown = api.client.get(f"/api/v1/runs/{run_id}", headers=api.key("viewer")).json()
     assert len(shown["orders"]) == len(result.orders) and len(shown["fills"]) == len(result.fills)

@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,7 +82,13 @@ class RunLease:
         self._lost: str | None = None
         self._stop = threading.Event()
         self._expires = _now() + timedelta(seconds=ttl)
-        self._thread = threading.Thread(target=self._beat, name=f"run-{run_id}-heartbeat", daemon=True)
+        # The thread holds the lease weakly: a lease nobody holds any more (its session gone) stops beating.
+        self._thread = threading.Thread(
+            target=_heartbeat,
+            args=(weakref.ref(self), self._stop, ttl / BEATS),
+            name=f"run-{run_id}-heartbeat",
+            daemon=True,
+        )
 
     @classmethod
     def acquire(cls, store: Any, run_id: int, *, ttl: float = LEASE_SECONDS, holder: Holder | None = None) -> RunLease:
@@ -140,23 +147,23 @@ class RunLease:
             _log.error("could not record the end of the run", run_id=self.run_id, error=str(exc))
             return False
 
-    def _beat(self) -> None:
-        every = self.ttl / BEATS
-        while not self._stop.wait(every):
-            now = _now()
-            try:
-                with self.store.unit_of_work() as uow:
-                    held = uow.run_states.beat(self.run_id, self.token, now, now + timedelta(seconds=self.ttl))
-            except Exception as exc:  # the store is down for now: beat again, unless the lease runs out meanwhile
-                if now + timedelta(seconds=every) < self._expires:
-                    _log.warning("run heartbeat failed; trying again", run_id=self.run_id, error=str(exc))
-                    continue
-                self._lose(f"the heartbeat could not be written before the lease expired ({exc})")
-                return
-            if not held:
-                self._lose("another session took the run over (this one stopped beating for too long)")
-                return
-            self._expires = now + timedelta(seconds=self.ttl)
+    def _beat(self, every: float) -> bool:
+        """One heartbeat; False when the lease is lost (then no more beats)."""
+        now = _now()
+        try:
+            with self.store.unit_of_work() as uow:
+                held = uow.run_states.beat(self.run_id, self.token, now, now + timedelta(seconds=self.ttl))
+        except Exception as exc:  # the store is down for now: beat again, unless the lease runs out meanwhile
+            if now + timedelta(seconds=every) < self._expires:
+                _log.warning("run heartbeat failed; trying again", run_id=self.run_id, error=str(exc))
+                return True
+            self._lose(f"the heartbeat could not be written before the lease expired ({exc})")
+            return False
+        if not held:
+            self._lose("another session took the run over (this one stopped beating for too long)")
+            return False
+        self._expires = now + timedelta(seconds=self.ttl)
+        return True
 
     def _lose(self, why: str) -> None:
         if self._stop.is_set():
@@ -168,6 +175,15 @@ class RunLease:
                 self.on_lost(why)
             except Exception as exc:  # the session's reaction must not kill the heartbeat thread silently
                 _log.error("reacting to a lost lease failed", run_id=self.run_id, error=str(exc))
+
+
+def _heartbeat(lease_ref: weakref.ref[RunLease], stop: threading.Event, every: float) -> None:
+    """The heartbeat thread: a beat every ``every`` seconds until the lease is released, lost or gone."""
+    while not stop.wait(every):
+        lease = lease_ref()
+        if lease is None or not lease._beat(every):
+            return
+        del lease
 
 
 def take_run(store: Any, run_id: int | None, lease: RunLease | None) -> RunLease | None:
