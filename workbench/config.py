@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     #: Alpaca's market-data websocket base URL; the feed's path (``/v2/iex``) is added (default:
     #: wss://stream.data.alpaca.markets).
     alpaca_data_stream_url: str | None = None
+    #: Requests a minute the workbench sends Alpaca per key and process (Alpaca allows 200): the client-side budget.
+    alpaca_requests_per_minute: int = Field(180, ge=1, le=10_000)
+    #: Seconds an Alpaca call (an order, a read) retries rate limits, server and network errors before the session
+    #: halts its strategy and tells people.
+    alpaca_retry_seconds: float = Field(60.0, gt=0, le=3_600, allow_inf_nan=False)
     initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
     fees: float = Field(0.0, ge=0, lt=0.1)
     confirm_live: bool = False

@@ -136,3 +136,26 @@ def test_bad_requests_are_refused_before_trading(tmp_path: Path) -> None:
         CliRunner().invoke(
             app, ["live", "--strategy", "sma_cross", "--symbols", "QQQ", "--run", "1"], catch_exceptions=False
         )
+
+
+def test_a_fast_replay_on_alpaca_keeps_to_the_request_budget(
+    loopback_alpaca: TradingApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay as fast as the fake answers: no minute holds more requests than Alpaca allows (200; the budget keeps
+    to 180), and the account and positions are read once a second at most, plus again after each order's events (it
+    used to read the account about 4 times a bar and the positions twice: 680 requests a minute)."""
+    trading = loopback_alpaca
+    monkeypatch.setenv("WORKBENCH_BROKER", "alpaca-paper")
+    out = invoke("live", *SMA, "--start", "2025-08-01", "--override-reason", "the loopback fake, not Alpaca")
+
+    bars = int(out.splitlines()[-1].split()[2])
+    requests = trading.server.requests
+    times = [r.at for r in requests]
+    busiest = max(sum(1 for t in times if start <= t < start + 60.0) for start in times)
+    elapsed = times[-1] - times[0]
+    reads = {path: sum(1 for r in requests if r.path == path) for path in ("/v2/account", "/v2/positions")}
+    orders = len(trading.orders)
+    assert bars > 100 and orders > 5
+    assert busiest <= 200  # Alpaca's limit (the budget's 180 counts starts at the client: arrivals may bunch)
+    assert reads["/v2/account"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)
+    assert reads["/v2/positions"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)

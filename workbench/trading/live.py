@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.brokers import BrokerError
+from workbench.brokers import BrokerError, BrokerUnavailable
 from workbench.clock import Clock
 from workbench.data.feeds import Bar
 from workbench.engine.inputs import check_weights, resolve_strategy
@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 _log = get_logger("workbench.live")
 _END = object()  # the feed ended
+#: The rule of a halt because the broker stayed unavailable (its store reason starts with it; nothing is flattened).
+UNAVAILABLE = "broker_unavailable"
 
 
 @dataclass
@@ -333,8 +335,9 @@ class LiveSession:
                 halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
                 reason = row.halted_reason if row is not None else None
                 pending = [(r.id, r.order_id, r.requested_by) for r in uow.order_requests.pending(self.run_id)]
-            reconciling = (reason or "").startswith(f"{RECONCILE} ")
-            if halted and not self._flattened and not reconciling:  # a reconciliation's halt touches nothing
+            # a reconciliation's halt touches nothing, nor does one of a broker that stays unavailable
+            reconciling = (reason or "").startswith((f"{RECONCILE} ", f"{UNAVAILABLE} "))
+            if halted and not self._flattened and not reconciling:
                 self._flatten(reason or "halted")
                 if not self._own_halt:
                     details = {"reason": reason or "halted"}
@@ -491,8 +494,20 @@ class LiveSession:
 
     def _broker_failed(self, exc: BrokerError, symbol: str) -> None:
         _log.error("broker call failed", run_id=self.run_id, error=str(exc), transient=exc.transient)
+        if isinstance(exc, BrokerUnavailable):
+            self._broker_unavailable(exc, symbol)
+            return
         details = {"error": str(exc), "transient": exc.transient}
         self._ops_event(RiskEvent(self.session.clock.now(), symbol, "deny", "broker_error", details))
+
+    def _broker_unavailable(self, exc: BrokerUnavailable, symbol: str) -> None:
+        """The broker kept failing past its deadline: halt this strategy (in the store, so a restart stays halted
+        until a person resumes it) without flattening (the broker is what fails), and tell people."""
+        details = {"error": str(exc), "order_followed": exc.uncertain}
+        self._own_halt = True  # told here, not again as a kill switch
+        self._ops_event(RiskEvent(self.session.clock.now(), symbol, "halt", UNAVAILABLE, details))
+        self.session.risk_manager.halted = True
+        self.session.pause(True)
 
     def _ops_event(self, event: RiskEvent) -> None:
         self.journal.record_risk(event)
