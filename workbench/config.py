@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
     Field,
@@ -385,12 +386,15 @@ def load_settings(
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """Rows of (key, display value, source) for every field, e.g. for ``workbench config show``.
 
-    Secrets are always shown as ``**********`` and unset values as ``-``.
+    Secrets are always shown as ``**********`` and unset values as ``-``; so is a password inside a URL
+    (``db_url``, ``redis_url``, ...), and the path and query of a webhook URL, which carry its token.
 
     Examples
     --------
     >>> describe_settings(load_settings(env={"WORKBENCH_API_SECRET": "s3cret"}))[-1]
     ('api_secret', '**********', 'env:WORKBENCH_API_SECRET')
+    >>> dict((k, v) for k, v, _ in describe_settings(Settings(db_url="postgresql://ada:pw@db/wb")))["db_url"]
+    'postgresql://ada:**********@db/wb'
     """
     rows = []
     for key, source in settings.sources.items():
@@ -401,7 +405,42 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
             shown = MASK
         elif isinstance(value, bool):
             shown = str(value).lower()
+        elif isinstance(value, str) and "://" in value:
+            shown = mask_url_secrets(value, token_in_path=key in _TOKEN_URLS)
         else:
             shown = str(value)
         rows.append((key, shown, source))
     return rows
+
+
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|auth|sig", re.IGNORECASE)
+#: Settings whose URL carries a token in its path or query (a Slack or Discord webhook, say).
+_TOKEN_URLS = frozenset({"notify_webhook_url"})
+
+
+def mask_url_secrets(url: str, *, token_in_path: bool = False) -> str:
+    """``url`` with its password masked (``user:**********@host``, and a query's ``password=``, ``token=``, ``key=``,
+    ``secret=``) and, with ``token_in_path``, its path and query too (``https://hooks.example.com/**********``): what
+    may be printed of a URL holding credentials.
+
+    >>> mask_url_secrets("redis://:hunter2@cache:6379/0")
+    'redis://:**********@cache:6379/0'
+    >>> mask_url_secrets("https://hooks.slack.com/services/T0/B0/XYZ?key=1", token_in_path=True)
+    'https://hooks.slack.com/**********'
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        return MASK  # unreadable: nothing of it is shown
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+    path, query, fragment = parts.path, parts.query, parts.fragment
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    if token_in_path and (path.strip("/") or query or fragment):
+        path, query, fragment = f"/{MASK}", "", ""
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))

@@ -355,3 +355,12 @@ def test_secrets_never_reach_the_logs(api: Api, caplog) -> None:
         audited = json.dumps([(e.actor, e.target, e.details) for e in uow.audit.find(limit=None)])
     for secret in (key, tampered, tokens["refresh_token"], PASSWORD, "wrong password!"):
         assert secret not in audited
+
+
+def test_a_405_names_every_method_the_path_takes(api: Api) -> None:
+    """It used to name the first route's only: DELETE /api/v1/orders answered ``Allow: GET``, yet POST is taken."""
+    refused = api.client.delete("/api/v1/orders", headers=api.key("trader"))
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"
+    assert _error(refused, 405)["code"] == "method_not_allowed"
+    assert api.client.put("/api/v1/auth/login").headers["Allow"] == "POST"
+    assert api.client.patch("/api/v1/orders/x", headers=api.key("trader")).headers["Allow"] == "GET"

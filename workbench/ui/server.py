@@ -3,6 +3,10 @@
 One process serves every tab from one `Poller`; each tab is a `Dashboard` whose `Controls` hold the login of the
 browser that opened it. The reports folder is served at ``/reports`` behind the same login. The server listens
 on 127.0.0.1 by default, and refuses any other address until a user exists who can log in.
+
+Two of Panel's handlers are replaced by stricter ones (`_harden`): its autoload script refuses an anonymous request
+with a 403 (Panel's awaited a session it never got, logging a traceback per request: a log flood anyone could
+cause), and the reports folder answers a path the OS cannot name (``/reports/%00``) with a 404, not a 500.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import panel as pn
+from panel.io.server import AuthenticatedStaticFileHandler, AutoloadJsHandler
+from tornado.web import HTTPError
 
 from workbench.auth.errors import AuthError
 from workbench.auth.policy import AuthPolicy
@@ -143,6 +149,7 @@ def serve(
     }
     if not threaded:
         server = pn.serve(page, **options, verbose=False)
+        _harden(server)
         handle = DashboardServer(url, poller, server)
         server.start()
         if ready is not None:
@@ -159,6 +166,7 @@ def serve(
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
             holder["server"] = server = pn.serve(page, **options, verbose=False)
+            _harden(server)
             server.start()
         except Exception as exc:  # e.g. the port is taken: raised in the caller's thread below
             holder["error"] = exc
@@ -174,6 +182,31 @@ def serve(
         poller.stop()
         raise DashboardError(f"cannot serve the dashboard on {host}:{port}: {holder['error']}") from holder["error"]
     return DashboardServer(url, poller, holder["server"], thread)
+
+
+class _AutoloadJs(AutoloadJsHandler):
+    """Panel's autoload script, for a logged-in browser only: anyone else gets a 403 (one access-log line)."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if not self.current_user:
+            raise HTTPError(403)
+        await super().get(*args, **kwargs)
+
+
+class _Reports(AuthenticatedStaticFileHandler):
+    """The reports folder behind the login: a path with a NUL (no file can have one) is not found."""
+
+    def parse_url_path(self, url_path: str) -> str:
+        if "\x00" in url_path:
+            raise HTTPError(404)
+        return super().parse_url_path(url_path)
+
+
+def _harden(server: Any) -> None:
+    """Put `_AutoloadJs` and `_Reports` in place of Panel's handlers in ``server``'s routes."""
+    replaced = {AutoloadJsHandler: _AutoloadJs, AuthenticatedStaticFileHandler: _Reports}
+    for rule in server._tornado.wildcard_router.rules:
+        rule.target = replaced.get(rule.target, rule.target)
 
 
 def _check_bind(host: str, store: Store) -> None:
