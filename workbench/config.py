@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(5, ge=1, le=100)
     #: Folder of ``<kind>.txt`` / ``<kind>.html`` templates overriding the bundled ones.
     notify_templates_dir: Path | None = None
+    #: Key of the TOTP secrets in the database (a Fernet key, or a passphrase); unset: a key file made in
+    #: ``home/secrets/totp.key``. Keep it apart from the database and its backups.
+    totp_key: SecretStr | None = None
     api_secret: SecretStr | None = None
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

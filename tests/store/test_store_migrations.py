@@ -45,12 +45,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0006"
+        assert upgrade(engine) == head_revision() == "0007"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0006"  # idempotent
+        assert upgrade(engine) == "0007"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0006"  # and back up again
+        assert upgrade(engine) == "0007"  # and back up again
     finally:
         engine.dispose()
 

@@ -28,6 +28,7 @@ from tornado.web import HTTPError
 from workbench.auth.errors import AuthError
 from workbench.auth.policy import AuthPolicy
 from workbench.auth.service import AuthService
+from workbench.auth.vault import Vault
 from workbench.errors import ConfigError
 from workbench.risk.manager import RiskRules
 from workbench.store.database import Store
@@ -84,6 +85,7 @@ def serve(
     cookie_secret: str | None = None,
     session: timedelta = SESSION,
     origins: list[str] | None = None,
+    vault: Vault | None = None,
     threaded: bool = False,
     ready: Callable[[str], None] | None = None,
 ) -> DashboardServer:
@@ -93,7 +95,8 @@ def serve(
     account in this process (orders can then be canceled; its broker joins the health checks); ``period``:
     seconds between reads of the store (and between refreshes of each tab); ``cookie_secret`` signs the session
     cookies (default: random, so logins end with the process); ``origins``: further ``host:port`` the pages may be
-    opened at (behind a proxy, or by a name of a non-loopback ``host``). With ``threaded`` the server runs on a
+    opened at (behind a proxy, or by a name of a non-loopback ``host``); ``vault`` seals the users' TOTP secrets
+    (default: the settings' key). With ``threaded`` the server runs on a
     thread and the call returns; otherwise it blocks until stopped (Ctrl-C), calling ``ready(url)`` first.
 
     Examples
@@ -108,7 +111,8 @@ def serve(
     port = port or _free_port(host)
     url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
     secret = cookie_secret or secrets.token_urlsafe(32)
-    auth = AuthService(store, AuthPolicy(access_ttl=session, session_max=max(session, AuthPolicy().session_max)))
+    policy = AuthPolicy(access_ttl=session, session_max=max(session, AuthPolicy().session_max))
+    auth = AuthService(store, policy, vault=vault)
     provider = DashboardAuth(auth, secret)
     broker = None if desk is None else desk.context.om.broker
     poller = Poller(store, period=period, cache=cache, broker=broker, max_bar_age=max_bar_age).start()
