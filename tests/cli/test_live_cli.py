@@ -4,6 +4,7 @@ against the loopback fake), the strategy switches, the kill switch."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -159,3 +160,32 @@ def test_a_fast_replay_on_alpaca_keeps_to_the_request_budget(
     assert busiest <= 200  # Alpaca's limit (the budget's 180 counts starts at the client: arrivals may bunch)
     assert reads["/v2/account"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)
     assert reads["/v2/positions"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)
+
+
+def test_live_prints_a_status_line_while_it_runs(tmp_path: Path) -> None:
+    """It used to print nothing for minutes: now bars, orders, fills, equity (and on live data the lag) every few
+    seconds."""
+    out = invoke("live", *SMA, "--start", "2026-03-02", "--pace", "0.05", "--status-every", "0.2")
+
+    lines = [line for line in out.splitlines() if line.startswith("status: ")]
+    assert lines, out
+    assert re.fullmatch(
+        r"status: \d+ bars, \d+ orders, \d+ fills, (no bar yet|equity [\d,]+\.\d\d at [\d-]+ [\d:]+)", lines[-1]
+    )
+    bars = [int(line.split()[1]) for line in lines]
+    assert bars == sorted(bars) and bars[-1] > 0
+
+
+def test_the_summary_lists_only_the_runs_symbols(
+    loopback_alpaca: TradingApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account holds QQQ, which another run trades: this run's summary listed it as its own."""
+    trading = loopback_alpaca
+    trading.positions["QQQ"] = (5.0, 400.0)
+    trading.quote("QQQ", 400.0)
+    monkeypatch.setenv("WORKBENCH_BROKER", "alpaca-paper")
+
+    out = invoke("live", *SMA, "--start", "2026-03-02", "--override-reason", "the loopback fake, not Alpaca")
+
+    last = out.splitlines()[-1]
+    assert last.startswith("run 1: ") and "QQQ" not in last and "'SPY'" in last
