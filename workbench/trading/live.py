@@ -25,7 +25,10 @@ write-ahead, with what a long-running session needs around it:
   exposure, broker latency; ``LiveSession.metrics``) and, when the settings configure a channel, a notification
   `Dispatcher` telling people of fills, rejections, risk decisions and alerts, operational events and halts
   (the kill switch included);
-* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar.
+* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar;
+* one process per run: the run's lease (`workbench.trading.run_lock`), taken by `LiveSession.open` before anything
+  else, kept by a heartbeat and ended with the run's state (stopped, finished, or halted with why); a broker that
+  stays unavailable past its deadline (`BrokerUnavailable`) halts the strategy, touching nothing, and tells people.
 """
 
 from __future__ import annotations
