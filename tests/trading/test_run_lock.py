@@ -116,6 +116,16 @@ def test_a_holder_on_another_host_keeps_the_run_until_its_lease_expires(store: S
     assert lease.release("finished") and not lease.release("finished")  # ended once
 
 
+def test_only_a_stored_live_run_can_be_taken(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        backtest = uow.runs.start("backtest", "sma_cross").id
+    for run_id in (backtest, backtest + 1):
+        with pytest.raises(ValueError, match=f"^run {run_id} is not a stored live run$"):
+            RunLease.acquire(store, run_id)
+    with store.unit_of_work(readonly=True) as uow:
+        assert uow.run_states.of_runs([backtest, backtest + 1]) == {}
+
+
 def test_one_process_cannot_open_a_run_twice(store: Store) -> None:
     run_id = _live_run(store)
     lease = RunLease.acquire(store, run_id)

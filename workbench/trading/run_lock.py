@@ -93,13 +93,17 @@ class RunLease:
     @classmethod
     def acquire(cls, store: Any, run_id: int, *, ttl: float = LEASE_SECONDS, holder: Holder | None = None) -> RunLease:
         """Take run ``run_id`` for this process (``holder``) and start its heartbeat; `RunLocked` (one line naming
-        the holder: host, pid, since when) while another session holds it. Writes nothing else."""
+        the holder: host, pid, since when) while another session holds it, ValueError for a run that is not a stored
+        live run. Writes nothing else."""
         holder = holder or Holder.me()
         token = str(uuid.uuid4())
         for attempt in range(2):  # PostgreSQL: two first takes race on the new row; the loser reads the winner's
             now = _now()
             try:
                 with store.unit_of_work() as uow:
+                    run = uow.runs.get(run_id)
+                    if run is None or run.kind != "live":
+                        raise ValueError(f"run {run_id} is not a stored live run")
                     row = uow.run_states.lock(run_id)
                     if row is not None and _held(row, now, holder):
                         raise RunLocked(run_id, row, now)
