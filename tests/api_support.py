@@ -16,6 +16,8 @@ from workbench.api.app import create_app
 from workbench.api.config import ApiConfig
 from workbench.auth.accounts import Accounts
 from workbench.auth.policy import AuthPolicy
+from workbench.auth.vault import Vault
+from workbench.config import load_settings
 from workbench.risk.manager import RiskRules
 from workbench.store import Store
 from workbench.testing import FrozenClock
@@ -72,7 +74,8 @@ def make_api(
     ``options`` go to `create_app` (``metrics``, ``checks``)."""
     clock = FrozenClock(T0)
     store = Store.open(db_url or f"sqlite:///{tmp_path / 'api.db'}")
-    accounts = Accounts(store, CHEAP, clock)
+    settings = load_settings(overrides={"home": str(tmp_path)}, env={})  # the TOTP key file: in tmp_path
+    accounts = Accounts(store, CHEAP, clock, Vault(settings=settings))
     keys = {}
     for role, username in USERS.items():
         accounts.add_user(username, PASSWORD, role=role, actor="test")
@@ -80,7 +83,7 @@ def make_api(
     paper = api_account(store, cash=10_000.0, rules=rules, clock=clock)
     paper.quote("SPY", 500.0)
     config = config or ApiConfig(policy=CHEAP)
-    app = create_app(store, paper if trading == "paper" else trading, config=config, clock=clock, **options)
+    app = create_app(store, paper if trading == "paper" else trading, settings, config=config, clock=clock, **options)
     return Api(TestClient(app), store, clock, paper, accounts, keys)
 
 

@@ -46,10 +46,11 @@ def loopback_alpaca(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
             "ALPACA_API_KEY": server.api_key,
             "ALPACA_SECRET_KEY": server.secret_key,
             "ALPACA_BASE_URL": server.rest_url,
+            # the fake listens for websockets on a port of its own (Alpaca: beside the REST API, the default)
+            "ALPACA_STREAM_URL": server.ws_url("/stream"),
         }.items():
             monkeypatch.setenv(f"WORKBENCH_{name}", value)
-        # the fake listens for websockets on a port of its own (Alpaca: beside the REST API, which is the default)
         made = AlpacaBroker.from_settings.__func__
-        stream = {"stream_url_override": server.ws_url("/stream"), "settle_timeout": 2.0}
-        monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **stream)))
+        quick = {"settle_timeout": 2.0}
+        monkeypatch.setattr(AlpacaBroker, "from_settings", classmethod(lambda *a, **o: made(*a, **o, **quick)))
         yield trading

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -244,4 +245,21 @@ def test_alpaca_paper_needs_both_keys() -> None:
     keys = {"alpaca_api_key": "abc", "alpaca_secret_key": "def"}
     assert (
         load_settings(overrides={"broker": "alpaca-paper", "profile": "paper", **keys}, env={}).broker == "alpaca-paper"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("alpaca_data_url", "data.example.com", "expected a http:// or https:// URL with a host"),
+        ("alpaca_base_url", "ws://paper.example.com", "expected a http:// or https:// URL with a host"),
+        ("alpaca_stream_url", "https://paper.example.com/stream", "expected a ws:// or wss:// URL with a host"),
+        ("alpaca_data_stream_url", "wss://", "expected a ws:// or wss:// URL with a host"),
+    ],
+)
+def test_alpaca_urls_are_checked(key: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{key} = '{re.escape(value)}' \(from environment variable .*{expected}"):
+        load_settings(env={f"WORKBENCH_{key.upper()}": value})
+    assert (
+        load_settings(env={"WORKBENCH_ALPACA_DATA_URL": "http://127.0.0.1:8/"}).alpaca_data_url == "http://127.0.0.1:8"
     )

@@ -34,19 +34,39 @@ def add_users(store: Store) -> None:
 
 class JournaledAccount:
     """A paper account trading one symbol whose every order, fill and position goes to the store, as a live
-    session's do (a `workbench.trading.account.TradingContext`, so a `Desk` can cancel through it)."""
+    session's do (a `workbench.trading.account.TradingContext`, so a `Desk` can cancel through it). Like a session it
+    holds its run's lease, so the run is live until `stop`."""
 
-    def __init__(self, store: Store, strategy: str, symbol: str, price: float, *, cash: float = 10_000.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        strategy: str,
+        symbol: str,
+        price: float,
+        *,
+        cash: float = 10_000.0,
+        params: dict[str, int] | None = None,
+    ) -> None:
         self.clock = FrozenClock(T0)
         self.symbol = symbol
-        self.journal = OrderJournal.start(
-            store, strategy, cash=cash, params={"fast": 5, "slow": 20}, config={"symbol": symbol, "broker": "sim"}
-        )
+        params = params or {"fast": 5, "slow": 20}
+        config = {"symbol": symbol, "broker": "sim"}
+        self.journal = OrderJournal.start(store, strategy, cash=cash, params=params, config=config)
         self.broker = SimBroker(self.clock, cash=cash)
         self.risk_manager = RiskManager()
         self.om = OrderManager(self.broker, self.clock, strategy=strategy, risk=self.risk_manager, journal=self.journal)
         self.price = price
         self.broker.quote(symbol, price)
+        self.store = store
+        with store.unit_of_work() as uow:  # a lease that lasts the test, without a heartbeat thread
+            now = datetime.now(UTC)
+            run_id = self.journal.run_id
+            uow.run_states.take(run_id, host="test", pid=0, token="t", now=now, expires_at=now + timedelta(days=1))
+
+    def stop(self, state: str = "stopped") -> None:
+        """The session ends: its run is live no more."""
+        with self.store.unit_of_work() as uow:
+            uow.run_states.end(self.journal.run_id, "t", state, None, datetime.now(UTC))
 
     def last_price(self, symbol: str) -> float | None:
         return self.price if symbol.upper() == self.symbol else None

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
     Field,
@@ -79,7 +81,22 @@ class Settings(BaseSettings):
     broker: Literal["sim", "alpaca-paper", "alpaca-live"] = "sim"
     alpaca_api_key: SecretStr | None = None
     alpaca_secret_key: SecretStr | None = None
+    #: Alpaca's trading REST base URL, without ``/v2`` (default: Alpaca's paper or live API): a proxy, a recorder or
+    #: a test server.
     alpaca_base_url: str | None = None
+    #: Alpaca's trade-updates websocket, the full URL (default: ``/stream`` beside the trading URL, where Alpaca
+    #: serves it).
+    alpaca_stream_url: str | None = None
+    #: Alpaca's market-data REST base URL, without ``/v2`` (default: https://data.alpaca.markets).
+    alpaca_data_url: str | None = None
+    #: Alpaca's market-data websocket base URL; the feed's path (``/v2/iex``) is added (default:
+    #: wss://stream.data.alpaca.markets).
+    alpaca_data_stream_url: str | None = None
+    #: Requests a minute the workbench sends Alpaca per key and process (Alpaca allows 200): the client-side budget.
+    alpaca_requests_per_minute: int = Field(180, ge=1, le=10_000)
+    #: Seconds an Alpaca call (an order, a read) retries rate limits, server and network errors before the session
+    #: halts its strategy and tells people.
+    alpaca_retry_seconds: float = Field(60.0, gt=0, le=3_600, allow_inf_nan=False)
     initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
     fees: float = Field(0.0, ge=0, lt=0.1)
     confirm_live: bool = False
@@ -109,6 +126,9 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(5, ge=1, le=100)
     #: Folder of ``<kind>.txt`` / ``<kind>.html`` templates overriding the bundled ones.
     notify_templates_dir: Path | None = None
+    #: Key of the TOTP secrets in the database (a Fernet key, or a passphrase); unset: a key file made in
+    #: ``home/secrets/totp.key``. Keep it apart from the database and its backups.
+    totp_key: SecretStr | None = None
     api_secret: SecretStr | None = None
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -132,6 +152,16 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_user(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
+
+    @field_validator("alpaca_base_url", "alpaca_data_url", mode="after")
+    @classmethod
+    def _check_rest_url(cls, value: str | None) -> str | None:
+        return _url(value, ("http", "https"))
+
+    @field_validator("alpaca_stream_url", "alpaca_data_stream_url", mode="after")
+    @classmethod
+    def _check_socket_url(cls, value: str | None) -> str | None:
+        return _url(value, ("ws", "wss"))
 
     @field_validator("notify_email_to", mode="before")
     @classmethod
@@ -232,6 +262,18 @@ class Settings(BaseSettings):
             name: self._sources.get(name, "direct" if name in self.model_fields_set else "default")
             for name in type(self).model_fields
         }
+
+
+def _url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    """``value`` without a trailing ``/`` if it is a URL of one of ``schemes`` with a host, else ValueError."""
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(
+            f"expected a {' or '.join(f'{s}://' for s in schemes)} URL with a host, e.g. {schemes[-1]}://example.com"
+        )
+    return value.strip().rstrip("/")
 
 
 def _config_file(config_path: str | Path | None, env: Mapping[str, str]) -> Path | None:
@@ -347,12 +389,15 @@ def load_settings(
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
     """Rows of (key, display value, source) for every field, e.g. for ``workbench config show``.
 
-    Secrets are always shown as ``**********`` and unset values as ``-``.
+    Secrets are always shown as ``**********`` and unset values as ``-``; so is a password inside a URL
+    (``db_url``, ``redis_url``, ...), and the path and query of a webhook URL, which carry its token.
 
     Examples
     --------
     >>> describe_settings(load_settings(env={"WORKBENCH_API_SECRET": "s3cret"}))[-1]
     ('api_secret', '**********', 'env:WORKBENCH_API_SECRET')
+    >>> dict((k, v) for k, v, _ in describe_settings(Settings(db_url="postgresql://ada:pw@db/wb")))["db_url"]
+    'postgresql://ada:**********@db/wb'
     """
     rows = []
     for key, source in settings.sources.items():
@@ -363,7 +408,42 @@ def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:
             shown = MASK
         elif isinstance(value, bool):
             shown = str(value).lower()
+        elif isinstance(value, str) and "://" in value:
+            shown = mask_url_secrets(value, token_in_path=key in _TOKEN_URLS)
         else:
             shown = str(value)
         rows.append((key, shown, source))
     return rows
+
+
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|auth|sig", re.IGNORECASE)
+#: Settings whose URL carries a token in its path or query (a Slack or Discord webhook, say).
+_TOKEN_URLS = frozenset({"notify_webhook_url"})
+
+
+def mask_url_secrets(url: str, *, token_in_path: bool = False) -> str:
+    """``url`` with its password masked (``user:**********@host``, and a query's ``password=``, ``token=``, ``key=``,
+    ``secret=``) and, with ``token_in_path``, its path and query too (``https://hooks.example.com/**********``): what
+    may be printed of a URL holding credentials.
+
+    >>> mask_url_secrets("redis://:hunter2@cache:6379/0")
+    'redis://:**********@cache:6379/0'
+    >>> mask_url_secrets("https://hooks.slack.com/services/T0/B0/XYZ?key=1", token_in_path=True)
+    'https://hooks.slack.com/**********'
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        return MASK  # unreadable: nothing of it is shown
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+    path, query, fragment = parts.path, parts.query, parts.fragment
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*")
+    if token_in_path and (path.strip("/") or query or fragment):
+        path, query, fragment = f"/{MASK}", "", ""
+    return urlunsplit((parts.scheme, netloc, path, query, fragment))

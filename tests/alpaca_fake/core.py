@@ -15,6 +15,7 @@ import asyncio
 import json
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
@@ -31,7 +32,8 @@ SECRET_KEY = "FAKESECRET000000000000000000000000000001"
 
 @dataclass(frozen=True)
 class Request:
-    """One REST request as a handler sees it: `params` are the ``{name}`` parts of the route's path."""
+    """One REST request as a handler sees it: `params` are the ``{name}`` parts of the route's path; `at` is when it
+    arrived (``time.monotonic``)."""
 
     method: str
     path: str
@@ -39,6 +41,7 @@ class Request:
     headers: Mapping[str, str]
     body: Any = None
     params: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,11 @@ class LoopbackServer:
         with ``status=None``, a connection closed without an answer."""
         with self.lock:
             self._faults.extend(_Fault(path, status, headers or {}) for _ in range(times))
+
+    def clear_faults(self) -> None:
+        """Forget the faults still planned: every request is answered normally again."""
+        with self.lock:
+            self._faults.clear()
 
     def authorized(self, key: str | None, secret: str | None) -> bool:
         """True when `key` and `secret` are this server's pair."""

@@ -274,8 +274,13 @@ def test_saved_runs_are_listed_and_shown(api: Api) -> None:
     result = wb.backtest(wb.strategy("sma_cross")(fast=5, slow=20), make_walk(200), fees=0.001)
     run_id = result.save(api.store)
     listed = api.client.get("/api/v1/runs", headers=api.key("viewer")).json()
-    account = (1, "live", "manual")  # the API's paper account records its orders in a run of its own
-    assert [(r["id"], r["kind"], r["strategy"]) for r in listed] == [(run_id, "backtest", "sma_cross"), account]
+    account = (1, "live", "manual", "running")  # the API's paper account records its orders in a run of its own
+    assert [(r["id"], r["kind"], r["strategy"], r["status"]) for r in listed] == [
+        (run_id, "backtest", "sma_cross", "finished"),
+        account,
+    ]
+    api.paper.close()  # the account is served no more
+    assert api.client.get("/api/v1/runs/1", headers=api.key("viewer")).json()["status"] == "stopped"
     assert listed[0]["sharpe"] == pytest.approx(result.metrics["sharpe"])
     shown = api.client.get(f"/api/v1/runs/{run_id}", headers=api.key("viewer")).json()
     assert len(shown["orders"]) == len(result.orders) and len(shown["fills"]) == len(result.fills)
@@ -350,3 +355,12 @@ def test_secrets_never_reach_the_logs(api: Api, caplog) -> None:
         audited = json.dumps([(e.actor, e.target, e.details) for e in uow.audit.find(limit=None)])
     for secret in (key, tampered, tokens["refresh_token"], PASSWORD, "wrong password!"):
         assert secret not in audited
+
+
+def test_a_405_names_every_method_the_path_takes(api: Api) -> None:
+    """It used to name the first route's only: DELETE /api/v1/orders answered ``Allow: GET``, yet POST is taken."""
+    refused = api.client.delete("/api/v1/orders", headers=api.key("trader"))
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, POST"
+    assert _error(refused, 405)["code"] == "method_not_allowed"
+    assert api.client.put("/api/v1/auth/login").headers["Allow"] == "POST"
+    assert api.client.patch("/api/v1/orders/x", headers=api.key("trader")).headers["Allow"] == "GET"

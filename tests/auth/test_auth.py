@@ -21,8 +21,10 @@ from workbench.auth.errors import AccountError, AuthError
 from workbench.auth.policy import AuthPolicy
 from workbench.auth.principal import Scope, scopes_for
 from workbench.auth.service import INVALID, AuthService
+from workbench.auth.vault import PREFIX, Vault
 from workbench.store import Store, create_store_engine
 from workbench.store.migrate import downgrade, upgrade
+from workbench.store.models_admin import UserRow
 from workbench.testing import FrozenClock
 
 pytest_plugins = ["store_fixtures"]
@@ -30,7 +32,7 @@ pytest_plugins = ["store_fixtures"]
 
 @pytest.mark.parametrize(
     "module",
-    ["", ".keys", ".tokens", ".totp", ".principal", ".policy", ".passwords", ".accounts", ".service"],
+    ["", ".keys", ".tokens", ".totp", ".principal", ".policy", ".passwords", ".accounts", ".service", ".vault"],
 )
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"workbench.auth{module}"), optionflags=doctest.ELLIPSIS)
@@ -120,9 +122,13 @@ def clock() -> FrozenClock:
     return FrozenClock(T0)
 
 
+#: The key the tests' TOTP secrets are sealed with (not the settings' key file).
+VAULT = Vault(Vault.new_key())
+
+
 @pytest.fixture
 def accounts(store: Store, clock: FrozenClock) -> Accounts:
-    return Accounts(store, CHEAP, clock)
+    return Accounts(store, CHEAP, clock, VAULT)
 
 
 def test_users_are_added_listed_and_disabled(accounts: Accounts, store: Store) -> None:
@@ -268,7 +274,7 @@ def test_repeated_failures_lock_the_user_out_with_backoff(auth: AuthService, sto
 def test_totp_is_required_checked_and_not_replayable(store: Store, clock, accounts: Accounts) -> None:
     uri = accounts.add_user("tia", PASSWORD, role="viewer", totp=True, actor="t").totp_uri
     code = pyotp.parse_uri(uri).at(T0)
-    auth = AuthService(store, CHEAP, clock)
+    auth = AuthService(store, CHEAP, clock, VAULT)
     reasons = []
     for given in (None, "000000" if code != "000000" else "111111"):
         with pytest.raises(AuthError) as info:
@@ -420,3 +426,65 @@ def test_0003_keeps_existing_users_and_what_hangs_off_them(db_url: str) -> None:
             assert connection.execute(sa.text("SELECT count(*) FROM api_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+# -- TOTP secrets at rest --------------------------------------------------------------------------------------
+
+
+def test_a_totp_secret_is_stored_sealed_and_useless_without_the_key(store: Store, clock, accounts) -> None:
+    """Whoever read the database could make second factors: the secret was stored in clear."""
+    uri = accounts.add_user("tia", PASSWORD, role="viewer", totp=True, actor="t").totp_uri
+    secret = pyotp.parse_uri(uri).secret
+    with store.engine.connect() as connection:  # what a reader of the database (or a backup) sees
+        stored = connection.execute(sa.text("SELECT * FROM users WHERE username = 'tia'")).mappings().one()
+    assert stored["totp_sealed"].startswith(PREFIX) and stored["totp_secret"] is None
+    assert not any(secret in str(value) for value in stored.values())
+    other = AuthService(store, CHEAP, clock, Vault(Vault.new_key()))  # the database without its key
+    with pytest.raises(AuthError) as refused:
+        other.login("tia", PASSWORD, pyotp.TOTP(secret).at(T0))
+    assert refused.value.reason.startswith("totp_key_mismatch")
+    assert AuthService(store, CHEAP, clock, VAULT).login("tia", PASSWORD, pyotp.TOTP(secret).at(T0))
+
+
+def test_a_key_from_a_passphrase_or_the_key_file(tmp_path) -> None:
+    from workbench.config import load_settings
+
+    by_phrase = Vault(settings=load_settings(overrides={"totp_key": "a long passphrase"}, env={}))
+    assert Vault("a long passphrase").open(by_phrase.seal("JBSWY3DPEHPK3PXP")) == "JBSWY3DPEHPK3PXP"
+    home = load_settings(overrides={"home": str(tmp_path)}, env={})
+    sealed = Vault(settings=home).seal("JBSWY3DPEHPK3PXP")  # the key file is made on first need
+    key_file = tmp_path / "secrets" / "totp.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert Vault(key_file.read_text().strip()).open(sealed) == "JBSWY3DPEHPK3PXP"
+    assert Vault(settings=home).open(sealed) == "JBSWY3DPEHPK3PXP"  # read again, not made again
+
+
+def test_secrets_stored_in_clear_before_are_sealed_and_logins_go_on(db_url: str, clock) -> None:
+    """A database of before (0006, the secret in clear) upgraded: the first service to meet it seals every secret
+    still in clear with the key, and the user logs in with the same authenticator as before."""
+    engine = create_store_engine(db_url)
+    upgrade(engine, "0006")
+    store = Store(engine)
+    secret = totp.new_secret()
+    with engine.begin() as connection:  # a user as a workbench of before stored it
+        connection.execute(
+            sa.text(
+                "INSERT INTO users (username, password_hash, role, created_at, disabled, totp_secret, failed_logins) "
+                "VALUES ('old', :hash, 'viewer', :now, false, :secret, 0)"
+            ),
+            {"hash": passwords.hash_password(PASSWORD, CHEAP.hasher), "now": T0, "secret": secret},
+        )
+    upgrade(engine)
+    with store.unit_of_work(readonly=True) as uow:
+        row = uow.session.get(UserRow, 1)
+        assert (row.totp_secret, row.totp_sealed) == (secret, None)  # the migration has no key: it adds a column
+
+    auth = AuthService(store, CHEAP, clock, VAULT)
+
+    with store.unit_of_work(readonly=True) as uow:
+        row = uow.session.get(UserRow, 1)
+    assert row.totp_secret is None and VAULT.open(row.totp_sealed) == secret
+    assert auth.login("old", PASSWORD, pyotp.TOTP(secret).at(T0)).access_token
+    with pytest.raises(Exception, match="1 users hold a sealed TOTP secret"):
+        downgrade(engine, "0006")
+    engine.dispose()

@@ -288,3 +288,19 @@ def test_live_trading_needs_the_live_profile_and_confirmation() -> None:
         Settings(broker="alpaca-paper", alpaca_base_url="http://127.0.0.1:9", **keys), settle_timeout=0.1
     )
     assert paper.paper and paper._stream._client._endpoint == "ws://127.0.0.1:9/stream"
+
+
+def test_the_trade_updates_stream_url_comes_from_the_settings() -> None:
+    """The fake serves its stream on a port of its own, as a proxy may: alpaca_stream_url points the broker there
+    (it used to be derived from the trading URL, always)."""
+    with LoopbackServer() as server:
+        trading = TradingApi(server, cash=10_000.0)
+        keys = {"alpaca_api_key": server.api_key, "alpaca_secret_key": server.secret_key}
+        settings = Settings(
+            broker="alpaca-paper",
+            alpaca_base_url=server.rest_url,
+            alpaca_stream_url=server.ws_url("/stream"),
+            **keys,
+        )
+        with AlpacaBroker.from_settings(settings) as broker:
+            assert trading.connections == 1 and broker.account().cash == 10_000.0

@@ -24,7 +24,8 @@ def _invoke(db_url: str, *args: str, input: str | None = None):
 
     @app.callback()
     def root(ctx: typer.Context) -> None:
-        ctx.obj = load_settings(overrides={"db_url": db_url}, env={})
+        home = db_url.removeprefix("sqlite:///").rpartition("/")[0]  # the TOTP key file goes beside the database
+        ctx.obj = load_settings(overrides={"db_url": db_url, "home": home}, env={})
 
     app.add_typer(users_app, name="users")
     app.add_typer(keys_app, name="keys")

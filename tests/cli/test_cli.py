@@ -184,6 +184,21 @@ def test_config_show_masks_secrets_from_cli(cli: Run) -> None:
     assert settings_table(out)["api_secret"] == (MASK, "cli")
 
 
+def test_config_show_masks_passwords_and_tokens_inside_urls(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords inside db_url and redis_url, and a webhook URL's token, used to be printed as they were."""
+    monkeypatch.setenv("WORKBENCH_DB_URL", "postgresql://trader:dbpass123@db.example:5432/wb?sslmode=require")
+    monkeypatch.setenv("WORKBENCH_REDIS_URL", "redis://:redispass123@cache.example:6379/0")
+    monkeypatch.setenv("WORKBENCH_NOTIFY_WEBHOOK_URL", "https://hooks.slack.com/services/T00/B00/tok3n123")
+    rc, out, err = cli("config", "show")
+    assert rc == 0
+    for secret in ("dbpass123", "redispass123", "tok3n123", "T00/B00"):
+        assert secret not in out + err
+    rows = settings_table(out)
+    assert rows["db_url"][0] == f"postgresql://trader:{MASK}@db.example:5432/wb?sslmode=require"
+    assert rows["redis_url"][0] == f"redis://:{MASK}@cache.example:6379/0"
+    assert rows["notify_webhook_url"][0] == f"https://hooks.slack.com/{MASK}"
+
+
 def test_config_show_env_source(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_FEES", "0.002")
     rc, out, _ = cli("config", "show")

@@ -4,6 +4,7 @@ against the loopback fake), the strategy switches, the kill switch."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def test_switches_and_the_kill_switch_act_on_the_stores_flags(tmp_path: Path) ->
 
     after = invoke("live", *SMA, "--once")
 
-    assert after.rstrip().endswith("positions none, HALTED")
+    assert "positions none, HALTED: drill (cli:" in after.splitlines()[-1]  # a halted start says why
     assert invoke("resume") == "resumed: sma_cross\n"
     with store(tmp_path).unit_of_work(readonly=True) as uow:
         actions = [a.action for a in uow.audit.find()]
@@ -136,3 +137,55 @@ def test_bad_requests_are_refused_before_trading(tmp_path: Path) -> None:
         CliRunner().invoke(
             app, ["live", "--strategy", "sma_cross", "--symbols", "QQQ", "--run", "1"], catch_exceptions=False
         )
+
+
+def test_a_fast_replay_on_alpaca_keeps_to_the_request_budget(
+    loopback_alpaca: TradingApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay as fast as the fake answers: no minute holds more requests than Alpaca allows (200; the budget keeps
+    to 180), and the account and positions are read once a second at most, plus again after each order's events (it
+    used to read the account about 4 times a bar and the positions twice: 680 requests a minute)."""
+    trading = loopback_alpaca
+    monkeypatch.setenv("WORKBENCH_BROKER", "alpaca-paper")
+    out = invoke("live", *SMA, "--start", "2025-08-01", "--override-reason", "the loopback fake, not Alpaca")
+
+    bars = int(out.splitlines()[-1].split()[2])
+    requests = trading.server.requests
+    times = [r.at for r in requests]
+    busiest = max(sum(1 for t in times if start <= t < start + 60.0) for start in times)
+    elapsed = times[-1] - times[0]
+    reads = {path: sum(1 for r in requests if r.path == path) for path in ("/v2/account", "/v2/positions")}
+    orders = len(trading.orders)
+    assert bars > 100 and orders > 5
+    assert busiest <= 200  # Alpaca's limit (the budget's 180 counts starts at the client: arrivals may bunch)
+    assert reads["/v2/account"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)
+    assert reads["/v2/positions"] <= 2 * orders + elapsed + 2, (reads, orders, elapsed)
+
+
+def test_live_prints_a_status_line_while_it_runs(tmp_path: Path) -> None:
+    """It used to print nothing for minutes: now bars, orders, fills, equity (and on live data the lag) every few
+    seconds."""
+    out = invoke("live", *SMA, "--start", "2026-03-02", "--pace", "0.05", "--status-every", "0.2")
+
+    lines = [line for line in out.splitlines() if line.startswith("status: ")]
+    assert lines, out
+    assert re.fullmatch(
+        r"status: \d+ bars, \d+ orders, \d+ fills, (no bar yet|equity [\d,]+\.\d\d at [\d-]+ [\d:]+)", lines[-1]
+    )
+    bars = [int(line.split()[1]) for line in lines]
+    assert bars == sorted(bars) and bars[-1] > 0
+
+
+def test_the_summary_lists_only_the_runs_symbols(
+    loopback_alpaca: TradingApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account holds QQQ, which another run trades: this run's summary listed it as its own."""
+    trading = loopback_alpaca
+    trading.positions["QQQ"] = (5.0, 400.0)
+    trading.quote("QQQ", 400.0)
+    monkeypatch.setenv("WORKBENCH_BROKER", "alpaca-paper")
+
+    out = invoke("live", *SMA, "--start", "2026-03-02", "--override-reason", "the loopback fake, not Alpaca")
+
+    last = out.splitlines()[-1]
+    assert last.startswith("run 1: ") and "QQQ" not in last and "'SPY'" in last

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -262,3 +263,39 @@ def test_a_stream_with_bad_keys_is_a_config_error_without_reconnecting(
         _take(stream, 1)
     time.sleep(0.2)  # time for several reconnections, were there any
     assert market.refused == 1 and market.connections == 0
+
+
+def test_the_data_and_stream_urls_come_from_the_settings(
+    server: LoopbackServer, market: MarketData, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A proxy, a recorder or a test server stands in for data.alpaca.markets by settings alone: `workbench data
+    show` and a stream read the fake with no override in code (they used to go to Alpaca whatever was set)."""
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no workbench.toml
+    for name in [n for n in os.environ if n.startswith("WORKBENCH_")]:
+        monkeypatch.delenv(name)
+    env = {
+        "WORKBENCH_HOME": str(tmp_path),
+        "WORKBENCH_DATA_SOURCE": "alpaca",
+        "WORKBENCH_ALPACA_API_KEY": server.api_key,
+        "WORKBENCH_ALPACA_SECRET_KEY": server.secret_key,
+        "WORKBENCH_ALPACA_DATA_URL": server.rest_url + "/",
+        "WORKBENCH_ALPACA_DATA_STREAM_URL": server.ws_url(""),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    shown = CliRunner().invoke(app, ["data", "show", "SPY", "--start", "2024-01-02", "--end", "2024-01-31"])
+
+    assert shown.exit_code == 0, shown.output
+    expected = SPY.loc["2024-01-02":"2024-01-31"]
+    assert shown.output.startswith(f"SPY: {len(expected)} bars, 2024-01-02 .. 2024-01-31, last close ")
+    assert _bars_requests(server)[0]["symbols"] == "SPY"
+
+    market.open_market(LIVE, published=PUBLISHED)
+    source = AlpacaDataSource.from_settings(load_settings(env=env), retry=FAST)
+    assert _take(source.stream(["SPY"]), 5) == _expected(["SPY"], PUBLISHED)[:5]
+    assert market.connections == 1

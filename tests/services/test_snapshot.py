@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from ui_support import T0, JournaledAccount, seed
@@ -60,12 +61,45 @@ def test_a_fill_after_the_last_mark_prices_the_position(store: Store) -> None:
     assert spy["realized_pnl"] == pytest.approx(80.0)  # 4 x (520 - 500)
 
 
-def test_only_the_newest_run_of_a_strategy_and_symbol_is_watched(store: Store) -> None:
+def test_only_the_runs_a_session_trades_now_are_live(store: Store) -> None:
+    """A run whose session ended (or crashed) is not live: its account is not added to the live one and its
+    positions are not shown beside the live runs' (they used to be, for the newest run of each strategy and symbol,
+    whether or not anything traded it)."""
     seeded = seed(store)
+    seeded.spy.stop()
     newer = JournaledAccount(store, "sma_cross", "SPY", 505.0)
+    newer.journal.record_mark(newer.clock.now(), 10_000.0, 10_000.0)
     snap = read_snapshot(store)
     assert set(snap.runs["run_id"]) == {newer.journal.run_id, seeded.qqq.journal.run_id}
-    assert list(snap.positions["symbol"]) == ["QQQ"]  # the new SPY run holds nothing yet
+    assert list(snap.positions["symbol"]) == ["QQQ"]  # the stopped SPY run's 10 shares are not live
+    assert account_summary(snap).equity == 10_000.0 + 19_800.0  # not + the stopped run's 10,100
+
+    with store.unit_of_work() as uow:  # the QQQ session's heartbeat stopped an hour ago: crashed, not live
+        row = uow.run_states.get(seeded.qqq.journal.run_id)
+        row.expires_at = datetime.now(UTC) - timedelta(hours=1)
+    before = fingerprint(store, now=datetime.now(UTC) - timedelta(hours=2))
+    assert fingerprint(store) != before  # the poller reads again when a heartbeat is found lost
+    snap = read_snapshot(store)
+    assert list(snap.runs["run_id"]) == [newer.journal.run_id] and snap.positions.empty
+    strategies = snap.strategies.set_index("name")
+    assert strategies.at["rsi_reversion", "sessions"] == 0
+    assert strategies.at["rsi_reversion", "last_run_status"] == "crashed"
+    assert account_summary(snap).state == "running: sma_cross"
+
+
+def test_the_strategies_show_the_parameters_of_their_running_sessions(store: Store) -> None:
+    """The registered parameters are those of the strategy's first run; a session running other ones shows those
+    (the tab used to show fast=5, slow=20 that no running session used)."""
+    seeded = seed(store)
+    seeded.spy.stop()
+    other = JournaledAccount(store, "sma_cross", "SPY", 505.0, params={"fast": 12, "slow": 80})
+    strategies = read_snapshot(store).strategies.set_index("name")
+    assert strategies.at["sma_cross", "params"] == {"fast": 12, "slow": 80}
+    assert strategies.at["sma_cross", "sessions"] == 1
+    other.stop()
+    strategies = read_snapshot(store).strategies.set_index("name")
+    assert strategies.at["sma_cross", "params"] == {"fast": 5, "slow": 20}  # none runs: the registered ones
+    assert strategies.at["sma_cross", "sessions"] == 0 and strategies.at["sma_cross", "last_run_status"] == "stopped"
 
 
 def test_account_totals_and_the_combined_equity_path(store: Store) -> None:

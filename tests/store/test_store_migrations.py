@@ -32,6 +32,7 @@ TABLES = {
     "promotions",
     "received_bars",
     "order_requests",
+    "run_states",
 }
 
 
@@ -44,12 +45,12 @@ def test_upgrade_from_empty_to_head_and_down_to_base(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == head_revision() == "0005"
+        assert upgrade(engine) == head_revision() == "0007"
         assert _tables(engine) == TABLES == set(metadata.tables)
-        assert upgrade(engine) == "0005"  # idempotent
+        assert upgrade(engine) == "0007"  # idempotent
         assert downgrade(engine, "base") is None
         assert _tables(engine) == set()
-        assert upgrade(engine) == "0005"  # and back up again
+        assert upgrade(engine) == "0007"  # and back up again
     finally:
         engine.dispose()
 
@@ -146,4 +147,32 @@ def test_upgrading_keeps_every_row_of_the_tables_that_refer_to_a_rebuilt_one(db_
     downgrade(engine, "0001")  # and back down, again without losing them
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM equity_snapshots").scalar() == 1
+    engine.dispose()
+
+
+def test_0006_adds_run_states_beside_the_runs_recorded_before(db_url: str) -> None:
+    """A database at 0005 with a live run goes up to 0006: the run is kept, it has no state yet (the faces read it
+    as stopped), and a session's state can then be written; down to 0005 drops only the new table."""
+    from datetime import UTC, datetime, timedelta
+
+    engine = create_store_engine(db_url)
+    upgrade(engine, "0005")
+    store = Store(engine)
+    with store.unit_of_work() as uow:
+        run_id = uow.runs.start("live", "sma_cross", config={"symbol": "SPY", "cash": 10_000.0}).id
+    assert upgrade(engine, "0006") == "0006"
+    now = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    with store.unit_of_work() as uow:
+        assert uow.runs.get(run_id).strategy == "sma_cross"
+        assert uow.run_states.get(run_id) is None
+        uow.run_states.take(run_id, host="h", pid=7, token="t", now=now, expires_at=now + timedelta(seconds=20))
+    with store.unit_of_work(readonly=True) as uow:
+        row = uow.run_states.get(run_id)
+        assert (row.state, row.host, row.pid, row.since, row.expires_at) == (
+            "running", "h", 7, now, now + timedelta(seconds=20)
+        )  # fmt: skip
+    assert downgrade(engine, "0005") == "0005"
+    assert "run_states" not in _tables(engine) and "runs" in _tables(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM runs").scalar() == 1
     engine.dispose()

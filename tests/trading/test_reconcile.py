@@ -259,7 +259,8 @@ def test_a_cash_difference_alone_halts_unless_within_the_tolerance(
     trading.cash += 0.75  # cents a broker rounds: within the tolerance
     with broker(server) as restarted:
         assert reconcile(pair, restarted, ["SPY", "QQQ"], NOW).ok
-        trading.cash += 250.0  # a deposit the records cannot explain
+    trading.cash += 250.0  # a deposit the records cannot explain, before the next restart
+    with broker(server) as restarted:
         result = reconcile(pair, restarted, ["SPY", "QQQ"], NOW)
     assert result.differences == [
         "cash: 50,000.00 in the records, 50,250.75 at the broker (+250.75, more than the 1.00 tolerated)"

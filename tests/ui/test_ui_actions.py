@@ -5,6 +5,7 @@ failure; the reports behind it need the login."""
 from __future__ import annotations
 
 import http.client
+import logging
 import re
 import urllib.parse
 from collections.abc import Iterator
@@ -186,9 +187,19 @@ def _request(server: DashboardServer, method: str, path: str, form: dict | None 
     return response
 
 
+def _form(server: DashboardServer, path: str, form: dict, cookie: str = ""):
+    """POST ``form`` to ``path`` as a browser does: from the page of the same path, with its XSRF token and cookie."""
+    page = _request(server, "GET", path, cookie=cookie)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    xsrf_cookie = re.match(r"([^;]+)", page.getheader("Set-Cookie")).group(1)
+    return _request(
+        server, "POST", path, {**form, "_xsrf": xsrf}, cookie="; ".join(filter(None, [cookie, xsrf_cookie]))
+    )
+
+
 def test_a_wrong_password_shows_an_error_and_grants_nothing(served) -> None:
     server, store = served
-    response = _request(server, "POST", "/login", {"username": "tom", "password": "wrong password"})
+    response = _form(server, "/login", {"username": "tom", "password": "wrong password"})
     assert response.status == 401 and "invalid credentials" in response.text
     assert response.getheader("Set-Cookie") is None
     [entry] = _audit(store, "auth.login")
@@ -200,7 +211,7 @@ def test_a_wrong_password_shows_an_error_and_grants_nothing(served) -> None:
 def test_a_login_sets_a_safe_cookie_opens_the_reports_and_logout_ends_it(served) -> None:
     server, store = served
     form = {"username": "tom", "password": PASSWORD, "next": "//evil.example/steal"}
-    response = _request(server, "POST", "/login", form)
+    response = _form(server, "/login", form)
     assert response.status == 302 and response.getheader("Location") == "/"  # no redirect off the server
     set_cookie = response.getheader("Set-Cookie")
     assert set_cookie.startswith("workbench_session=") and "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
@@ -208,7 +219,47 @@ def test_a_login_sets_a_safe_cookie_opens_the_reports_and_logout_ends_it(served)
     report = _request(server, "GET", "/reports/runs/r1.html", cookie=cookie)
     assert report.status == 200 and "report one" in report.text
     assert _request(server, "GET", "/", cookie=cookie).status == 200
-    out = _request(server, "GET", "/logout", cookie=cookie)
+    assert _request(server, "GET", "/logout", cookie=cookie).status == 200  # a button: a GET logs nobody out
+    assert _request(server, "GET", "/", cookie=cookie).status == 200
+    out = _form(server, "/logout", {}, cookie=cookie)
     assert out.status == 302 and out.getheader("Location") == "/login?out=1"
     assert _request(server, "GET", "/reports/runs/r1.html", cookie=cookie).status == 302  # the login was revoked
     assert [e.details["outcome"] for e in _audit(store, "auth.logout")] == ["success"]
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\\evil.example", "https://evil.example/"])
+def test_after_a_login_the_browser_stays_on_this_server(served, target: str) -> None:
+    """``next=/%09/evil.com`` used to answer ``Location: /\t/evil.com``, which a browser reads as //evil.com."""
+    server, _ = served
+    response = _form(server, "/login", {"username": "tom", "password": PASSWORD, "next": target})
+    assert response.status == 302 and response.getheader("Location") == "/"
+    page = _request(server, "GET", "/login?" + urllib.parse.urlencode({"next": target}))
+    assert 'name="next" value="/"' in page.text
+
+
+def test_the_login_and_logout_forms_need_their_xsrf_token(served) -> None:
+    """Another site cannot post the login form (login CSRF) nor log a browser out (logout used to be a GET)."""
+    server, store = served
+    forged = _request(server, "POST", "/login", {"username": "tom", "password": PASSWORD})
+    assert forged.status == 403 and forged.getheader("Set-Cookie") is None
+    assert _audit(store, "auth.login") == []  # refused before the password was even tried
+    login = _form(server, "/login", {"username": "tom", "password": PASSWORD})
+    cookie = re.match(r"([^;]+)", login.getheader("Set-Cookie")).group(1)
+    assert _request(server, "POST", "/logout", {}, cookie=cookie).status == 403
+    assert _request(server, "GET", "/", cookie=cookie).status == 200  # still logged in
+    assert _audit(store, "auth.logout") == []
+
+
+def test_odd_requests_get_clean_answers_and_log_no_traceback(served, caplog: pytest.LogCaptureFixture) -> None:
+    """``/reports/%00`` used to answer 500; every anonymous ``/autoload.js`` logged an uncaught traceback (a log
+    flood anyone could cause); a 405 named no method."""
+    server, _ = served
+    login = _form(server, "/login", {"username": "tom", "password": PASSWORD})
+    cookie = re.match(r"([^;]+)", login.getheader("Set-Cookie")).group(1)
+    with caplog.at_level(logging.ERROR):
+        assert _request(server, "GET", "/reports/%00", cookie=cookie).status == 404
+        for _ in range(3):
+            assert _request(server, "GET", "/autoload.js?bokeh-autoload-element=x").status == 403
+        refused = _request(server, "PUT", "/login")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert refused.status == 405 and refused.getheader("Allow") == "GET, POST"

@@ -18,6 +18,7 @@ from workbench.api.deps import AppState, limit_ip
 from workbench.api.errors import install_error_handlers
 from workbench.api.limits import BodySizeLimit, RateLimiter
 from workbench.auth.service import AuthService
+from workbench.auth.vault import Vault
 from workbench.clock import Clock, SystemClock
 from workbench.config import Settings
 from workbench.monitor.health import Check, broker_check, standard_checks
@@ -85,7 +86,7 @@ def create_app(
         health["broker"] = broker_check(desk.context.om.broker, lock=desk.lock)
     app.state.workbench = AppState(
         store=store,
-        auth=AuthService(store, config.policy, clock),
+        auth=AuthService(store, config.policy, clock, Vault(settings=settings)),
         limiter=RateLimiter(storage, namespace=config.namespace),
         config=config,
         desk=desk,

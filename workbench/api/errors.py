@@ -14,11 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from workbench.auth.errors import AuthError, PermissionDenied
 from workbench.logs import get_logger
 
 _log = get_logger("workbench.api")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -94,6 +96,18 @@ def error_response(error: ApiError, fields: list[FieldError] | None = None) -> J
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
+def allowed_methods(request: Request) -> set[str]:
+    """Every method some route of the app takes at ``request``'s path (what a 405's ``Allow`` lists), read from the
+    app's OpenAPI paths (every route is documented there, whichever router holds it)."""
+    table = getattr(request.app.state, "allowed_methods", None)
+    if table is None:
+        table = request.app.state.allowed_methods = [
+            (compile_path(path)[0], {m.upper() for m in operations if m.upper() in _METHODS})
+            for path, operations in request.app.openapi().get("paths", {}).items()
+        ]
+    return {m for regex, taken in table if regex.match(request.url.path) for m in taken}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every exception the routes and the framework raise with an `ErrorBody`."""
 
@@ -117,7 +131,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(ApiError(exc.status_code, str(exc.detail), headers=dict(exc.headers or {})))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            given = {m.strip() for m in headers.get("Allow", "").split(",") if m.strip()}
+            headers["Allow"] = ", ".join(sorted(given | allowed_methods(request)))
+        return error_response(ApiError(exc.status_code, str(exc.detail), headers=headers))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -45,6 +45,7 @@ def get_run(run_id: Annotated[int, Path(ge=1, le=2**31 - 1)], state: State) -> R
         params=plain(run["params"]),
         symbols=run["spec"].get("symbols"),
         status=run["status"],
+        reason=run["reason"],
         started_at=run["started_at"],
         spec=plain(run["spec"]),
         metrics=plain(run["metrics"]),

@@ -156,7 +156,10 @@ class RunOut(BaseModel):
     name: str | None
     params: dict[str, Any]
     symbols: list[str] | None
+    #: A backtest's or sweep's as saved; a live or paper run's state: running, stopped, finished, halted, crashed.
     status: str
+    #: Why a live or paper run is halted, crashed or did not start (None otherwise).
+    reason: str | None = None
     started_at: datetime
     total_return: float | None = None
     sharpe: float | None = None

@@ -18,6 +18,7 @@ from workbench.auth.passwords import hash_password
 from workbench.auth.policy import AuthPolicy
 from workbench.auth.principal import scopes_for
 from workbench.auth.totp import new_secret, provisioning_uri
+from workbench.auth.vault import Vault
 from workbench.clock import Clock, SystemClock
 from workbench.store.database import Store
 from workbench.store.models_admin import ApiKeyRow, UserRole, UserRow
@@ -42,7 +43,13 @@ class UserInfo:
     @classmethod
     def of(cls, row: UserRow) -> UserInfo:
         return cls(
-            row.id, row.username, row.role, row.disabled, row.totp_secret is not None, row.created_at, row.locked_until
+            row.id,
+            row.username,
+            row.role,
+            row.disabled,
+            row.totp_sealed is not None or row.totp_secret is not None,
+            row.created_at,
+            row.locked_until,
         )
 
 
@@ -100,10 +107,14 @@ class Accounts:
     [('ada', ('read',))]
     """
 
-    def __init__(self, store: Store, policy: AuthPolicy | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: Store, policy: AuthPolicy | None = None, clock: Clock | None = None, vault: Vault | None = None
+    ) -> None:
         self.store = store
         self.policy = policy or AuthPolicy()
         self.clock = clock or SystemClock()
+        #: Seals the TOTP secrets at rest (by default the settings' key, read when first needed).
+        self.vault = vault if vault is not None else Vault()
 
     def add_user(
         self, username: str, password: str, *, role: UserRole | str = UserRole.VIEWER, totp: bool = False, actor: str
@@ -130,7 +141,7 @@ class Accounts:
             if uow.users.by_username(username) is not None:
                 raise AccountError(f"user {username!r} exists already", field="username", value=username)
             row = uow.users.add(username, password_hash, role=role, now=now)
-            row.totp_secret = secret
+            row.totp_sealed = None if secret is None else self.vault.seal(secret)  # sealed at rest
             audit(uow, actor, "user.add", f"user:{username}", now=now, role=role.value, totp=totp)
             user = UserInfo.of(row)
         return NewUser(user, None if secret is None else provisioning_uri(secret, username))

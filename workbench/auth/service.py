@@ -22,6 +22,7 @@ from workbench.auth.policy import AuthPolicy
 from workbench.auth.principal import ROLE_SCOPES, Principal
 from workbench.auth.tokens import TokenPair, new_token, token_hash, token_kind
 from workbench.auth.totp import accept_code
+from workbench.auth.vault import Vault, seal_stored
 from workbench.clock import Clock, SystemClock
 from workbench.logs import get_logger
 from workbench.store.database import Store
@@ -74,10 +75,15 @@ class AuthService:
     >>> pair = auth.refresh(pair.refresh_token)  # the old refresh token is spent
     """
 
-    def __init__(self, store: Store, policy: AuthPolicy | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: Store, policy: AuthPolicy | None = None, clock: Clock | None = None, vault: Vault | None = None
+    ) -> None:
         self.store = store
         self.policy = policy or AuthPolicy()
         self.clock = clock or SystemClock()
+        #: Seals the TOTP secrets at rest (by default the settings' key, read when first needed).
+        self.vault = vault if vault is not None else Vault()
+        seal_stored(store, self.vault)  # secrets stored in clear before: sealed now (the key is read only then)
         # Verified against when the user does not exist, so a login takes as long either way.
         self._decoy = hash_password("decoy password", self.policy.hasher)
 
@@ -198,10 +204,11 @@ class AuthService:
         if not password_ok:
             return _Verdict("bad_password")
         step = None
-        if user.totp_secret is not None:
+        stored = user.totp_sealed or user.totp_secret  # sealed; in clear only if stored before and not sealed yet
+        if stored is not None:
             if not code:
                 return _Verdict("totp_required")
-            step = accept_code(user.totp_secret, code, now, user.totp_counter)
+            step = accept_code(self.vault.open(stored), code, now, user.totp_counter)
             if step is None:
                 return _Verdict("bad_totp")
         if needs_rehash(user.password_hash, self.policy.hasher):

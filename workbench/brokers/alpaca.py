@@ -11,9 +11,20 @@ Semantics (see also `alpaca_wire` for how Alpaca's states map onto ours):
   ``settle_timeout`` seconds, until it is done, so a session sizes its next order from the account after the fill,
   as in a backtest. An order Alpaca refuses (HTTP 4xx: buying power, an invalid price, ...) comes back
   ``rejected`` with Alpaca's message as its ``reject_reason`` and is never retried. Rate limits (429), server
-  errors (5xx) and network failures raise a transient `BrokerError` for the caller to retry (the OrderManager does,
-  with backoff); after a 5xx or a network failure the order may have reached Alpaca, so the next try first asks
-  for it by ``client_order_id`` and sends it only if Alpaca does not know it: an order is never sent twice.
+  errors (5xx) and network failures are retried with backoff (never sooner than a 429's ``Retry-After``) until
+  ``deadline`` seconds have passed: after a 5xx or a network failure the order may have reached Alpaca, so the next
+  try first asks for it by ``client_order_id`` and sends it only if Alpaca does not know it (an order is never sent
+  twice). At the deadline the order is known refused (only 429s: it comes back ``rejected``, saying so) or
+  uncertain (still followed; a restart's reconciliation resolves it), and `BrokerUnavailable` is raised: a session
+  halts its strategy and tells people. Never is an order silently dropped.
+* Requests keep to a budget: at most ``requests_per_minute`` (Alpaca allows 200 a minute per key; 180 by default)
+  start in any minute, shared by every broker of the key in the process, and none before a 429's ``Retry-After``
+  has passed (`workbench.data.request_budget`).
+* ``account()`` and ``positions()`` are read at most once per ``read_cache`` seconds (1 by default) and read again
+  after any event of our orders (an acceptance, a fill, a cancel) and any order sent: cash and positions move only
+  by fills, so they are exact for an account this session alone trades (what others do to the account, their
+  fills, a deposit, shows up to ``read_cache`` seconds late); equity is the account's mark at most ``read_cache``
+  old. A new broker (a restart, its reconciliation) reads afresh.
 * Alpaca keeps 9 decimals of a quantity: from its acceptance on, an order's ``qty`` is the one Alpaca took
   (rounded to 9 decimals), so fills add up to it exactly.
 * Our order ids are ours; Alpaca's ids are kept beside them. Orders Alpaca makes (a bracket's legs, a
@@ -21,7 +32,8 @@ Semantics (see also `alpaca_wire` for how Alpaca's states map onto ours):
 * Every fill is recorded once with Alpaca's execution id. Updates made while the stream was down are lost
   (Alpaca does not replay them): after every reconnection, and when an update shows a gap, the broker reads the
   order and its FILL activities through REST and emits what is missing (`catch_up`, `sync`).
-* Reads (orders, positions, account, clock) retry transient failures themselves, with exponential backoff.
+* Reads (orders, positions, account, clock) retry transient failures themselves, with exponential backoff (at least
+  a 429's ``Retry-After``) until ``deadline``; then `BrokerUnavailable`.
 """
 
 from __future__ import annotations
@@ -41,9 +53,8 @@ from alpaca.trading.enums import QueryOrderStatus
 from alpaca.trading.enums import TimeInForce as AlpacaTimeInForce
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.requests import GetOrderByIdRequest, GetOrdersRequest, ReplaceOrderRequest
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from workbench.brokers import BrokerError
+from workbench.brokers import BrokerError, BrokerUnavailable
 from workbench.brokers.alpaca_stream import TradeUpdateStream
 from workbench.brokers.alpaca_wire import (
     QTY_DECIMALS,
@@ -55,6 +66,7 @@ from workbench.brokers.alpaca_wire import (
     same_qty,
 )
 from workbench.clock import Clock, SystemClock
+from workbench.data.request_budget import ALPACA_PER_MINUTE, budget_for, mount
 from workbench.errors import ConfigError
 from workbench.logs import get_logger
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, TimeInForce
@@ -94,8 +106,14 @@ class AlpacaBroker:
         Times of what the broker decides itself (a refusal); fills carry Alpaca's times. Default: wall clock.
     settle_timeout : float
         Seconds ``submit`` and ``cancel`` wait for an order to be done (market and IOC orders, cancellations).
-    retries : int
-        Tries in all of a read that fails transiently.
+    deadline : float
+        Seconds a call (a submit, a read) keeps retrying rate limits, server and network errors before
+        `BrokerUnavailable`.
+    requests_per_minute : int
+        The request budget of the key in this process (Alpaca allows 200 a minute).
+    read_cache : float
+        Seconds ``account()`` and ``positions()`` are answered from the last read, unless an order event came since
+        (0: always read).
     reconnect : (float, float)
         First and longest wait between reconnections of the stream, seconds.
 
@@ -117,25 +135,27 @@ class AlpacaBroker:
         stream_url_override: str | None = None,
         clock: Clock | None = None,
         settle_timeout: float = 5.0,
-        retries: int = 4,
+        deadline: float = 60.0,
+        requests_per_minute: int = ALPACA_PER_MINUTE,
+        read_cache: float = 1.0,
         reconnect: tuple[float, float] = (1.0, 30.0),
     ) -> None:
         self.paper = paper
         self.clock = clock or SystemClock()
         self.settle_timeout = settle_timeout
+        self.deadline = deadline
+        self.read_cache = read_cache
         #: Catch-ups run: one after each subscription of the stream (the first, then every reconnection).
         self.catch_ups = 0
         self._client = TradingClient(api_key, secret_key, paper=paper, url_override=url_override)
         self._client._retry = 0  # 429s are ours to retry with backoff, not alpaca-py's three fixed 3 s sleeps
+        #: The request budget of this key (and endpoint) in this process.
+        self.budget = budget_for("alpaca-trading", f"{api_key}@{url_override or paper}", requests_per_minute)
+        mount(self._client._session, self.budget)
         self._stream = TradeUpdateStream(
             api_key, secret_key, paper=paper, url_override=stream_url_override, reconnect=reconnect
         )
-        self._retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, BrokerError) and e.transient),
-            stop=stop_after_attempt(retries),
-            wait=wait_exponential(multiplier=0.1, max=2.0),
-            reraise=True,
-        )
+        self._reads: dict[str, tuple[float, Any]] = {}  # account / positions: (when read, what)
         self._orders: dict[str, Order] = {}  # our id -> the order object the OrderManager holds
         self._by_client_id: dict[str, Order] = {}
         self._remote_ids: dict[str, str] = {}  # our id -> Alpaca's
@@ -146,7 +166,9 @@ class AlpacaBroker:
 
     @classmethod
     def from_settings(cls, settings: Settings, broker: str | None = None, **options: Any) -> AlpacaBroker:
-        """The broker of ``settings`` (or ``broker``: ``alpaca-paper`` / ``alpaca-live``) with its keys and base URL.
+        """The broker of ``settings`` (or ``broker``: ``alpaca-paper`` / ``alpaca-live``) with its keys, its trading
+        URL (``alpaca_base_url``) and trade-updates stream URL (``alpaca_stream_url``; default: beside the trading
+        URL).
 
         Live trading (real money) needs the ``live`` profile and ``confirm_live``; ConfigError otherwise, and
         when a key is missing.
@@ -164,10 +186,14 @@ class AlpacaBroker:
                 f"broker {name!r} needs alpaca_api_key and alpaca_secret_key (set WORKBENCH_ALPACA_API_KEY and "
                 "WORKBENCH_ALPACA_SECRET_KEY, or alpaca_api_key = ... in workbench.toml)"
             )
-        base = settings.alpaca_base_url
-        if base is not None:  # Alpaca serves the stream beside the REST API: wss://paper-api.alpaca.markets/stream
-            options.setdefault("stream_url_override", base.rstrip("/").replace("http", "ws", 1) + "/stream")
+        base, stream = settings.alpaca_base_url, settings.alpaca_stream_url
+        if stream is None and base is not None:  # Alpaca serves it beside the REST API: wss://paper-api.../stream
+            stream = base.rstrip("/").replace("http", "ws", 1) + "/stream"
+        if stream is not None:
+            options.setdefault("stream_url_override", stream)
         keys = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
+        options.setdefault("requests_per_minute", settings.alpaca_requests_per_minute)
+        options.setdefault("deadline", settings.alpaca_retry_seconds)
         return cls(*keys, paper=name == "alpaca-paper", url_override=base, **options)
 
     def __repr__(self) -> str:
@@ -205,10 +231,29 @@ class AlpacaBroker:
         BrokerError
             Transient (429, 5xx, network: try again) or not (the keys were refused).
         """
-        cid = order.client_order_id
         self.track([order])
+        self._reads.clear()
+        try:
+            return self._until_deadline(lambda: self._submit_once(order), f"submit of {order.client_order_id}")
+        except BrokerUnavailable as exc:
+            cid = order.client_order_id
+            if order.status is not OrderStatus.NEW or cid in self._uncertain:  # at Alpaca, or maybe: followed on
+                raise BrokerUnavailable(
+                    f"{exc}; order {cid} {'is' if order.status is not OrderStatus.NEW else 'may be'} at alpaca: it "
+                    "is followed, and a restart's reconciliation resolves it",
+                    uncertain=True,
+                ) from exc
+            self._emit(order.transition(OrderStatus.REJECTED, self.clock.now(), f"alpaca: not sent, {exc}"))
+            raise
+
+    def _submit_once(self, order: Order) -> Order:
+        """One try of `submit`: Alpaca's order if an earlier try made it, else the order sent now; a transient
+        failure raised for `_until_deadline` to retry."""
+        cid = order.client_order_id
+        if order.status is not OrderStatus.NEW:  # an earlier try got it accepted (or refused): no second send
+            return self._settle(order)
         if cid in self._uncertain:  # an earlier try may have reached Alpaca: ask before sending again
-            remote = self._lookup(cid)
+            remote = self._lookup(cid, retry=False)
             if remote is not None:
                 self._uncertain.discard(cid)
                 self._bring(order, remote)
@@ -306,14 +351,24 @@ class AlpacaBroker:
         return found
 
     def positions(self) -> dict[str, float]:
-        """Alpaca's positions: symbol -> quantity (negative when short)."""
-        held = self._read(self._client.get_all_positions, "positions")
-        return {p.symbol: _signed(p) for p in held if float(p.qty) != 0.0}
+        """Alpaca's positions: symbol -> quantity (negative when short); read again after any event of our orders,
+        else at most once per ``read_cache`` seconds."""
+
+        def read() -> dict[str, float]:
+            held = self._read(self._client.get_all_positions, "positions")
+            return {p.symbol: _signed(p) for p in held if float(p.qty) != 0.0}
+
+        return dict(self._cached("positions", read))
 
     def account(self) -> Account:
-        """Cash and equity as Alpaca reports them now."""
-        account = self._read(self._client.get_account, "account")
-        return Account(cash=float(account.cash), equity=float(account.equity))
+        """Cash and equity as Alpaca reports them (read again after any event of our orders, else at most once per
+        ``read_cache`` seconds)."""
+
+        def read() -> Account:
+            account = self._read(self._client.get_account, "account")
+            return Account(cash=float(account.cash), equity=float(account.equity))
+
+        return self._cached("account", read)
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
         self._handlers.append(handler)
@@ -530,14 +585,17 @@ class AlpacaBroker:
         request = GetOrderByIdRequest(nested=True)
         return RemoteOrder.of(self._read(lambda: self._client.get_order_by_id(remote_id, request), "order"))
 
-    def _lookup(self, client_order_id: str) -> RemoteOrder | None:
-        """Alpaca's order sent with ``client_order_id``, or None if Alpaca has none."""
-        found = self._read(lambda: self._client.get_order_by_client_id(client_order_id), "order lookup", missing=True)
+    def _lookup(self, client_order_id: str, *, retry: bool = True) -> RemoteOrder | None:
+        """Alpaca's order sent with ``client_order_id``, or None if Alpaca has none (``retry``: transient failures
+        retried until the deadline; else raised, for a caller that retries itself)."""
+        found = self._read(
+            lambda: self._client.get_order_by_client_id(client_order_id), "order lookup", missing=True, retry=retry
+        )
         return None if found is None else RemoteOrder.of(found)
 
-    def _read(self, call: Callable[[], _T], what: str, missing: bool = False) -> _T:
-        """One read, transient failures retried with backoff; failures as BrokerError (with ``missing``, an
-        HTTP 404 is None)."""
+    def _read(self, call: Callable[[], _T], what: str, missing: bool = False, retry: bool = True) -> _T:
+        """One read, transient failures retried with backoff until the deadline (with ``retry``); failures as
+        BrokerError (with ``missing``, an HTTP 404 is None)."""
 
         def attempt() -> _T:
             try:
@@ -549,9 +607,39 @@ class AlpacaBroker:
             except OSError as exc:
                 raise broker_error(exc, what) from exc
 
-        return self._retrying(attempt)
+        return self._until_deadline(attempt, what) if retry else attempt()
+
+    def _until_deadline(self, attempt: Callable[[], _T], what: str) -> _T:
+        """``attempt()`` until it succeeds or fails for good: transient failures are tried again after a backoff
+        that doubles from 0.1 s to 5 s, never sooner than a 429's ``Retry-After``, until ``deadline`` seconds have
+        passed; then `BrokerUnavailable` names the last failure."""
+        give_up = time.monotonic() + self.deadline
+        backoff = 0.1
+        while True:
+            try:
+                return attempt()
+            except BrokerError as exc:
+                if not exc.transient:
+                    raise
+                wait = max(backoff, exc.retry_after or 0.0)
+                if time.monotonic() + wait > give_up:
+                    raise BrokerUnavailable(f"{exc} (still failing after {self.deadline:g} s of retries)") from exc
+                _log.warning("alpaca call failed; trying again", what=what, error=str(exc), wait=round(wait, 3))
+                time.sleep(wait)
+                backoff = min(backoff * 2.0, 5.0)
+
+    def _cached(self, name: str, read: Callable[[], _T]) -> _T:
+        """``read()``, or what it answered less than ``read_cache`` seconds ago with no order event since."""
+        now = time.monotonic()
+        hit = self._reads.get(name)
+        if hit is not None and now - hit[0] < self.read_cache:
+            return hit[1]
+        value = read()
+        self._reads[name] = (now, value)
+        return value
 
     def _emit(self, event: OrderEvent) -> None:
+        self._reads.clear()  # an event of our orders may move cash and positions: read them again
         for handler in list(self._handlers):
             handler(event)
 

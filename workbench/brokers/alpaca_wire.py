@@ -33,6 +33,7 @@ from alpaca.trading.requests import (
 )
 
 from workbench.brokers import BrokerError
+from workbench.data.request_budget import retry_after
 from workbench.orders.model import QTY_RTOL, Order, OrderStatus, OrderType
 
 #: Alpaca's fractional quantities carry at most 9 decimals.
@@ -214,12 +215,14 @@ def same_qty(a: float, b: float, qty: float) -> bool:
 
 
 def broker_error(exc: Exception, what: str) -> BrokerError:
-    """Our error for a failed Alpaca call: rate limits (429), server errors (5xx) and network failures are
-    transient; any other answer is not, and carries Alpaca's message and code."""
+    """Our error for a failed Alpaca call: rate limits (429, with their ``Retry-After``), server errors (5xx) and
+    network failures are transient; any other answer is not, and carries Alpaca's message and code."""
     if isinstance(exc, APIError):
         status = exc.status_code or 0
         transient = status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR
-        return BrokerError(f"alpaca {what}: {alpaca_message(exc)} (HTTP {status})", transient=transient)
+        wait = retry_after(getattr(exc.response, "headers", None)) if status == HTTPStatus.TOO_MANY_REQUESTS else None
+        message = f"alpaca {what}: {alpaca_message(exc)} (HTTP {status})"
+        return BrokerError(message, transient=transient, retry_after=wait)
     return BrokerError(f"alpaca {what}: {type(exc).__name__}: {exc}", transient=True)
 
 

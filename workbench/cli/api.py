@@ -55,6 +55,7 @@ def api_serve(
     settings = _settings(ctx)
     store = Store.open(settings)
     cache = cache_from_settings(settings)
+    trading = None
     try:
         check_bind(host, store)
         trading = _paper_account(settings, store, symbols, risk) if paper else None
@@ -73,6 +74,8 @@ def api_serve(
             ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
         )
     finally:
+        if trading is not None:
+            trading.close()
         cache.close()
         store.close()
 

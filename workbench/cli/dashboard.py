@@ -41,6 +41,7 @@ def dashboard_cmd(
     look, traders act, and every action is audited. Ctrl-C stops it."""
     from datetime import timedelta
 
+    from workbench.auth.vault import Vault
     from workbench.cache.factory import cache_from_settings
     from workbench.risk.manager import RiskRules
     from workbench.store import Store
@@ -62,5 +63,6 @@ def dashboard_cmd(
             cookie_secret=secret,
             session=timedelta(hours=session_hours),
             origins=origin,
+            vault=Vault(settings=settings),
             ready=lambda url: typer.echo(f"dashboard at {url} (Ctrl-C to stop)"),
         )

@@ -21,7 +21,8 @@ def runs_list(
     strategy: Annotated[str | None, typer.Option(help="Only runs of this strategy.")] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many runs, newest first.")] = 50,
 ) -> None:
-    """Print the saved runs, newest first, with their headline numbers."""
+    """Print the saved runs, newest first, with their headline numbers; a live or paper run's status is its state
+    (running, stopped, finished, halted or crashed, with why)."""
     from workbench.services import runs
     from workbench.store import Store
 
@@ -39,7 +40,7 @@ def runs_list(
             _params(r["params"], sweep=r["kind"] == "sweep"),
             ",".join(r["symbols"] or []),
             r["started_at"].strftime("%Y-%m-%d %H:%M"),
-            r["status"],
+            _status(r["status"], r["reason"]),
             _num(r["total_return"], "{:.2%}"),
             _num(r["sharpe"], "{:.2f}"),
             _num(r["max_drawdown"], "{:.2%}"),
@@ -60,7 +61,8 @@ def runs_show(ctx: typer.Context, run_id: Annotated[int, typer.Argument(help="Ru
     with Store.open(_settings(ctx)) as store:
         run = runs.show(store, run_id)
     title = f"run {run['id']}: {run['kind']} of {run['strategy']}" + (f" ({run['name']})" if run["name"] else "")
-    typer.echo(f"{title}, {run['status']}, saved {run['finished_at'] or run['started_at']:%Y-%m-%d %H:%M:%S} UTC")
+    saved = run["finished_at"] or run["started_at"]
+    typer.echo(f"{title}, {_status(run['status'], run['reason'])}, saved {saved:%Y-%m-%d %H:%M:%S} UTC")
     typer.echo(f"data: {run['data_source']} (hash {run['data_hash']})")
     typer.echo("spec:")
     for key, value in run["spec"].items():
@@ -106,6 +108,13 @@ def runs_rerun(
         typer.echo(f"not reproduced: {len(differences)} difference{'s' if len(differences) > 1 else ''}")
         raise typer.Exit(1)
     typer.echo(f"reproduced: {result.metrics.size} metrics identical")
+
+
+def _status(status: str, reason: str | None) -> str:
+    """``halted: drill`` (a reason cut to 60 characters), or the status alone."""
+    if not reason:
+        return status
+    return f"{status}: {reason if len(reason) <= 60 else reason[:59] + '…'}"
 
 
 def _params(params: dict[str, Any], *, sweep: bool) -> str:

@@ -84,16 +84,22 @@ def live_cmd(
         str | None,
         typer.Option("--override-reason", help="Trade on Alpaca without the promotion it needs; audited."),
     ] = None,
+    status_every: Annotated[
+        float,
+        typer.Option("--status-every", min=0.0, help="Print a status line every this many seconds (0: never)."),
+    ] = 10.0,
 ) -> None:
     """Trade a strategy live until Ctrl-C or SIGTERM (a clean stop: no new orders, working orders canceled or
     left, everything recorded), or for one step with --once. A recorded run is continued and reconciled with
     the broker first. Live trading (real money) needs profile 'live' and confirm_live. Alpaca paper needs the
-    configuration promoted to paper, Alpaca live promoted to live (`workbench promote`); sim needs none."""
+    configuration promoted to paper, Alpaca live promoted to live (`workbench promote`); sim needs none. One
+    process trades a run: a second one is refused before it connects to the broker, naming the first."""
     from workbench.ops.promotion import require_promotion
     from workbench.store import Store
     from workbench.strategies.registry import strategy as lookup
     from workbench.trading import build
     from workbench.trading.live import LiveSession, latest_run, run_until_stopped
+    from workbench.trading.run_lock import RunLease
 
     settings = ctx.obj
     names = symbol_list(symbols)
@@ -106,9 +112,12 @@ def live_cmd(
     chosen = build.broker(settings, name, cash=cash, fees=fees)  # its settings checked; connected once entered
     if override_reason is None:  # refused before connecting; an override is audited once, by LiveSession.open
         require_promotion(store, instance, names, name)
+    run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
+    lease = None if run_id is None else RunLease.acquire(store, run_id)  # refused before connecting, naming the holder
     with ExitStack() as stack:
+        if lease is not None:
+            stack.push(lambda kind, exc, tb: _release_on_error(lease, exc))
         trader = stack.enter_context(chosen)
-        run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
         bars, stream = _bars(settings, names, once)
         live_data = settings.data_source == "alpaca"
         history = bars if run_id is not None or live_data else {s: _before(f, start) for s, f in bars.items()}
@@ -130,6 +139,8 @@ def live_cmd(
             cancel_on_stop=cancel_on_stop and not once,
             override_reason=override_reason,
             actor=actor(),
+            lease=lease,
+            start=None if live_data else _first_bar(bars, start),
         )
         if metrics_port is not None:
             url = _serve_metrics(live, store, trader, metrics_port, live_data, stack)
@@ -144,11 +155,13 @@ def live_cmd(
             upcoming = _after(bars, live.last_bar)
             step = _first_time(upcoming) if once and not live_data else upcoming  # a replay steps one time a run
             feed = ReplayFeed(step, pace=pace or None)
+        if status_every > 0:
+            stack.enter_context(_StatusLine(live, status_every, live_data))
         summary = live.run(feed) if once else run_until_stopped(live, feed)
     typer.echo(
         f"run {summary.run_id}: {summary.bars} bars, {summary.orders} orders, {summary.fills} fills; "
         f"cash {summary.cash:,.2f}, equity {summary.equity:,.2f}, positions {summary.positions or 'none'}"
-        f"{', HALTED' if summary.halted else ''}"
+        f"{f', HALTED: {summary.halt_reason}' if summary.halted else ''}"
     )
 
 
@@ -258,6 +271,55 @@ def _bars(settings: Any, symbols: list[str], once: bool) -> tuple[dict[str, pd.D
     return bars, stream
 
 
+def _release_on_error(lease: Any, exc: BaseException | None) -> None:
+    """A start that failed before its session took the lease over: the run is stopped, and says why."""
+    if exc is not None:
+        lease.release("stopped", f"the session did not start: {exc}"[:500])
+
+
+class _StatusLine:
+    """Prints one status line every ``every`` seconds while a session runs: bars, orders, fills, the equity of its
+    last mark and (on live data) how late its last bar is, so a session waiting for the market does not look dead.
+    Read from the session's counters and the store (no broker call)."""
+
+    def __init__(self, live: Any, every: float, live_data: bool) -> None:
+        import threading
+
+        self.live, self.every, self.live_data = live, every, live_data
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="live-status", daemon=True)
+
+    def __enter__(self) -> _StatusLine:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                typer.echo(self.line())
+            except Exception as exc:  # a status line must never stop the session
+                typer.echo(f"status: unavailable ({exc})")
+
+    def line(self) -> str:
+        """``status: 12 bars, 3 orders, 2 fills, equity 10,123.45 at 2026-01-02 14:31, lag 2.1 s``."""
+        from datetime import UTC, datetime
+
+        live, session = self.live, self.live.session
+        with live.journal.store.unit_of_work(readonly=True) as uow:
+            mark = uow.equity.latest(live.run_id)
+        bars, orders, fills = live.counts()
+        text = f"status: {bars} bars, {orders} orders, {fills} fills"
+        text += ", no bar yet" if mark is None else f", equity {mark.equity:,.2f} at {mark.timestamp:%Y-%m-%d %H:%M}"
+        last = session.last_bar
+        if self.live_data and last is not None:
+            text += f", lag {(datetime.now(UTC) - last).total_seconds():.1f} s"
+        return text + (", HALTED" if session.risk_manager.halted else "")
+
+
 def _serve_metrics(live: Any, store: Any, broker: Any, port: int, live_data: bool, stack: ExitStack) -> str:
     """Serve the session's metrics and health checks (database, broker; the feed's freshness on live data) on
     loopback, stopped with the session; returns the base URL."""
@@ -290,6 +352,14 @@ def _run_id(run: str, latest: Any) -> int | None:
         return int(run)
     except ValueError:
         raise ConfigError(f"--run {run!r}: expected latest, new or a run id") from None
+
+
+def _first_bar(bars: dict[str, pd.DataFrame], start: str | None) -> Any:
+    """Where a new replayed run trades from: ``start``, else the first bar of the replay (every bar trades)."""
+    if start is not None:
+        return start
+    firsts = [f.index[0] for f in bars.values() if len(f)]
+    return min(firsts) if firsts else None
 
 
 def _before(bars: pd.DataFrame, start: str | None) -> pd.DataFrame | None:

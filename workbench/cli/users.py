@@ -36,10 +36,12 @@ def _actor() -> str:
 def _accounts(ctx: typer.Context) -> Iterator[Accounts]:
     """`Accounts` on the configured database, closed afterwards."""
     from workbench.auth.accounts import Accounts
+    from workbench.auth.vault import Vault
     from workbench.store import Store
 
-    with Store.open(_settings(ctx)) as store:
-        yield Accounts(store)
+    settings = _settings(ctx)
+    with Store.open(settings) as store:
+        yield Accounts(store, vault=Vault(settings=settings))
 
 
 def _when(moment) -> str:

@@ -10,8 +10,10 @@ so downstream sees each bar exactly once, in time order.
 
 Failures: keys Alpaca rejects are a `ConfigError` at once (REST and stream alike, no retry loop); a malformed
 symbol or one without bars is a `DataNotFoundError`; HTTP 429 is waited out page by page by alpaca-py
-(``rate_limit_retries`` waits of ``rate_limit_wait`` seconds), then reported; network and server errors are
-retried with a `RetryPolicy`.
+(``rate_limit_retries`` waits of ``rate_limit_wait`` seconds, and never sooner than its ``Retry-After``), then
+reported; network and server errors are retried with a `RetryPolicy`. Every request keeps to the key's budget
+(``requests_per_minute``, `workbench.data.request_budget`), so a session's backfills and history do not outrun
+Alpaca's limit.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 
 from workbench.data.feeds import Bar
 from workbench.data.remote import RemoteSource
+from workbench.data.request_budget import ALPACA_PER_MINUTE, budget_for, mount
 from workbench.data.sources import RetryPolicy, TimeBound, Timeframe, time_bound, validated
 from workbench.errors import ConfigError, DataNotFoundError, WorkbenchError
 
@@ -88,6 +91,8 @@ class AlpacaDataSource(RemoteSource):
         alpaca-py's own handling of HTTP 429 (and 504): that many waits of that many seconds per page.
     url_override, stream_url_override : str, optional
         Another REST base URL (without ``/v2``) and full stream URL, for a loopback server in tests.
+    requests_per_minute : int
+        The request budget of the key in this process (Alpaca allows 200 a minute).
 
     Examples
     --------
@@ -111,6 +116,7 @@ class AlpacaDataSource(RemoteSource):
         rate_limit_wait: float = 3.0,
         url_override: str | None = None,
         stream_url_override: str | None = None,
+        requests_per_minute: int = ALPACA_PER_MINUTE,
     ) -> None:
         self.feed = DataFeed(feed)
         self.adjustment = Adjustment(adjustment)
@@ -122,17 +128,28 @@ class AlpacaDataSource(RemoteSource):
         self._client = StockHistoricalDataClient(api_key, secret_key, url_override=url_override)
         # StockHistoricalDataClient does not pass RESTClient's retry arguments through; these are what they set.
         self._client._retry, self._client._retry_wait = rate_limit_retries, rate_limit_wait
+        #: The request budget of this key (and endpoint) in this process.
+        self.budget = budget_for("alpaca-data", f"{api_key}@{url_override}", requests_per_minute)
+        mount(self._client._session, self.budget)
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> AlpacaDataSource:
-        """A source with the keys of `settings` (``alpaca_api_key``, ``alpaca_secret_key``); `options` as for
-        the constructor. ConfigError naming the settings when a key is missing."""
+        """A source with the keys of `settings` (``alpaca_api_key``, ``alpaca_secret_key``) and its URLs (REST:
+        ``alpaca_data_url``; stream: ``alpaca_data_stream_url`` with the feed's path), so a proxy, a recorder or a
+        test server can stand in for Alpaca; `options` as for the constructor. ConfigError naming the settings
+        when a key is missing."""
         if settings.alpaca_api_key is None or settings.alpaca_secret_key is None:
             raise ConfigError(
                 "source 'alpaca' needs alpaca_api_key and alpaca_secret_key (set WORKBENCH_ALPACA_API_KEY and "
                 "WORKBENCH_ALPACA_SECRET_KEY, or alpaca_api_key = ... in workbench.toml)"
             )
         keys = settings.alpaca_api_key.get_secret_value(), settings.alpaca_secret_key.get_secret_value()
+        options.setdefault("requests_per_minute", settings.alpaca_requests_per_minute)
+        if settings.alpaca_data_url is not None:
+            options.setdefault("url_override", settings.alpaca_data_url)
+        if settings.alpaca_data_stream_url is not None:  # Alpaca's streams: <base>/v2/<feed>
+            feed = DataFeed(options.get("feed", "iex")).value
+            options.setdefault("stream_url_override", f"{settings.alpaca_data_stream_url}/v2/{feed}")
         return cls(*keys, **options)
 
     def __repr__(self) -> str:

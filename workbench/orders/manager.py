@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from workbench.brokers import BrokerError
+from workbench.brokers import BrokerError, BrokerUnavailable
 from workbench.clock import Clock
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
 from workbench.engine.ledger import position_after_fill_nb
@@ -143,6 +143,12 @@ class OrderManager:
                 return order
         try:
             sent = self._send(order)
+        except BrokerUnavailable as exc:
+            if not exc.uncertain:
+                del self.orders[order.id]
+            else:  # it is (or may be) at the broker: followed until its events say what became of it
+                self._sent.add(order.client_order_id)
+            raise
         except Exception:
             del self.orders[order.id]
             raise

@@ -2,8 +2,10 @@
 runs (the API's account, a session's), and ``read_snapshot``, everything the dashboard shows, read in one
 read-only unit of work.
 
-The live side is the newest live run of each strategy, symbol and broker (the run ``workbench live`` continues).
-Of those runs it reads the open positions (each priced at the run's last mark, or at its last fill when a fill came
+The live side is the runs a session trades now: ``running`` in the run states (a session holds the run's lease and
+its heartbeat is fresh, `workbench.services.runs`); a run whose session stopped, finished, halted or crashed is not
+live, so its last account is not added to the live one and its positions are not shown beside the live runs'. Of
+those runs it reads the open positions (each priced at the run's last mark, or at its last fill when a fill came
 after that mark), the newest orders, fills and risk events, and the recent marks (cash and equity at each bar's
 close). `fingerprint` is one cheap query that changes whenever any of that changes, so a poller reads the rest
 only when something happened.
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 from workbench.orders.model import OPEN_STATUSES, Order
 from workbench.store.database import Store
 from workbench.store.models_requests import OrderRequestRow
+from workbench.store.models_runs import RunState, RunStateRow, state_of
 from workbench.store.models_trading import (
     EquitySnapshotRow,
     FillRow,
@@ -45,7 +48,7 @@ ROWS = 500
 MARKS = 2_000
 
 STRATEGY_COLUMNS = [
-    "name", "mode", "enabled", "halted", "halted_reason", "params", "updated_at",
+    "name", "mode", "enabled", "halted", "halted_reason", "params", "sessions", "updated_at",
     "last_signal", "last_signal_at", "last_run_id", "last_run_kind", "last_run_status", "last_run_at",
 ]  # fmt: skip
 RUN_COLUMNS = ["run_id", "strategy", "symbol", "broker", "started_at", "start_cash", "last_mark", "cash", "equity"]
@@ -71,8 +74,10 @@ def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
 class Snapshot:
     """The store as the dashboard shows it at ``taken_at`` (every table a DataFrame, newest rows first).
 
-    ``runs`` are the live runs watched; ``day_open`` is each run's equity before the UTC day of its last mark
-    (its starting cash when it started that day), what the day's P&L counts from; ``saved_runs`` is `wb.runs()`.
+    ``runs`` are the live runs (those a session trades now); ``strategies`` show the parameters of their running
+    sessions (``sessions`` of them; the registered ones when none runs); ``day_open`` is each run's equity before
+    the UTC day of its last mark (its starting cash when it started that day), what the day's P&L counts from;
+    ``saved_runs`` is `wb.runs()`.
     """
 
     taken_at: datetime
@@ -87,10 +92,12 @@ class Snapshot:
     saved_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def fingerprint(store: Store) -> tuple[Any, ...]:
+def fingerprint(store: Store, *, now: datetime | None = None) -> tuple[Any, ...]:
     """A tuple that changes whenever an order, order event, fill, mark, risk event, strategy switch, run or cancel
-    request (made or handled) is written: one query, whatever the size of the tables. A request a session answers
+    request (made or handled) is written, a session takes or ends a run, or (at ``now``, the wall clock by default)
+    a session's heartbeat is found lost: one query, whatever the size of the tables. A request a session answers
     without canceling (the order had filled) writes nothing else, yet its tab waits to show the outcome."""
+    now = now or datetime.now(UTC)
 
     def scalar(expr: Any, table: Any) -> Any:
         return sa.select(expr).select_from(table).scalar_subquery()
@@ -107,6 +114,12 @@ def fingerprint(store: Store) -> tuple[Any, ...]:
         scalar(sa.func.max(RunRow.finished_at), RunRow),
         scalar(sa.func.max(OrderRequestRow.id), OrderRequestRow),
         scalar(sa.func.max(OrderRequestRow.handled_at), OrderRequestRow),
+        scalar(sa.func.max(RunStateRow.since), RunStateRow),
+        scalar(sa.func.max(RunStateRow.ended_at), RunStateRow),
+        sa.select(sa.func.count())
+        .select_from(RunStateRow)
+        .where(RunStateRow.state == RunState.RUNNING.value, RunStateRow.expires_at <= now)
+        .scalar_subquery(),
     )
     with store.unit_of_work(readonly=True) as uow:
         return tuple(uow.session.execute(query).one())
@@ -139,8 +152,9 @@ def read_snapshot(store: Store, *, now: datetime | None = None) -> Snapshot:
     then the saved runs (`wb.runs()`)."""
     from workbench.services.runs import saved as saved_runs
 
+    now = now or datetime.now(UTC)
     with store.unit_of_work(readonly=True) as uow:
-        live = _current_live_runs(uow)
+        live = _current_live_runs(uow, now)
         ids = [row.id for row in live]
         owners = {row.id: row.strategy for row in live}
         marks = _marks(uow, ids)
@@ -148,8 +162,8 @@ def read_snapshot(store: Store, *, now: datetime | None = None) -> Snapshot:
         fills = _fills(uow, owners)
         runs = _runs_frame(live, marks)
         snapshot = Snapshot(
-            taken_at=now or datetime.now(UTC),
-            strategies=_strategies(uow, orders),
+            taken_at=now,
+            strategies=_strategies(uow, orders, live, now),
             runs=runs,
             positions=_positions(uow, live, runs),
             orders=orders,
@@ -161,16 +175,11 @@ def read_snapshot(store: Store, *, now: datetime | None = None) -> Snapshot:
     return replace(snapshot, saved_runs=saved_runs(store, limit=200))
 
 
-def _current_live_runs(uow: UnitOfWork) -> list[RunRow]:
-    """The newest live run of each (strategy, symbol, broker), newest first."""
-    seen, current = set(), []
-    for row in uow.runs.find(kind=RunKind.LIVE, limit=None):
-        config = row.config or {}
-        key = (row.strategy, config.get("symbol"), config.get("broker", "sim"))
-        if key not in seen:
-            seen.add(key)
-            current.append(row)
-    return current
+def _current_live_runs(uow: UnitOfWork, now: datetime) -> list[RunRow]:
+    """The runs a session trades at ``now`` (running, its heartbeat fresh), newest first."""
+    running = [r.run_id for r in uow.run_states.running() if state_of(r, now) is RunState.RUNNING]
+    rows = [row for row in (uow.runs.get(i) for i in running) if row is not None and row.kind == RunKind.LIVE]
+    return sorted(rows, key=lambda row: (row.started_at, row.id), reverse=True)
 
 
 def _marks(uow: UnitOfWork, ids: list[int]) -> pd.DataFrame:
@@ -333,25 +342,35 @@ def _day_open(uow: UnitOfWork, live: list[RunRow], marks: pd.DataFrame) -> dict[
     return out
 
 
-def _strategies(uow: UnitOfWork, orders: pd.DataFrame) -> pd.DataFrame:
-    """Every strategy with its switches, its last signal (the newest order it placed) and its last run."""
+def _strategies(uow: UnitOfWork, orders: pd.DataFrame, live: list[RunRow], now: datetime) -> pd.DataFrame:
+    """Every strategy with its switches, the parameters of its running sessions (the newest's; the registered ones
+    when none runs) and how many run, its last signal (the newest order it placed) and its last run (a live run's
+    status is its state)."""
     last_runs: dict[str, RunRow] = {}
     for row in uow.runs.find(limit=ROWS):
         last_runs.setdefault(row.strategy, row)
+    running: dict[str, list[RunRow]] = {}
+    for row in live:  # newest first
+        running.setdefault(row.strategy, []).append(row)
+    stored = uow.run_states.of_runs(r.id for r in last_runs.values() if r.kind == RunKind.LIVE)
     newest = orders.drop_duplicates("strategy") if len(orders) else orders
     signals = {o["strategy"]: o for o in newest.to_dict("records")}
     rows = []
     for row in uow.strategies.find():
-        signal, run = signals.get(row.name), last_runs.get(row.name)
+        signal, run, sessions = signals.get(row.name), last_runs.get(row.name), running.get(row.name, [])
+        status = None if run is None else run.status
+        if run is not None and run.kind == RunKind.LIVE:
+            status = state_of(stored.get(run.id), now).value
         rows.append(
             {
                 **{c: getattr(row, c) for c in ("name", "mode", "enabled", "halted", "halted_reason", "updated_at")},
-                "params": dict(row.params or {}),
+                "params": dict((sessions[0].params if sessions else row.params) or {}),
+                "sessions": len(sessions),
                 "last_signal": None if signal is None else f"{signal['side']} {signal['qty']:g} {signal['symbol']}",
                 "last_signal_at": None if signal is None else signal["created_at"],
                 "last_run_id": None if run is None else run.id,
                 "last_run_kind": None if run is None else run.kind,
-                "last_run_status": None if run is None else run.status,
+                "last_run_status": status,
                 "last_run_at": None if run is None else run.started_at,
             }
         )

@@ -14,6 +14,7 @@ from workbench.store.models_admin import (
 )
 from workbench.store.models_promotion import PromotionRow, PromotionStage, PromotionStatus
 from workbench.store.models_requests import OrderRequestAction, OrderRequestRow
+from workbench.store.models_runs import RunState, RunStateRow
 from workbench.store.models_trading import (
     RISK_DECISIONS,
     EquitySnapshotRow,
@@ -55,6 +56,8 @@ __all__ = [
     "RiskEventRow",
     "RunKind",
     "RunRow",
+    "RunState",
+    "RunStateRow",
     "RunStatus",
     "SessionRow",
     "StrategyMode",

@@ -49,9 +49,13 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(sa.String(16), info=check(one_of(UserRole)))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled: Mapped[bool] = mapped_column(default=False)
-    #: Base32 secret of the optional TOTP second factor, and the time step of the last code accepted (no replay).
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The optional TOTP second factor's secret, sealed (encrypted with a key kept apart: `workbench.auth.vault`), and
+    #: the time step of the last code accepted (no replay).
+    totp_sealed: Mapped[str | None] = mapped_column(sa.String(255))
     totp_counter: Mapped[int | None] = mapped_column(info=check(NON_NEGATIVE))
+    #: The secret as a workbench of before stored it, in clear: sealed into ``totp_sealed`` (and cleared) by the
+    #: services the first time they meet it.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
     #: Failed logins in a row (reset by a success); past the policy's limit the user is locked until ``locked_until``.
     failed_logins: Mapped[int] = mapped_column(default=0, info=check(NON_NEGATIVE))
     locked_until: Mapped[datetime | None]

@@ -24,6 +24,7 @@ from workbench.store.repositories_admin import (
 )
 from workbench.store.repositories_promotion import PromotionRepository
 from workbench.store.repositories_requests import OrderRequestRepository
+from workbench.store.repositories_runs import RunStateRepository
 
 
 class UnitOfWork:
@@ -60,3 +61,4 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.promotions = PromotionRepository(session)
         self.order_requests = OrderRequestRepository(session)
+        self.run_states = RunStateRepository(session)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from workbench.data.feeds import Bar
 from workbench.orders.manager import OrderManager
@@ -64,9 +64,15 @@ class PaperAccount:
     (500.0, 10000.0)
     """
 
-    def __init__(self, venue: Venue, risk_manager: RiskManager, om: OrderManager) -> None:
+    def __init__(self, venue: Venue, risk_manager: RiskManager, om: OrderManager, lease: Any = None) -> None:
         self.venue, self.broker, self.risk_manager, self.om = venue, venue.broker, risk_manager, om
+        self.lease = lease  # its run's lease (`trading.run_lock.RunLease`): the run is live while the account is
         self._prices: dict[str, float] = {}
+
+    def close(self) -> None:
+        """The account is served no more: its run is ``stopped``."""
+        if self.lease is not None:
+            self.lease.release("stopped")
 
     def quote(self, symbol: str, price: float) -> None:
         """Set the price ``symbol`` trades at now."""

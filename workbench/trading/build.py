@@ -30,6 +30,7 @@ from workbench.risk.manager import RiskManager, RiskRules
 from workbench.risk.monitor import RiskMonitor
 from workbench.trading.account import PaperAccount
 from workbench.trading.reconcile import Reconciliation, reconcile
+from workbench.trading.run_lock import RunLease
 from workbench.trading.venue import Simulated, Venue
 
 if TYPE_CHECKING:
@@ -186,7 +187,8 @@ def api_account(
 ) -> PaperAccount:
     """The API's local paper account (``workbench api serve --paper``): a `paper_venue` holding ``cash``, its
     RiskManager of ``rules``, and an OrderManager recording every order, fill and position in a new run of ``store``
-    (strategy ``manual``, broker ``sim``, ``symbols`` it quotes), where every front end reads them."""
+    (strategy ``manual``, broker ``sim``, ``symbols`` it quotes), where every front end reads them; the run is live
+    (its lease held) until the account is closed."""
     from workbench.store.journal import OrderJournal
 
     venue = paper_venue(cash, fees=fees, slippage=slippage, clock=clock)
@@ -196,7 +198,7 @@ def api_account(
     risk_manager = RiskManager(rules)
     charges = {"fees": fees, "slippage": slippage}
     om = OrderManager(venue.broker, venue.clock, **charges, risk=risk_manager, journal=journal)
-    return PaperAccount(venue, risk_manager, om)
+    return PaperAccount(venue, risk_manager, om, RunLease.acquire(store, journal.run_id))
 
 
 # --- who is told ---------------------------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ write-ahead, with what a long-running session needs around it:
   exposure, broker latency; ``LiveSession.metrics``) and, when the settings configure a channel, a notification
   `Dispatcher` telling people of fills, rejections, risk decisions and alerts, operational events and halts
   (the kill switch included);
-* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar.
+* a ``lock`` held while a bar or a switch is handled: an API `Desk` given it never interleaves with a bar;
+* one process per run: the run's lease (`workbench.trading.run_lock`), taken by `LiveSession.open` before anything
+  else, kept by a heartbeat and ended with the run's state (stopped, finished, or halted with why); a broker that
+  stays unavailable past its deadline (`BrokerUnavailable`) halts the strategy, touching nothing, and tells people.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from workbench.brokers import BrokerError
+from workbench.brokers import BrokerError, BrokerUnavailable
 from workbench.clock import Clock
 from workbench.data.feeds import Bar
 from workbench.engine.inputs import check_leverage, check_weights, resolve_strategy
@@ -51,11 +54,13 @@ from workbench.orders.model import EventKind, Order, OrderEvent
 from workbench.ports import Broker
 from workbench.risk.manager import ACCOUNT, RiskEvent
 from workbench.store.journal import OrderJournal
+from workbench.store.models_runs import RunState
 from workbench.strategies.base import StrategyBase
 from workbench.strategies.universe import UniverseStrategy
 from workbench.trading.build import notifier, resume, venue_of
 from workbench.trading.portfolio_session import PortfolioSession
 from workbench.trading.reconcile import CASH_TOLERANCE, RECONCILE, Reconciliation
+from workbench.trading.run_lock import RunLease, take_run
 from workbench.trading.session import TradingSession
 from workbench.trading.universe_session import UniverseSession
 
@@ -65,6 +70,8 @@ if TYPE_CHECKING:
 
 _log = get_logger("workbench.live")
 _END = object()  # the feed ended
+#: The rule of a halt because the broker stayed unavailable (its store reason starts with it; nothing is flattened).
+UNAVAILABLE = "broker_unavailable"
 
 
 @dataclass
@@ -80,6 +87,7 @@ class LiveSummary:
     equity: float
     positions: dict[str, float]
     last_bar: datetime | None
+    halt_reason: str | None = None  # why it is halted (the kill switch's reason, a rule's, a broker's)
 
 
 class LiveSession:
@@ -111,6 +119,7 @@ class LiveSession:
         metrics: Metrics | None = None,
         dispatcher: Dispatcher | None = None,
         owns_dispatcher: bool = False,
+        lease: RunLease | None = None,
     ) -> None:
         self.session, self.journal = session, journal
         self.reconciliation = reconciliation
@@ -130,6 +139,7 @@ class LiveSession:
         self._flattened = False  # the kill switch acted for the current halt
         self._own_halt = False  # the current halt is this session's own (its drawdown rule): already told
         self._closed = False
+        self._run_lease(lease)
         session.om.subscribe(self._on_order_event)
         session.risk_manager.subscribe(self._on_risk_event)
         if reconciliation is not None and reconciliation.halt is not None:
@@ -162,6 +172,8 @@ class LiveSession:
         actor: str | None = None,
         notify: bool = True,
         leverage: float | None = None,
+        start: Any = None,
+        lease: RunLease | None = None,
         **options: Any,
     ) -> LiveSession:
         """Start or resume a recorded run of ``strategy`` on ``symbols`` (one, or several traded in one account by
@@ -177,6 +189,11 @@ class LiveSession:
         `load_settings`) when they configure a notification channel, closed with the session (none with
         ``notify=False``). ``options`` go to
         the constructor (``cancel_on_stop``, ``poll``, ``on_alert``).
+
+        One process trades a run: the run's lease (`workbench.trading.run_lock`) is taken before anything else is
+        done (or ``lease``, taken by the caller before it connected its broker), and `RunLocked` names the session
+        holding it. ``start``, the time a new run trades from (a replay's start or first bar), is recorded with the
+        run: resumed before its first recorded bar, it trades from there again.
 
         On Alpaca the configuration must be promoted first (``workbench promote``): to paper for a paper
         account, to live for a live one; ``PromotionRequired`` names what is missing. ``override_reason`` goes
@@ -196,58 +213,71 @@ class LiveSession:
                 f"weights={dict(weights)!r}: {instance.name} is a universe strategy and chooses its own weights; "
                 "fixed weights are for a one-symbol strategy traded over several symbols"
             )
-        if run is None:
-            config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
+        lease = take_run(store, None if run is None else int(run), lease)  # refused here while another trades it
+        try:
+            if run is None:
+                config: dict[str, Any] = {"symbol": ",".join(names), "broker": kind}
+                if universe:
+                    config.update(symbols=list(names), leverage=check_leverage(leverage))
+                elif len(names) > 1:
+                    weights = check_weights(dict(weights) if weights is not None else None, list(names))
+                    config.update(symbols=list(names), weights=weights)
+                if start is not None:  # where a restart before the first recorded bar trades from
+                    config["start"] = _utc(start).isoformat()
+                cash = broker.account().cash
+                journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
+                lease = take_run(store, journal.run_id, None)
+            else:
+                journal = OrderJournal.resume(store, int(run))
+                recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
+                weights = weights if weights is not None else recorded.get("weights")
+                if universe and leverage is not None and check_leverage(leverage) != recorded.get("leverage"):
+                    raise ValueError(
+                        f"leverage={leverage!r}: run {journal.run_id} trades with leverage "
+                        f"{recorded.get('leverage')!r}; a run keeps its leverage (start a new run for another)"
+                    )
+                leverage = recorded.get("leverage", leverage)
+                start = recorded.get("start")
+            state = journal.restore()
+            frames = _history(history, names)
+            if state.last_bar is not None:
+                frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
+            elif run is not None and start is not None:  # killed before its first mark: it trades from its start
+                frames = {s: f.loc[f.index < _utc(start)] for s, f in frames.items()}
+            reconciliation = resume(venue, journal, names, resumed=run is not None, cash_tolerance=cash_tolerance)
+            costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
+            session: TradingSession | PortfolioSession | UniverseSession
             if universe:
-                config.update(symbols=list(names), leverage=check_leverage(leverage))
-            elif len(names) > 1:
-                weights = check_weights(dict(weights) if weights is not None else None, list(names))
-                config.update(symbols=list(names), weights=weights)
-            cash = broker.account().cash
-            journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
-        else:
-            journal = OrderJournal.resume(store, int(run))
-            recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
-            weights = weights if weights is not None else recorded.get("weights")
-            if universe and leverage is not None and check_leverage(leverage) != recorded.get("leverage"):
-                raise ValueError(
-                    f"leverage={leverage!r}: run {journal.run_id} trades with leverage {recorded.get('leverage')!r}; "
-                    "a run keeps its leverage (start a new run for another)"
+                session = UniverseSession(
+                    instance, names, broker, venue.clock, **costs, journal=journal, history=frames, leverage=leverage
                 )
-            leverage = recorded.get("leverage", leverage)
-        state = journal.restore()
-        frames = _history(history, names)
-        if state.last_bar is not None:
-            frames = {s: f.loc[: pd.Timestamp(state.last_bar)] for s, f in frames.items()}
-        reconciliation = resume(venue, journal, names, resumed=run is not None, cash_tolerance=cash_tolerance)
-        costs = {"fees": fees, "slippage": slippage, "fixed_fee": fixed_fee, "fill": fill, "risk": risk}
-        session: TradingSession | PortfolioSession | UniverseSession
-        if universe:
-            session = UniverseSession(
-                instance, names, broker, venue.clock, **costs, journal=journal, history=frames, leverage=leverage
+            elif len(names) == 1:
+                history_ = frames.get(names[0])
+                session = TradingSession(
+                    instance, names[0], broker, venue.clock, **costs, journal=journal, history=history_
+                )
+            else:
+                session = PortfolioSession(
+                    instance, names, broker, venue.clock, weights=weights, **costs, journal=journal, history=frames
+                )
+            broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
+            owns = dispatcher is None
+            if dispatcher is None and notify:
+                dispatcher = notifier(settings, store)
+            return cls(
+                session,
+                journal,
+                reconciliation=reconciliation,
+                metrics=metrics,
+                dispatcher=dispatcher,
+                owns_dispatcher=owns,
+                lease=lease,
+                **options,
             )
-        elif len(names) == 1:
-            history_ = frames.get(names[0])
-            session = TradingSession(
-                instance, names[0], broker, venue.clock, **costs, journal=journal, history=history_
-            )
-        else:
-            session = PortfolioSession(
-                instance, names, broker, venue.clock, weights=weights, **costs, journal=journal, history=frames
-            )
-        broker.track(session.om.orders.values())  # its updates must move the objects the OrderManager holds
-        owns = dispatcher is None
-        if dispatcher is None and notify:
-            dispatcher = notifier(settings, store)
-        return cls(
-            session,
-            journal,
-            reconciliation=reconciliation,
-            metrics=metrics,
-            dispatcher=dispatcher,
-            owns_dispatcher=owns,
-            **options,
-        )
+        except BaseException as exc:
+            if lease is not None:
+                lease.release(RunState.STOPPED, f"the session did not start: {exc}"[:500])
+            raise
 
     @property
     def run_id(self) -> int:
@@ -261,6 +291,8 @@ class LiveSession:
     def step(self, bar: Bar) -> list[Order]:
         """Take one bar: the switches first, then the strategy, risk and orders; returns the orders placed."""
         with self.lock:
+            if self.lease is not None and self.lease.lost is not None:  # another session trades the run now
+                return []
             self.apply_controls()
             self._pump()
             try:
@@ -292,7 +324,7 @@ class LiveSession:
         seconds, so a kill switch acts without waiting for a bar. A live stream stays open: whoever opened it
         closes it (which also ends a reader thread still waiting on it).
         """
-        stop = stop or threading.Event()
+        stop = self._stop = stop or threading.Event()
         bars: queue.Queue[Any] = queue.Queue()
         done = threading.Semaphore(0)
         reader = threading.Thread(target=_read, args=(feed, bars, done, stop), name="live-feed", daemon=True)
@@ -307,6 +339,7 @@ class LiveSession:
                     continue
                 if item is _END:
                     self.flush()
+                    self._feed_ended = True
                     break
                 try:
                     self.step(item)
@@ -328,8 +361,9 @@ class LiveSession:
                 halted, enabled = bool(row and row.halted), bool(row is None or row.enabled)
                 reason = row.halted_reason if row is not None else None
                 pending = [(r.id, r.order_id, r.requested_by) for r in uow.order_requests.pending(self.run_id)]
-            reconciling = (reason or "").startswith(f"{RECONCILE} ")
-            if halted and not self._flattened and not reconciling:  # a reconciliation's halt touches nothing
+            # a reconciliation's halt touches nothing, nor does one of a broker that stays unavailable
+            reconciling = (reason or "").startswith((f"{RECONCILE} ", f"{UNAVAILABLE} "))
+            if halted and not self._flattened and not reconciling:
                 self._flatten(reason or "halted")
                 if not self._own_halt:
                     details = {"reason": reason or "halted"}
@@ -338,6 +372,7 @@ class LiveSession:
                     self._alert(event)
             self._flattened = halted
             self._own_halt = self._own_halt and halted
+            self._halt_reason = reason if halted else None
             self.session.risk_manager.halted = halted
             self.session.pause(halted or not enabled)
             self._handle_requests(pending)
@@ -353,17 +388,26 @@ class LiveSession:
             if self.cancel_on_stop:
                 self._cancel_working()
             self._pump(timeout=0.2)
+            ended, why = self._ended()
             with self.journal.store.unit_of_work() as uow:
                 details = {"run_id": self.run_id, "bars": self.bars, "cancel_on_stop": self.cancel_on_stop}
-                uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", details)
+                uow.audit.add("live", "live.stop", f"strategy:{self.journal.strategy}", {**details, "state": ended})
+            if self.lease is not None:
+                self.lease.release(ended, why)
         if self.dispatcher is not None and self._owns_dispatcher:
             self.dispatcher.close()  # waits for deliveries: outside the lock, which an API request may want
         _log.info("live session stopped", run_id=self.run_id, bars=self.bars)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Bars, orders and fills since `open` (what `summary` reports, without asking the broker)."""
+        om = self.session.om
+        return self.bars, len(om.orders) - self._first_order, len(om.fills) - self._first_fill
 
     def summary(self) -> LiveSummary:
         """The run, the bars, orders and fills since `open`, and the account now."""
         broker = self.session.broker
         account = broker.account()
+        symbols = self.session.symbols  # the account may hold symbols other runs trade: not this run's
         return LiveSummary(
             run_id=self.run_id,
             bars=self.bars,
@@ -372,11 +416,34 @@ class LiveSession:
             halted=self.session.risk_manager.halted,
             cash=account.cash,
             equity=account.equity,
-            positions=broker.positions(),
+            positions={s: q for s, q in broker.positions().items() if s.upper() in symbols},
             last_bar=self.last_bar,
+            halt_reason=self._halt_reason if self.session.risk_manager.halted else None,
         )
 
     # --- internals ---------------------------------------------------------------------------------------------
+
+    def _run_lease(self, lease: RunLease | None) -> None:
+        """Hold ``lease`` on the run (one process trades it); losing it stops the session."""
+        self.lease = lease
+        self._stop: threading.Event | None = None  # the stop of `run`, set when the lease is lost
+        self._feed_ended = False
+        self._halt_reason: str | None = None
+        if lease is not None:
+            lease.on_lost = self._lease_lost
+
+    def _lease_lost(self, why: str) -> None:
+        """Another session took the run (this one stalled past its lease): trade no more, tell people, stop."""
+        event = RiskEvent(self.session.clock.now(), self._account_symbol, "halt", "run_lease_lost", {"reason": why})
+        self._alert(event)
+        if self._stop is not None:
+            self._stop.set()
+
+    def _ended(self) -> tuple[RunState, str | None]:
+        """How this session ended: halted (with why), finished (its feed ended) or stopped (before that)."""
+        if self.session.risk_manager.halted:
+            return RunState.HALTED, self._halt_reason or "halted"
+        return (RunState.FINISHED if self._feed_ended else RunState.STOPPED), None
 
     @property
     def _account_symbol(self) -> str:
@@ -453,8 +520,20 @@ class LiveSession:
 
     def _broker_failed(self, exc: BrokerError, symbol: str) -> None:
         _log.error("broker call failed", run_id=self.run_id, error=str(exc), transient=exc.transient)
+        if isinstance(exc, BrokerUnavailable):
+            self._broker_unavailable(exc, symbol)
+            return
         details = {"error": str(exc), "transient": exc.transient}
         self._ops_event(RiskEvent(self.session.clock.now(), symbol, "deny", "broker_error", details))
+
+    def _broker_unavailable(self, exc: BrokerUnavailable, symbol: str) -> None:
+        """The broker kept failing past its deadline: halt this strategy (in the store, so a restart stays halted
+        until a person resumes it) without flattening (the broker is what fails), and tell people."""
+        details = {"error": str(exc), "order_followed": exc.uncertain}
+        self._own_halt = True  # told here, not again as a kill switch
+        self._ops_event(RiskEvent(self.session.clock.now(), symbol, "halt", UNAVAILABLE, details))
+        self.session.risk_manager.halted = True
+        self.session.pause(True)
 
     def _ops_event(self, event: RiskEvent) -> None:
         self.journal.record_risk(event)
@@ -557,6 +636,12 @@ def _symbols(symbols: str | Sequence[str]) -> tuple[str, ...]:
     if not names or len(set(names)) != len(names):
         raise ValueError(f"symbols={symbols!r}: expected one or more symbols, each once")
     return tuple(names)
+
+
+def _utc(moment: Any) -> pd.Timestamp:
+    """``moment`` (text, datetime or Timestamp) as a UTC Timestamp; a naive one is taken as UTC."""
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
 def _history(history: pd.DataFrame | Mapping[str, pd.DataFrame] | None, names: tuple[str, ...]) -> dict[str, Any]:

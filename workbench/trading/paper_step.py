@@ -112,6 +112,7 @@ def paper_step(
         settings=settings,
         notify=notify,
         cancel_on_stop=False,
+        start=start if start is not None else (bars.index[0] if len(bars) else None),  # recorded with a new run
     )
     if on_event is not None:
         live.session.om.subscribe(on_event)

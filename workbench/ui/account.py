@@ -7,7 +7,7 @@ carried forward onto one time axis and summed.
 >>> from workbench.services.snapshot import Snapshot
 >>> summary = account_summary(Snapshot(taken_at=datetime(2024, 7, 1, tzinfo=UTC)))
 >>> summary.equity, summary.state
-(0.0, 'idle: no strategy enabled')
+(0.0, 'idle: no session running')
 """
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ class AccountSummary:
 
     @property
     def state(self) -> str:
-        """``HALTED: ...`` when any strategy is halted, else ``running: ...``, else idle."""
+        """``HALTED: ...`` when any strategy is halted, else ``running: ...`` (strategies a session trades now), else
+        idle."""
         if self.halted:
             return f"HALTED: {', '.join(self.halted)}"
         if self.running:
             return f"running: {', '.join(self.running)}"
-        return "idle: no strategy enabled"
+        return "idle: no session running"
 
 
 def account_summary(snapshot: Snapshot) -> AccountSummary:
@@ -52,7 +53,7 @@ def account_summary(snapshot: Snapshot) -> AccountSummary:
     values = positions["market_value"].astype(float) if len(positions) else pd.Series(dtype=float)
     marks = [t for t in runs["last_mark"] if t is not None and not pd.isna(t)]
     halted = strategies["halted"].astype(bool)
-    running = strategies["enabled"].astype(bool) & ~halted
+    running = strategies["enabled"].astype(bool) & ~halted & (strategies["sessions"].astype(int) > 0)
     return AccountSummary(
         equity=equity,
         cash=cash,

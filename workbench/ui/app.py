@@ -46,7 +46,7 @@ class Dashboard(pn.viewable.Viewer):
     >>> poller.tick() and dash.refresh()
     True
     >>> dash.overview.summary.state
-    'idle: no strategy enabled'
+    'idle: no session running'
     """
 
     def __init__(

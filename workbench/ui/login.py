@@ -7,6 +7,11 @@ same-site cookie. Every page load and websocket is let in only while that token 
 .authenticate`: not expired, not revoked, user enabled); logging out revokes it. A wrong password shows
 "invalid credentials" and sets nothing.
 
+Both forms carry an XSRF token (Tornado's ``_xsrf``, checked against its cookie): another site cannot log a
+browser in or out. Logging out is a POST (``GET /logout`` shows the button); after a login the browser goes on to
+``next`` only if it is a path on this server, read as a browser would read it (a tab or a backslash inside it
+cannot make it another site).
+
 >>> from workbench.store import Store
 >>> provider = DashboardAuth(AuthService(Store.open("sqlite://")), cookie_secret="s" * 32)
 >>> provider.login_url, provider.logout_url
@@ -19,6 +24,7 @@ import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from bokeh.server.auth_provider import AuthProvider
@@ -29,9 +35,9 @@ from workbench.auth.service import AuthService
 
 #: The cookie holding a login's access token (signed with the server's cookie secret).
 COOKIE = "workbench_session"
-_PAGE = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True
-).get_template("login.html")
+_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"), autoescape=True)
+_PAGE = _TEMPLATES.get_template("login.html")
+_LOGOUT = _TEMPLATES.get_template("logout.html")
 
 
 class DashboardAuth(AuthProvider):
@@ -95,6 +101,7 @@ class LoginHandler(RequestHandler):
         self._page(note=note)
 
     def post(self) -> None:
+        self.check_xsrf_cookie()  # 403 for a form posted from another site
         username = self.get_argument("username", "")[:64]
         code = self.get_argument("code", "").strip() or None
         try:
@@ -112,15 +119,27 @@ class LoginHandler(RequestHandler):
 
     def _page(self, *, error: str | None = None, note: str | None = None, username: str = "") -> None:
         nxt = _local(self.get_argument("next", "/"))
-        self.write(_PAGE.render(action=self.request.path, error=error, note=note, username=username, next=nxt))
+        page = _PAGE.render(
+            action=self.request.path, error=error, note=note, username=username, next=nxt, xsrf=self.xsrf_form_html()
+        )
+        self.write(page)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        _allow(self, status_code)
+        super().write_error(status_code, **kwargs)
 
 
 class LogoutHandler(RequestHandler):
-    """``GET /logout``: revoke the login (every token of it), drop the cookie, show the login form."""
+    """``GET /logout``: a button to log out; ``POST /logout`` (with the XSRF token): revoke the login (every token of
+    it), drop the cookie, show the login form."""
 
     provider: DashboardAuth
 
     def get(self) -> None:
+        self.write(_LOGOUT.render(action=self.request.path, xsrf=self.xsrf_form_html()))
+
+    def post(self) -> None:
+        self.check_xsrf_cookie()  # another site cannot log the browser out
         token = self.provider.token(self.request.cookies)
         if token is not None:
             source = self.request.remote_ip or ""
@@ -129,7 +148,29 @@ class LogoutHandler(RequestHandler):
         self.clear_cookie(COOKIE, path="/")
         self.redirect("/login?out=1")
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        _allow(self, status_code)
+        super().write_error(status_code, **kwargs)
+
+
+def _allow(handler: RequestHandler, status_code: int) -> None:
+    """A 405 says which methods the path takes (RFC 9110: ``Allow``)."""
+    if status_code == 405:
+        handler.set_header("Allow", "GET, POST")
+
 
 def _local(url: str) -> str:
-    """``url`` if it is a path on this server, else ``/`` (no open redirect to another site)."""
-    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/"
+    r"""``url`` if it is a path on this server, else ``/`` (no open redirect to another site).
+
+    Browsers drop tabs and newlines anywhere in a URL and read ``\`` as ``/``: ``/\t/evil.com`` is ``//evil.com``
+    to them. So a control character, a space or a backslash anywhere refuses it, as does a scheme or a host.
+
+    >>> _local("/runs?tab=2"), _local("/\t/evil.com"), _local("//evil.com"), _local("/\\evil.com")
+    ('/runs?tab=2', '/', '/', '/')
+    """
+    if any(ord(c) <= 0x20 or c in "\x7f\\" for c in url):
+        return "/"
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return "/"
+    return url

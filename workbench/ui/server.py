@@ -3,6 +3,10 @@
 One process serves every tab from one `Poller`; each tab is a `Dashboard` whose `Controls` hold the login of the
 browser that opened it. The reports folder is served at ``/reports`` behind the same login. The server listens
 on 127.0.0.1 by default, and refuses any other address until a user exists who can log in.
+
+Two of Panel's handlers are replaced by stricter ones (`_harden`): its autoload script refuses an anonymous request
+with a 403 (Panel's awaited a session it never got, logging a traceback per request: a log flood anyone could
+cause), and the reports folder answers a path the OS cannot name (``/reports/%00``) with a 404, not a 500.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import panel as pn
+from panel.io.server import AuthenticatedStaticFileHandler, AutoloadJsHandler
+from tornado.web import HTTPError
 
 from workbench.auth.errors import AuthError
 from workbench.auth.policy import AuthPolicy
 from workbench.auth.service import AuthService
+from workbench.auth.vault import Vault
 from workbench.errors import ConfigError
 from workbench.risk.manager import RiskRules
 from workbench.store.database import Store
@@ -78,6 +85,7 @@ def serve(
     cookie_secret: str | None = None,
     session: timedelta = SESSION,
     origins: list[str] | None = None,
+    vault: Vault | None = None,
     threaded: bool = False,
     ready: Callable[[str], None] | None = None,
 ) -> DashboardServer:
@@ -87,7 +95,8 @@ def serve(
     account in this process (orders can then be canceled; its broker joins the health checks); ``period``:
     seconds between reads of the store (and between refreshes of each tab); ``cookie_secret`` signs the session
     cookies (default: random, so logins end with the process); ``origins``: further ``host:port`` the pages may be
-    opened at (behind a proxy, or by a name of a non-loopback ``host``). With ``threaded`` the server runs on a
+    opened at (behind a proxy, or by a name of a non-loopback ``host``); ``vault`` seals the users' TOTP secrets
+    (default: the settings' key). With ``threaded`` the server runs on a
     thread and the call returns; otherwise it blocks until stopped (Ctrl-C), calling ``ready(url)`` first.
 
     Examples
@@ -102,7 +111,8 @@ def serve(
     port = port or _free_port(host)
     url = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/"
     secret = cookie_secret or secrets.token_urlsafe(32)
-    auth = AuthService(store, AuthPolicy(access_ttl=session, session_max=max(session, AuthPolicy().session_max)))
+    policy = AuthPolicy(access_ttl=session, session_max=max(session, AuthPolicy().session_max))
+    auth = AuthService(store, policy, vault=vault)
     provider = DashboardAuth(auth, secret)
     broker = None if desk is None else desk.context.om.broker
     poller = Poller(store, period=period, cache=cache, broker=broker, max_bar_age=max_bar_age).start()
@@ -143,6 +153,7 @@ def serve(
     }
     if not threaded:
         server = pn.serve(page, **options, verbose=False)
+        _harden(server)
         handle = DashboardServer(url, poller, server)
         server.start()
         if ready is not None:
@@ -159,6 +170,7 @@ def serve(
         asyncio.set_event_loop(asyncio.new_event_loop())
         try:
             holder["server"] = server = pn.serve(page, **options, verbose=False)
+            _harden(server)
             server.start()
         except Exception as exc:  # e.g. the port is taken: raised in the caller's thread below
             holder["error"] = exc
@@ -174,6 +186,31 @@ def serve(
         poller.stop()
         raise DashboardError(f"cannot serve the dashboard on {host}:{port}: {holder['error']}") from holder["error"]
     return DashboardServer(url, poller, holder["server"], thread)
+
+
+class _AutoloadJs(AutoloadJsHandler):
+    """Panel's autoload script, for a logged-in browser only: anyone else gets a 403 (one access-log line)."""
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if not self.current_user:
+            raise HTTPError(403)
+        await super().get(*args, **kwargs)
+
+
+class _Reports(AuthenticatedStaticFileHandler):
+    """The reports folder behind the login: a path with a NUL (no file can have one) is not found."""
+
+    def parse_url_path(self, url_path: str) -> str:
+        if "\x00" in url_path:
+            raise HTTPError(404)
+        return super().parse_url_path(url_path)
+
+
+def _harden(server: Any) -> None:
+    """Put `_AutoloadJs` and `_Reports` in place of Panel's handlers in ``server``'s routes."""
+    replaced = {AutoloadJsHandler: _AutoloadJs, AuthenticatedStaticFileHandler: _Reports}
+    for rule in server._tornado.wildcard_router.rules:
+        rule.target = replaced.get(rule.target, rule.target)
 
 
 def _check_bind(host: str, store: Store) -> None:
