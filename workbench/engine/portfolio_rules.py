@@ -39,23 +39,27 @@ from workbench.engine.risk_rules import (
 )
 from workbench.engine.sessions import CLOSED
 
-# Slots of the account's rule state.
-PEAK, DAY, DAY_START, ORDERS_TODAY, HALTED, DAY_HALTED, LAST_EQUITY = range(7)
-N_ACCOUNT = 7
+# Slots of the account's rule state (HELD: how many weights a daily-loss halt holds back).
+PEAK, DAY, DAY_START, ORDERS_TODAY, HALTED, DAY_HALTED, LAST_EQUITY, HELD = range(8)
+N_ACCOUNT = 8
 # Columns of each symbol's rule state: the entry fill of its trade, the best close since, the weight it was last
 # given (after the rules) and whether a rule stopped it out of that weight.
 ENTRY, EXTREME, LAST_WEIGHT, STOPPED = range(4)
 N_SYMBOL = 4
 
 
-def new_rule_state(n_symbols: int, cash: float) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True, nogil=True)
+def new_rule_state_nb(n_symbols, cash):
     """The account's and the symbols' rule state before the first bar: no peak, no day, nothing held."""
     account = np.zeros(N_ACCOUNT)
     account[PEAK] = np.nan
     account[DAY] = CLOSED
-    account[DAY_START] = account[LAST_EQUITY] = cash
+    account[DAY_START] = cash
+    account[LAST_EQUITY] = cash
     symbols = np.zeros((n_symbols, N_SYMBOL))
-    symbols[:, ENTRY] = symbols[:, EXTREME] = symbols[:, LAST_WEIGHT] = np.nan
+    symbols[:, ENTRY] = np.nan
+    symbols[:, EXTREME] = np.nan
+    symbols[:, LAST_WEIGHT] = np.nan
     return account, symbols
 
 
@@ -196,3 +200,66 @@ def settle_nb(account, equity):
     if not equity <= account[PEAK]:
         account[PEAK] = equity
     account[LAST_EQUITY] = equity
+
+
+@njit(cache=True, nogil=True)
+def lift_held_nb(account, held, waiting):
+    """Once no halt lasts, the weights a daily-loss halt held back wait for their fill like new ones."""
+    if account[HELD] == 0.0 or halted_nb(account):
+        return
+    account[HELD] = 0.0
+    for j in range(held.shape[0]):
+        if held[j] == held[j]:
+            waiting[j] = held[j]
+            held[j] = np.nan
+
+
+@njit(cache=True, nogil=True)
+def decide_nb(raw, allowed, risk, fill_open, account, symbols, limited, waiting, held, out):
+    """A bar's weights ``raw`` (NaN: none for that symbol) under the rules: limited (`limit_weights_nb`, into
+    ``limited``; all NaN when the row gives none or the account is halted for good), then waiting for their fill (held
+    back instead while a daily-loss halt lasts). When the fill bar is in session (``fill_open``) the waiting weights
+    are released into ``out`` past the re-entry rule (`reentry_nb`). Returns how many were released."""
+    given = False
+    for j in range(raw.shape[0]):
+        limited[j] = np.nan
+        given = given or raw[j] == raw[j]
+    if given and account[HALTED] == 0.0:
+        limit_weights_nb(raw, allowed, risk, limited)
+        hold = account[DAY_HALTED] != 0.0
+        for j in range(raw.shape[0]):
+            if limited[j] == limited[j]:
+                if hold:
+                    held[j] = limited[j]
+                    account[HELD] = 1.0
+                else:
+                    waiting[j] = limited[j]
+    if not fill_open:
+        return 0
+    released = 0
+    for j in range(waiting.shape[0]):
+        out[j] = waiting[j]
+        if waiting[j] == waiting[j]:
+            released += 1
+        waiting[j] = np.nan
+    if released == 0:
+        return 0
+    return reentry_nb(out, symbols)
+
+
+@njit(cache=True, nogil=True)
+def exit_orders_nb(positions, last_close, tradable, equity, risk, account, symbols, reasons, waiting, due):
+    """The exit rules after a close (`exit_scan_nb`) as orders: each exiting symbol's weight in ``due`` (the orders
+    of this close, or those due at the next open) set to 0; the account's rule also drops every other weight due or
+    waiting. Returns the account's rule (``NO_EXIT`` when none) and how many weights are due now."""
+    rule = exit_scan_nb(positions, last_close, tradable, equity, due, risk, account, symbols, reasons)
+    n = 0
+    for j in range(positions.shape[0]):
+        if rule != NO_EXIT:
+            waiting[j] = np.nan
+            due[j] = np.nan
+        if reasons[j] != NO_EXIT:
+            due[j] = 0.0
+        if due[j] == due[j]:
+            n += 1
+    return rule, n

@@ -25,26 +25,17 @@ from workbench.engine.portfolio import (
     write_trip_nb,
 )
 from workbench.engine.portfolio_rules import (
-    DAY,
-    DAY_HALTED,
-    DAY_START,
-    EXTREME,
-    HALTED,
-    LAST_EQUITY,
-    LAST_WEIGHT,
-    N_ACCOUNT,
-    N_SYMBOL,
-    PEAK,
     days_on_nb,
-    exit_scan_nb,
+    decide_nb,
+    exit_orders_nb,
     halted_nb,
-    limit_weights_nb,
+    lift_held_nb,
     mark_extremes_nb,
-    reentry_nb,
+    new_rule_state_nb,
     roll_day_nb,
     settle_nb,
 )
-from workbench.engine.risk_rules import NO_EXIT, exit_rules_active_nb
+from workbench.engine.risk_rules import exit_rules_active_nb
 from workbench.engine.sessions import CLOSED
 
 
@@ -74,18 +65,6 @@ def _gross_nb(row):
             gross += abs(w)
             n += 1
     return gross, n
-
-
-@njit(cache=True, nogil=True)
-def _release_nb(waiting, out):
-    """Move the waiting weights into ``out`` (NaN where none); returns how many there are."""
-    n = 0
-    for j in range(waiting.shape[0]):
-        out[j] = waiting[j]
-        if waiting[j] == waiting[j]:
-            n += 1
-        waiting[j] = np.nan
-    return n
 
 
 @njit(cache=True, nogil=True)
@@ -138,19 +117,11 @@ def simulate_weights_nb(
     rules_on = rules_active_nb(risk, days, allowed)
     exits_on = rules_on and exit_rules_active_nb(risk)
     days_on = rules_on and days_on_nb(risk)
-    account = np.zeros(N_ACCOUNT)
-    account[PEAK] = np.nan
-    account[DAY] = CLOSED
-    account[DAY_START] = account[LAST_EQUITY] = cash0
-    symbols = np.zeros((m, N_SYMBOL))
-    symbols[:, LAST_WEIGHT] = np.nan
-    symbols[:, EXTREME] = np.nan
+    account, symbols = new_rule_state_nb(m, cash0)
     limited = np.empty(m)
     waiting = np.full(m, np.nan)  # weights decided, waiting for a fill bar in session
-    held = np.full(m, np.nan)  # weights given while a daily-loss halt lasts, released when it lifts
-    n_held = 0
-    row = np.full(m, np.nan)  # with rules: the weights to trade at the current fill
-    due = np.full(m, np.nan)  # next-open fills: the weights (and exits) due at the next bar's open
+    held = np.full(m, np.nan)  # weights given while a daily-loss halt lasts
+    due = np.full(m, np.nan)  # the weights (and exits) to trade at the current fill: this close or the next open
     n_due = 0
     tradable = np.zeros(m, dtype=np.bool_)
     reasons = np.zeros(m, dtype=np.int64)
@@ -172,12 +143,7 @@ def simulate_weights_nb(
                 val_prices[j] = price
         if days_on:
             roll_day_nb(account, days[t])
-            if n_held > 0 and not halted_nb(account):  # the day's halt lifted: its weights wait for their fill
-                n_held = 0
-                for j in range(m):
-                    if held[j] == held[j]:
-                        waiting[j] = held[j]
-                        held[j] = np.nan
+            lift_held_nb(account, held, waiting)
         if not fill_close and n_due > 0:  # bar t - 1's weights and exits, at this open
             n_due = 0
             cash, missing = rebalance_nb(
@@ -187,54 +153,28 @@ def simulate_weights_nb(
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t - 1, missing
                 return int(stats[0]), int(stats[4])
-        # bar t's weights: checked, limited by the rules, released once their fill bar is in session
+        # bar t's weights: checked, limited by the rules, traded once their fill bar is in session
         fill_bar = t if fill_close else t + 1
         gross, given = _gross_nb(weights[t])
         if given > 0 and fill_bar < end and gross > leverage and not is_close_nb(gross, leverage):
             error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, t, -1
             return int(stats[0]), int(stats[4])
-        released = 0
-        if not rules_on:
-            if given > 0 and fill_bar < end:
-                if fill_close:
-                    cash, missing = rebalance_nb(
-                        t, weights[t], close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips,
-                        stats, record, trips_out, fills_out, seq, sizes, False, risk, account, symbols,
-                    )  # fmt: skip
-                    if missing >= 0:
-                        error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
-                        return int(stats[0]), int(stats[4])
-                else:
-                    for j in range(m):
-                        due[j] = weights[t, j]
-                    n_due = given
-        else:
-            if given > 0 and account[HALTED] == 0.0:
-                limit_weights_nb(weights[t], allowed, risk, limited)
-                if account[DAY_HALTED] != 0.0:
-                    for j in range(m):
-                        if limited[j] == limited[j]:
-                            held[j] = limited[j]
-                            n_held = 1
-                else:
-                    for j in range(m):
-                        if limited[j] == limited[j]:
-                            waiting[j] = limited[j]
-            if fill_bar < end and days[fill_bar] != CLOSED and _release_nb(waiting, row) > 0:
-                released = reentry_nb(row, symbols)
-            if released > 0:
-                if fill_close:
-                    cash, missing = rebalance_nb(
-                        t, row, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats,
-                        record, trips_out, fills_out, seq, sizes, True, risk, account, symbols,
-                    )  # fmt: skip
-                    if missing >= 0:
-                        error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
-                        return int(stats[0]), int(stats[4])
-                else:
-                    for j in range(m):
-                        due[j] = row[j]
-                    n_due = released
+        if rules_on:
+            fill_open = fill_bar < end and days[fill_bar] != CLOSED
+            n_due = decide_nb(weights[t], allowed, risk, fill_open, account, symbols, limited, waiting, held, due)
+        elif given > 0 and fill_bar < end:
+            for j in range(m):
+                due[j] = weights[t, j]
+            n_due = given
+        if fill_close and n_due > 0:
+            n_due = 0
+            cash, missing = rebalance_nb(
+                t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
+                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols,
+            )  # fmt: skip
+            if missing >= 0:
+                error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
+                return int(stats[0]), int(stats[4])
         # the close: marks, then the exit rules on it
         equity = cash
         for j in range(m):
@@ -245,41 +185,24 @@ def simulate_weights_nb(
                 equity += positions[j] * last_close[j]
         if exits_on and not halted_nb(account):
             mark_extremes_nb(positions, close[t], symbols)
-            if fill_close or n_due == 0:
-                for j in range(m):
-                    due[j] = np.nan
+            if n_due == 0:
+                due[:] = np.nan
             for j in range(m):
                 price = close[t, j] if fill_close else (open_[fill_bar, j] if fill_bar < end else np.nan)
                 tradable[j] = allowed[j] and fill_bar < end and days[fill_bar] != CLOSED and price == price
-            account_rule = exit_scan_nb(positions, last_close, tradable, equity, due, risk, account, symbols, reasons)
-            exits = 0
-            for j in range(m):
-                if account_rule != NO_EXIT:
-                    waiting[j] = np.nan
-                    if not fill_close:
-                        due[j] = np.nan if positions[j] == 0.0 else 0.0
-                if reasons[j] != NO_EXIT:
-                    exits += 1
-                    if fill_close:
-                        row[j] = 0.0
-                    else:
-                        due[j] = 0.0
-                elif fill_close:
-                    row[j] = np.nan
-            if fill_close and exits > 0:
-                cash, missing = rebalance_nb(
-                    t, row, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
+            _, n_due = exit_orders_nb(
+                positions, last_close, tradable, equity, risk, account, symbols, reasons, waiting, due
+            )
+            if fill_close and n_due > 0:
+                n_due = 0
+                cash, _ = rebalance_nb(
+                    t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
                     trips_out, fills_out, seq, sizes, True, risk, account, symbols,
                 )  # fmt: skip
                 equity = cash
                 for j in range(m):
                     if positions[j] != 0.0:
                         equity += positions[j] * last_close[j]
-            elif not fill_close:
-                n_due = 0
-                for j in range(m):
-                    if due[j] == due[j]:
-                        n_due += 1
         if rules_on:
             settle_nb(account, equity)
         ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
