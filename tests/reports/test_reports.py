@@ -223,11 +223,6 @@ BAD = [
         ValueError,
         "momentum is a universe strategy and chooses its own weights",
     ),
-    (
-        {"strategy": "momentum", "symbols": "SPY,QQQ", "risk": {"stop_loss": 0.05}},
-        ValueError,
-        "risk rules for a universe strategy (momentum): not supported yet",
-    ),
 ]
 
 

@@ -43,6 +43,20 @@ def test_a_universe_session_places_the_backtests_orders(fill) -> None:
     assert broker.account().equity == pytest.approx(bt.equity.iloc[-1], rel=1e-12)
 
 
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_a_universe_session_under_risk_rules_places_the_backtests_orders_and_decisions(fill) -> None:
+    rules = {"stop_loss": 0.03, "max_gross_exposure": 0.9, "max_orders_per_day": 3, "daily_loss": 0.02}
+    clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))
+    broker = SimBroker(clock, cash=CASH, fees=0.001)
+    session = UniverseSession(MOMENTUM, list(BARS), broker, clock, fees=0.001, fill=fill, risk=rules)
+    placed = session.run(ReplayFeed(BARS))
+    bt = wb.backtest(MOMENTUM, BARS, fees=0.001, fill=fill, risk=rules)
+    assert orders(placed) == orders(bt.order_records) and len(placed) > 20
+    decisions = [(e.timestamp, e.symbol, e.decision, e.rule) for e in session.risk_manager.events]
+    assert decisions == [(e.timestamp, e.symbol, e.decision, e.rule) for e in bt.risk_events]
+    assert {rule for *_, decision, rule in decisions if decision != "approve"} >= {"stop_loss", "max_gross_exposure"}
+
+
 def test_a_live_universe_run_is_recorded_and_resumes_as_if_it_had_not_stopped(store: Store) -> None:
     """Stopped after every 50 bar times and resumed from the store: the same orders as one uninterrupted run."""
     times = BARS["SPY"].index
@@ -104,8 +118,8 @@ def test_universe_sessions_refuse_what_they_cannot_trade(store: Store) -> None:
         UniverseSession(MOMENTUM, ["SPY"], SimBroker(clock), clock)
     with pytest.raises(ValueError, match="momentum is a universe strategy and chooses its own weights"):
         LiveSession.open(store, MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock=clock, weights={"SPY": 1.0})
-    with pytest.raises(ValueError, match=r"risk rules for a universe strategy \(Momentum\): not supported yet"):
-        UniverseSession(MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock, risk={"stop_loss": 0.05})
+    with pytest.raises(ValueError, match=r"stop_loss=5: must be a fraction in \(0, 1\]"):
+        UniverseSession(MOMENTUM, ["SPY", "QQQ"], SimBroker(clock), clock, risk={"stop_loss": 5})
     with pytest.raises(ValueError, match=r"leverage=2: a one-symbol strategy's exposure is in \[-1, 1\]"):
         LiveSession.open(store, "sma_cross", ["SPY"], SimBroker(clock), clock=clock, leverage=2)
 

@@ -50,6 +50,16 @@ def snapped_sum_nb(a, b):
 
 
 @njit(cache=True, nogil=True)
+def account_value_nb(cash, positions, prices):
+    """Cash plus every holding at ``prices`` (summed in symbol order, so every path gets the same float)."""
+    value = cash
+    for j in range(positions.shape[0]):
+        if positions[j] != 0.0:
+            value += positions[j] * prices[j]
+    return value
+
+
+@njit(cache=True, nogil=True)
 def order_sequence_nb(weights, positions, val_prices, value, seq, keys):
     """The symbols with a weight that asks for a trade, in the order their orders run: by order value (``weight x
     value - position x valuation price``), the most negative (the largest sell) first, ties in symbol order; into
@@ -168,10 +178,7 @@ def plan_nb(weights, prices, val_prices, cash, positions, seq, sizes):
     at the valuation prices.
     Returns how many orders there are, and -1 or the first symbol with a weight but no price (NaN in ``prices``):
     its order can be neither sized nor filled."""
-    value = cash
-    for j in range(positions.shape[0]):
-        if positions[j] != 0.0:
-            value += positions[j] * val_prices[j]
+    value = account_value_nb(cash, positions, val_prices)
     n = order_sequence_nb(weights, positions, val_prices, value, seq, sizes)
     for k in range(n):
         j = seq[k]

@@ -20,6 +20,7 @@ from workbench.engine.portfolio import (
     NAN_PRICE,
     OK,
     OVER_LEVERAGE,
+    account_value_nb,
     rebalance_nb,
     trip_pnl_nb,
     write_trip_nb,
@@ -176,13 +177,11 @@ def simulate_weights_nb(
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
                 return int(stats[0]), int(stats[4])
         # the close: marks, then the exit rules on it
-        equity = cash
         for j in range(m):
             price = close[t, j]
             if price == price:
                 last_close[j] = price
-            if positions[j] != 0.0:
-                equity += positions[j] * last_close[j]
+        equity = account_value_nb(cash, positions, last_close)
         if exits_on and not halted_nb(account):
             mark_extremes_nb(positions, close[t], symbols)
             if n_due == 0:
@@ -199,10 +198,7 @@ def simulate_weights_nb(
                     t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
                     trips_out, fills_out, seq, sizes, True, risk, account, symbols,
                 )  # fmt: skip
-                equity = cash
-                for j in range(m):
-                    if positions[j] != 0.0:
-                        equity += positions[j] * last_close[j]
+                equity = account_value_nb(cash, positions, last_close)
         if rules_on:
             settle_nb(account, equity)
         ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(

@@ -107,8 +107,6 @@ def check_parameters(
     leverage = check_leverage(leverage, universe)
     if universe and weights is not None:
         raise ValueError(f"weights={dict(weights)!r}: {strategy} is a universe strategy and chooses its own weights")
-    if universe and rules.active():
-        raise ValueError(f"risk rules for a universe strategy ({strategy}): not supported yet; report it without risk")
     check_periods_per_year(periods_per_year)
     ranges = None if sweep is None else {name: _range(spec) for name, spec in sweep.items()}
     if ranges is not None:

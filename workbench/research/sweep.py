@@ -170,10 +170,6 @@ def _sweep_universe(
     client: Client | str | None,
 ) -> SweepResult:
     """The sweep of a universe strategy: every parameter set over every symbol in one account, a row each."""
-    if not np.isnan(costs.risk).all() or costs.hours is not None or costs.allowed is not None:
-        raise ValueError(
-            f"risk rules for a universe strategy ({cls.__name__}): not supported yet; sweep it without risk=..."
-        )
     panel = prepare_panel(bars)
     check_windows(cls, grid, {"the panel": pd.DataFrame(index=panel.index)})
     if panel.shape[0] < 2 * CSCV_BLOCKS:

@@ -246,11 +246,6 @@ def _backtest_universe(
     leverage: float | None,
 ) -> PortfolioResult:
     """A universe strategy's event-driven backtest (``trading.universe.run_universe``) as a ``PortfolioResult``."""
-    if rules.active():
-        raise ValueError(
-            f"risk rules for a universe strategy ({type(instance).__name__}): not supported yet; backtest it "
-            f"without risk (given {', '.join(rules.active())})"
-        )
     leverage = check_leverage(leverage)
     panel = prepare_panel(bars)
     ppy = float(periods_per_year or infer_periods_per_year(panel.index))
@@ -259,7 +254,7 @@ def _backtest_universe(
         strategy=instance,
         weights={},
         frames={s.upper(): f for s, f in frames.items()},
-        **run_universe(instance, panel, costs, leverage, ppy),
+        **run_universe(instance, panel, costs, leverage, ppy, rules),
     )
     result.settings = {**settings, "costs": {**settings["costs"], "leverage": leverage}, "weights": None}
     return result

@@ -1,8 +1,8 @@
-"""Universe strategies traded through the objects that trade live: ``UniverseDriver`` turns one bar time's target
-weights into orders with the sweep's own step (`engine.portfolio.plan_nb` sizes and orders them, sells first;
-`engine.portfolio.fill_order_nb` cuts a buy to the cash) and sends each through RiskManager -> OrderManager ->
-broker; `run_universe` is the event-driven backtest of a universe strategy (``wb.backtest``), equal to its sweep
-row."""
+"""Universe strategies traded through the objects that trade live: ``UniverseDriver`` turns each bar time's target
+weights into orders with the sweep's own step and rules (`engine.portfolio_rules` decides, `engine.portfolio.plan_nb`
+sizes and orders them, sells first; `engine.portfolio.fill_order_nb` cuts a buy to the cash) and sends each through
+RiskManager -> OrderManager -> broker; `run_universe` is the event-driven backtest of a universe strategy
+(``wb.backtest``), equal to its sweep row."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from workbench.engine.fills import is_close_nb
+from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.portfolio import (
     N_TRIP_FIELDS,
     N_TRIP_STATE,
     TRIP_FIELDS,
+    account_value_nb,
     book_trip_nb,
     fill_order_nb,
     open_trip_nb,
@@ -25,9 +26,31 @@ from workbench.engine.portfolio import (
     trip_pnl_nb,
     write_trip_nb,
 )
+from workbench.engine.portfolio_rules import (
+    ORDERS_TODAY,
+    days_on_nb,
+    decide_nb,
+    exit_orders_nb,
+    halted_nb,
+    lift_held_nb,
+    mark_extremes_nb,
+    new_rule_state_nb,
+    opened_nb,
+    roll_day_nb,
+    settle_nb,
+)
+from workbench.engine.risk_rules import (
+    MAX_EXPOSURE,
+    MAX_NET_EXPOSURE,
+    NO_EXIT,
+    exit_rules_active_nb,
+    order_allowed_nb,
+)
+from workbench.engine.sessions import CLOSED
+from workbench.engine.weights_kernel import rules_active_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, Side
-from workbench.risk.manager import RiskManager, RiskRules
+from workbench.risk.manager import ACCOUNT, RiskManager, RiskRules
 from workbench.risk.monitor import path_alerts
 from workbench.strategies.universe import Panel, UniverseStrategy, call_weights
 from workbench.trading.build import backtest_account
@@ -36,8 +59,13 @@ from workbench.trading.venue import Venue
 
 
 class UniverseDriver:
-    """The orders of a universe strategy's weights, bar time by bar time, through ``om`` at ``venue``; the round
-    trips of every symbol follow the fills (``trips``), as the sweep books them."""
+    """The orders of a universe strategy's weights, bar time by bar time, through ``om`` at ``venue``, with the
+    sweep kernel's decisions (`engine.weights_kernel`): the same phase kernels (`engine.portfolio_rules`) in the same
+    order, each order sized by `plan_nb`, cut by the risk manager's caps and to the cash by `fill_order_nb`, sent
+    through the OrderManager. The round trips of every symbol follow the fills (``trips``), as the sweep books them.
+
+    Feed it each complete row with `bar`. With next-open fills a row's decisions need the next row (is its fill bar
+    in session, has each symbol an open there?), so they are made when that row arrives, before its orders."""
 
     def __init__(
         self,
@@ -51,45 +79,130 @@ class UniverseDriver:
         self.symbols, self.costs, self.venue, self.om, self.risk_manager = symbols, costs, venue, om, risk_manager
         self.leverage = leverage
         m = len(symbols)
-        self.val_prices = np.full(m, np.nan)
+        self.allowed = costs.account_sessions(pd.DatetimeIndex([], tz="UTC"), symbols)[1]
+        self.rules_on = bool(rules_active_nb(costs.risk, np.zeros(0, dtype=np.int64), self.allowed)) or (
+            costs.hours is not None
+        )
+        self.exits_on = self.rules_on and bool(exit_rules_active_nb(costs.risk))
+        self.days_on = self.rules_on and bool(days_on_nb(costs.risk))
+        self.account, self.rule_state = new_rule_state_nb(m, costs.cash)
+        self.val_prices, self.last_close = np.full(m, np.nan), np.full(m, np.nan)
+        self.waiting, self.held, self.due = np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan)
+        self.n_due = 0
+        self._limited, self._reasons = np.empty(m), np.zeros(m, dtype=np.int64)
         self.trips = np.zeros((m, N_TRIP_STATE))
         self.stats = np.zeros(5)  # round trips closed, wins, gross win, gross loss, (unused)
         self.closed: list[np.ndarray] = []
         self._seq, self._sizes = np.empty(m, dtype=np.int64), np.empty(m)
+        self._previous: tuple[int, datetime, np.ndarray, np.ndarray] | None = None  # next-open: the row to decide
 
     def adopt(self, positions: dict[str, tuple[float, float]], bar: int) -> None:
         """Take over positions opened before this driver (symbol -> (qty, average price)): each is a round trip
-        open since ``bar`` at its average price (the fees it paid are not known here)."""
+        open since ``bar`` at its average price (the fees it paid are not known here), measured by the stops from
+        that price."""
         for j, symbol in enumerate(self.symbols):
             qty, avg_price = positions.get(symbol, (0.0, np.nan))
             if qty != 0.0:
                 open_trip_nb(self.trips, j, bar, qty, avg_price, 0.0)
+                opened_nb(self.rule_state, j, 0.0, qty, avg_price)
+
+    def prime(self, t: int, moment: datetime, closes: np.ndarray, weights: np.ndarray) -> None:
+        """Take the last warm-up row as traded: its closes are the last prices, and with next-open fills its weights
+        are decided (and traded) at the first row given to `bar`."""
+        self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+        if not self.costs.fill_close:
+            self._previous = (t, moment, closes, weights)
 
     def holdings(self) -> tuple[float, np.ndarray]:
         """The broker's cash and the driver's symbols' positions."""
         held = self.venue.broker.positions()
         return self.venue.broker.account().cash, np.array([held.get(s, 0.0) for s in self.symbols])
 
-    def value_at(self, prices: np.ndarray) -> None:
-        """Take the prices the next orders fill at as the holdings' valuation prices (the last one where NaN)."""
-        self.val_prices = np.where(np.isnan(prices), self.val_prices, prices)
+    def bar(
+        self, t: int, moment: datetime, day: int, opens: np.ndarray, closes: np.ndarray, weights: np.ndarray,
+        paused: bool = False,
+    ) -> None:  # fmt: skip
+        """Row ``t`` (its time, session id, opens and closes; NaN where a symbol has no bar) with the strategy's
+        ``weights`` of it: every decision and order it completes. ``paused`` (a switched-off strategy) places no
+        order and drops the weights that come due. ``ValueError`` when weights ask for more than the leverage or to
+        trade a symbol without a price."""
+        fill_close = self.costs.fill_close
+        if not fill_close and self._previous is not None:  # the previous row's decisions: its fill bar is here
+            self._decide(*self._previous, day, opens, paused)
+        fill_prices = closes if fill_close else opens
+        self.val_prices = np.where(np.isnan(fill_prices), self.val_prices, fill_prices)
+        if self.days_on:
+            roll_day_nb(self.account, day)
+            lift_held_nb(self.account, self.held, self.waiting)
+        if not fill_close:
+            self._trade(t, moment, opens, paused)
+            self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+            self._previous = (t, moment, closes, weights)
+            return
+        self._decide(t, moment, closes, weights, day, closes, paused)
 
-    def trade(self, decided: datetime, weights: np.ndarray, prices: np.ndarray, bar: int, moment: datetime) -> None:
-        """Send the orders of the ``weights`` decided at ``decided``, filling at ``prices`` now (bar ``bar`` at
-        ``moment``); ``ValueError`` when they ask for more than the leverage or to trade a symbol without a price."""
+    def _decide(
+        self, t: int, moment: datetime, closes: np.ndarray, weights: np.ndarray, fill_day: int, fill_prices,
+        paused: bool,
+    ) -> None:  # fmt: skip
+        """Row ``t``'s weights under the rules (released if the fill bar, of session ``fill_day`` at ``fill_prices``,
+        is in session), then its close: marks, the exit rules, the account's peak and day."""
+        fill_close = self.costs.fill_close
+        self._check_leverage(moment, weights)
+        fill_open = fill_day != CLOSED
+        self.n_due = int(
+            decide_nb(
+                weights, self.allowed, self.costs.risk, fill_open, self.account, self.rule_state, self._limited,
+                self.waiting, self.held, self.due,
+            )
+        )  # fmt: skip
+        self._report_limits(moment, weights)
+        if fill_close:
+            self._trade(t, moment, closes, paused)
+            self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+        cash, positions = self.holdings()
+        equity = float(account_value_nb(cash, positions, self.last_close))
+        if self.exits_on and not halted_nb(self.account):
+            mark_extremes_nb(positions, closes, self.rule_state)
+            if self.n_due == 0:
+                self.due[:] = np.nan
+            tradable = self.allowed & fill_open & ~np.isnan(fill_prices)
+            rule, n = exit_orders_nb(
+                positions, self.last_close, tradable, equity, self.costs.risk, self.account, self.rule_state,
+                self._reasons, self.waiting, self.due,
+            )  # fmt: skip
+            self.n_due = int(n)
+            self._report_exits(moment, int(rule), positions, closes, equity)
+            if fill_close and self.n_due:
+                self._trade(t, moment, closes, paused)
+                cash, positions = self.holdings()
+                equity = float(account_value_nb(cash, positions, self.last_close))
+        if self.rules_on:
+            settle_nb(self.account, equity)
+
+    def _check_leverage(self, moment: datetime, weights: np.ndarray) -> None:
         gross = float(np.nansum(np.abs(weights)))
         if gross > self.leverage and not is_close_nb(gross, self.leverage):
             held = {s: round(float(w), 6) for s, w in zip(self.symbols, weights, strict=True) if w == w and w != 0.0}
             raise ValueError(
-                f"the weights at {pd.Timestamp(decided)} hold {gross:.6g} of equity in {held}: more than the leverage "
+                f"the weights at {pd.Timestamp(moment)} hold {gross:.6g} of equity in {held}: more than the leverage "
                 f"allowed ({self.leverage:g})"
             )
+
+    def _trade(self, t: int, moment: datetime, prices: np.ndarray, paused: bool) -> None:
+        """Send the weights due (``due``) at ``prices`` (bar ``t``), sells first, through the OrderManager."""
+        if not self.n_due:
+            return
+        self.n_due = 0
+        if paused:
+            return
+        weights = self.due
         cash, positions = self.holdings()
         n, missing = plan_nb(weights, prices, self.val_prices, cash, positions, self._seq, self._sizes)
         if missing >= 0:
             raise ValueError(
-                f"the weights at {pd.Timestamp(decided)} ask to trade {self.symbols[missing]}, which has no price at "
-                f"{pd.Timestamp(moment)} where the order would fill (no bar): a weight there must be NaN"
+                f"weights ask to trade {self.symbols[missing]}, which has no price at {pd.Timestamp(moment)} where the "
+                "order would fill (no bar): a weight there must be NaN"
             )
         self.venue.simulation.set_time(moment)
         costs = self.costs
@@ -97,17 +210,50 @@ class UniverseDriver:
             j, size = int(self._seq[k]), float(self._sizes[k])
             if size == 0.0 or is_close_nb(size, 0.0):
                 continue
+            symbol, weight = self.symbols[j], float(weights[j])
             cash, positions = self.holdings()
+            if self.rules_on and weight != 0.0:
+                size = self.risk_manager.cap_size(moment, symbol, size, float(positions[j]), float(prices[j]))
+                if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
+                    continue
+                if not order_allowed_nb(self.account[ORDERS_TODAY], weight, costs.risk):
+                    self.risk_manager.denied(moment, symbol, "max_orders_per_day", {"target": weight})
+                    continue
             units = fill_order_nb(cash, positions[j], size, prices[j], costs.fees, costs.fixed_fee, costs.slippage)[0]
             if units == 0.0:
                 continue
-            symbol = self.symbols[j]
             self.venue.simulation.quote(symbol, float(prices[j]))
             side = Side.BUY if units > 0 else Side.SELL
             order = Order.market(symbol=symbol, side=side, qty=abs(units), created_at=moment, strategy=self.om.strategy)
             sent = self.om.submit(order)
             if sent.filled_qty > 0.0:
-                self._book(bar, j, positions[j], sent)
+                if self.rules_on:
+                    self.account[ORDERS_TODAY] += 1.0
+                    after = positions[j] + sent.filled_qty * sent.side.sign
+                    opened_nb(self.rule_state, j, float(positions[j]), after, sent.avg_fill_price)
+                self._book(t, j, positions[j], sent)
+
+    def _report_limits(self, moment: datetime, weights: np.ndarray) -> None:
+        """Risk events of the row's weights: a symbol not allowed, a weight cut by an exposure limit."""
+        if not self.rules_on:
+            return
+        for j in np.flatnonzero(~np.isnan(weights)):
+            symbol, wanted, allowed = self.symbols[j], float(weights[j]), float(self._limited[j])
+            if not self.allowed[j]:
+                self.risk_manager.denied(moment, symbol, "allowed_symbols", {"weight": wanted})
+            elif allowed == allowed and not is_close_nb(allowed, wanted):
+                self.risk_manager.resized(moment, symbol, wanted, allowed, _limit_of(self._limited, j, self.costs.risk))
+
+    def _report_exits(
+        self, moment: datetime, rule: int, positions: np.ndarray, closes: np.ndarray, equity: float
+    ) -> None:
+        """Risk events of the exit rules: each position a rule closes; the account's rule with nothing held."""
+        exits = np.flatnonzero(self._reasons != NO_EXIT)
+        for j in exits:
+            details = {"close": float(closes[j]), "position": float(positions[j])}
+            self.risk_manager.exited(moment, self.symbols[j], int(self._reasons[j]), details)
+        if rule != NO_EXIT and not len(exits):
+            self.risk_manager.exited(moment, ACCOUNT, rule, {"equity": equity})
 
     def _book(self, bar: int, j: int, position: float, order: Order) -> None:
         """Follow a filled order into symbol ``j``'s round trip, as the sweep books it."""
@@ -127,34 +273,39 @@ class UniverseDriver:
             self.stats[3] -= pnl
 
 
+def _limit_of(weights: np.ndarray, j: int, risk: np.ndarray) -> str:
+    """The exposure limit that cut symbol ``j``'s weight to ``weights[j]``."""
+    if risk[MAX_NET_EXPOSURE] == risk[MAX_NET_EXPOSURE] and is_close_nb(
+        abs(np.nansum(weights)), risk[MAX_NET_EXPOSURE]
+    ):
+        return "max_net_exposure"
+    if risk[MAX_EXPOSURE] == risk[MAX_EXPOSURE] and is_close_nb(abs(weights[j]), risk[MAX_EXPOSURE]):
+        return "max_exposure"
+    return "max_gross_exposure"
+
+
 def run_universe(
-    instance: UniverseStrategy, panel: Panel, costs: Costs, leverage: float, ppy: float
+    instance: UniverseStrategy, panel: Panel, costs: Costs, leverage: float, ppy: float, rules: RiskRules
 ) -> dict[str, object]:
-    """The event-driven backtest of ``instance`` over ``panel``: its weights (computed once, as the sweep does)
-    traded bar time by bar time through RiskManager -> OrderManager -> SimBroker on a simulated clock, equity
-    marked at each close. Returns the pieces of a result (see ``trading.backtest.backtest``)."""
+    """The event-driven backtest of ``instance`` over ``panel`` under ``rules``: its weights (computed once, as the
+    sweep does) traded bar time by bar time through RiskManager -> OrderManager -> SimBroker on a simulated clock,
+    equity marked at each close. Returns the pieces of a result (see ``trading.backtest.backtest``)."""
     weights = call_weights(type(instance), panel, tuple(instance.values.values()))
     opens, closes = panel.arrays[0], panel.arrays[3]
     n, m = panel.shape
     moments = list(panel.index.to_pydatetime())
-    venue, risk_manager, om = backtest_account(costs, moments[0], type(instance).name, RiskRules())
+    days = costs.account_sessions(panel.index, panel.symbols)[0]
+    venue, risk_manager, om = backtest_account(costs, moments[0], type(instance).name, rules)
     driver = UniverseDriver(panel.symbols, costs, venue, om, risk_manager, leverage)
     equity, cash, positions = np.empty(n), np.empty(n), np.empty((n, m))
-    last_close = np.full(m, np.nan)
     with gc_paused():
         for t in range(n):
-            prices = closes[t] if costs.fill_close else opens[t]
-            driver.value_at(prices)
-            decided = t if costs.fill_close else t - 1
-            if decided >= 0 and not np.isnan(weights[decided]).all():
-                driver.trade(moments[decided], weights[decided], prices, t, moments[t])
-            last_close = np.where(np.isnan(closes[t]), last_close, closes[t])
+            driver.bar(t, moments[t], int(days[t]), opens[t], closes[t], weights[t])
             for j in np.flatnonzero(~np.isnan(closes[t])):
                 venue.simulation.quote(panel.symbols[j], float(closes[t, j]))  # marks the account at the close
             cash[t], positions[t] = driver.holdings()
-            held = positions[t] != 0.0
-            equity[t] = cash[t] + float((positions[t][held] * last_close[held]).sum())
-    trades = _trades(driver, positions[-1], last_close, panel, n)
+            equity[t] = account_value_nb(cash[t], positions[t], driver.last_close)
+    trades = _trades(driver, positions[-1], driver.last_close, panel, n)
     metrics = np.empty(N_METRICS)
     stats = driver.stats
     gross = np.abs(positions).sum(axis=1)

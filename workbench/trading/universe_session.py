@@ -77,8 +77,6 @@ class UniverseSession:
         if len(self.symbols) < 2 or len(set(self.symbols)) != len(self.symbols):
             raise ValueError(f"symbols={list(self.symbols)!r}: a universe trades two or more symbols, each once")
         self.rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
-        if self.rules.active():
-            raise ValueError(f"risk rules for a universe strategy ({cls.__name__}): not supported yet")
         self.venue = venue_of(broker, clock)
         history = {s.upper(): f for s, f in (history or {}).items() if s.upper() in self.symbols and len(f)}
         for symbol, frame in history.items():
@@ -94,7 +92,6 @@ class UniverseSession:
         self._rows = np.empty((256, len(BAR_COLUMNS), len(self.symbols)))
         self._pending: dict[str, Bar] = {}
         self._last_of: dict[str, datetime] = {}  # each symbol's last bar taken
-        self._due: tuple[datetime, np.ndarray] | None = None  # next-open: weights waiting for the next row's open
         self.paused = False
         if history:
             self._warm(history)
@@ -114,10 +111,8 @@ class UniverseSession:
                     values[:, j] = frame.loc[moment, list(BAR_COLUMNS)].to_numpy(dtype=np.float64)
                     self._last_of[symbol] = moment.to_pydatetime()
             self._append(moment.to_pydatetime(), values)
-        if not self.costs.fill_close:
-            weights = self._weights()
-            if not np.isnan(weights).all():
-                self._due = (self._times[-1], weights)
+        t = len(self._times) - 1
+        self.driver.prime(t, self._times[t], self._rows[t, 3].copy(), self._weights())
 
     def _resume(self, journal: OrderJournal) -> None:
         """Continue the journal's run: its positions, working orders and sent ids; a halted run stays halted; the
@@ -220,19 +215,8 @@ class UniverseSession:
         self._pending.clear()
         self._append(moment, values)
         t = len(self._times) - 1
-        if self.costs.fill_close:
-            self.driver.value_at(values[3])
-            weights = self._weights()
-            if not self.paused and not np.isnan(weights).all():
-                self.driver.trade(moment, weights, values[3], t, moment)
-        else:
-            self.driver.value_at(values[0])
-            due, self._due = self._due, None
-            if due is not None and not self.paused:
-                self.driver.trade(due[0], due[1], values[0], t, moment)
-            weights = self._weights()
-            if not np.isnan(weights).all():
-                self._due = (moment, weights)
+        day = int(self.costs.account_sessions(pd.DatetimeIndex([moment]), list(self.symbols))[0][0])
+        self.driver.bar(t, moment, day, values[0], values[3], self._weights(), paused=self.paused)
         self.venue.simulation.set_time(moment)
         closes = {s: float(values[3, j]) for j, s in enumerate(self.symbols) if not np.isnan(values[3, j])}
         for symbol, price in closes.items():
