@@ -43,7 +43,8 @@ def message(excinfo: pytest.ExceptionInfo[ConfigError]) -> str:
 
 def test_defaults_when_no_layer_sets_anything() -> None:
     s = load_settings(env={})
-    assert (s.profile, s.fees, s.initial_cash, s.broker) == ("research", 0.0, 10_000.0, "sim")
+    assert (s.profile, s.fees, s.initial_cash, s.broker) == ("research", 0.001, 10_000.0, "sim")
+    assert (s.slippage, s.fill) == (0.0, "next_open")
     assert s.home == Path("~/.workbench").expanduser()
     assert s.database_url == f"sqlite:///{s.home}/workbench.db"
     assert s.cache_path == s.home / "cache"
@@ -94,7 +95,7 @@ def test_cwd_workbench_toml_used_when_present(tmp_path: Path, monkeypatch: pytes
 
 def test_injected_env_replaces_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_FEES", "0.009")
-    assert load_settings(env={}).fees == 0.0
+    assert load_settings(env={}).fees == 0.001
     assert load_settings().fees == 0.009
     direct = Settings()  # pydantic-settings still reads the env when used directly
     assert direct.fees == 0.009

@@ -98,7 +98,25 @@ class Settings(BaseSettings):
     #: halts its strategy and tells people.
     alpaca_retry_seconds: float = Field(60.0, gt=0, le=3_600, allow_inf_nan=False)
     initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
-    fees: float = Field(0.0, ge=0, lt=0.1)
+    #: Fee of every fill as a fraction of its traded value: the cost model of ``workbench sweep``, ``backtest``,
+    #: ``report``, ``paper`` and ``live`` and of ``wb.sweep``, ``wb.backtest`` and ``wb.walk_forward`` when no fee is
+    #: given (``--fees 0`` or ``fees=0`` for none). 0.001 (0.1 %, 10 basis points a side) stands for the whole cost of
+    #: a US equities retail fill: commission (0 at Alpaca and most US retail brokers), SEC and FINRA fees on sales
+    #: (a fraction of a basis point) and half the bid-ask spread (about 1-5 basis points for liquid large caps, more
+    #: for small caps), rounded up to a conservative figure; it is also the figure of vectorbt's documentation
+    #: examples and of this project's README and benchmarks.
+    fees: float = Field(
+        0.001,
+        ge=0,
+        lt=0.1,
+        description="Fee of every fill as a fraction of traded value; 0.001 by default: commission (0 at US retail "
+        "brokers), SEC/FINRA fees and half the bid-ask spread of a US equities retail fill, rounded up.",
+    )
+    #: Slippage of every fill as a fraction of its price, on top of ``fees`` (0: the default fee already holds half
+    #: the spread; raise it for thin markets or large orders).
+    slippage: float = Field(0.0, ge=0, lt=0.1, description="Slippage of every fill as a fraction of price.")
+    #: When an order for bar t's signal fills: ``next_open`` (bar t+1's open) or ``close`` (bar t's close).
+    fill: Literal["next_open", "close"] = "next_open"
     confirm_live: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
@@ -384,6 +402,25 @@ def load_settings(
         raise ConfigError(_format_errors(exc, values, sources)) from None
     settings._sources = sources
     return settings
+
+
+def cost_defaults(
+    fees: float | None = None, slippage: float | None = None, fill: str | None = None
+) -> tuple[float, float, str]:
+    """``fees``, ``slippage`` and ``fill`` as given, the settings' (``load_settings()``) where None: the one source of
+    the cost model's defaults, shared by the CLI and the notebook API so that the two never disagree unsaid.
+
+    >>> cost_defaults(fees=0.0)[0], cost_defaults(fill="close")[2]
+    (0.0, 'close')
+    """
+    if fees is not None and slippage is not None and fill is not None:
+        return fees, slippage, fill
+    settings = load_settings()
+    return (
+        settings.fees if fees is None else fees,
+        settings.slippage if slippage is None else slippage,
+        settings.fill if fill is None else fill,
+    )
 
 
 def describe_settings(settings: Settings) -> list[tuple[str, str, str]]:

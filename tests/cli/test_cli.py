@@ -157,7 +157,7 @@ def test_config_show_lists_every_setting_with_its_source(cli: Run, tmp_path: Pat
     assert list(rows) == list(Settings.model_fields)
     assert rows["home"] == (str(tmp_path), "env:WORKBENCH_HOME")
     assert rows["profile"] == ("research", "default")
-    assert rows["fees"] == ("0.0", "default")
+    assert rows["fees"] == ("0.001", "default")
     assert rows["initial_cash"] == ("10000.0", "default")
     assert rows["alpaca_api_key"] == ("-", "default")
     assert rows["confirm_live"] == ("false", "default")
@@ -232,7 +232,7 @@ def test_config_show_ignores_toml_elsewhere_without_config(cli: Run, tmp_path: P
     (tmp_path / "conf" / "workbench.toml").write_text("fees = 0.004\n")
     rc, out, _ = cli("config", "show")
     assert rc == 0
-    assert settings_table(out)["fees"] == ("0.0", "default")
+    assert settings_table(out)["fees"] == ("0.001", "default")
 
 
 def test_config_show_reads_workbench_toml_in_cwd(cli: Run, tmp_path: Path) -> None:
@@ -490,8 +490,8 @@ SWEEP_ARGS = ("sweep", "sma_cross", "-p", "fast=5:20:5", "-p", "slow=30:60:10", 
 def _printed_rows(out: str, n_index: int) -> tuple[list[str], list[list[str]]]:
     """Metric column names and the ranked rows (index values, then metrics) printed by `sweep`."""
     lines = out.strip().splitlines()
-    columns = lines[1].split()
-    rows = [line.split() for line in lines[3:] if not line.startswith("wrote ")]
+    columns = lines[2].split()
+    rows = [line.split() for line in lines[4:] if not line.startswith("wrote ")]
     assert all(len(row) == n_index + len(columns) for row in rows), rows
     return columns, rows
 
@@ -521,8 +521,8 @@ def test_sweep_exit_and_summary(single_sweep) -> None:
     assert rc == 0, err
     assert "Traceback" not in err
     lines = out.strip().splitlines()
-    assert lines[0].startswith("sma_cross: 9 runs over SPY (")
-    assert lines[0].endswith("best 3 by sharpe:")
+    assert lines[1].startswith("sma_cross: 9 runs over SPY (")
+    assert lines[1].endswith("best 3 by sharpe (fees 0.001, slippage 0, fill close):")
     assert lines[-1] == f"wrote 9 rows to {out_file}"
 
 
@@ -541,7 +541,7 @@ def test_sweep_prints_top_rows_ranked(single_sweep) -> None:
     _, out, _, out_file = single_sweep
     columns, rows = _printed_rows(out, n_index=2)
     assert columns == ["total_return", "cagr", "sharpe", "sortino", "max_drawdown", "trades", "win_rate", "exposure"]
-    assert out.strip().splitlines()[2].split() == ["fast", "slow"]
+    assert out.strip().splitlines()[3].split() == ["fast", "slow"]
     assert len(rows) == 3
     table = pd.read_parquet(out_file)
     expected = table.sort_values("sharpe", ascending=False).head(3)
@@ -558,8 +558,8 @@ def test_sweep_prints_top_rows_ranked(single_sweep) -> None:
 def test_sweep_several_symbols(multi_sweep, single_sweep) -> None:
     rc, out, err, out_file = multi_sweep
     assert rc == 0, err
-    assert out.strip().splitlines()[0].startswith("sma_cross: 18 runs over SPY, QQQ (")
-    assert out.strip().splitlines()[2].split() == ["fast", "slow", "symbol"]
+    assert out.strip().splitlines()[1].startswith("sma_cross: 18 runs over SPY, QQQ (")
+    assert out.strip().splitlines()[3].split() == ["fast", "slow", "symbol"]
     _, rows = _printed_rows(out, n_index=3)
     assert len(rows) == 3
     assert {r[2] for r in rows} <= {"SPY", "QQQ"}

@@ -13,7 +13,7 @@ from workbench.store import Store
 
 pytest_plugins = ["cli_fixtures"]
 pytestmark = pytest.mark.usefixtures("cli_home")
-SWEEP = ["sweep", "sma_cross", "--symbols", "SPY", "-p", "fast=5:30:5", "-p", "slow=40:120:20", "--save"]
+SWEEP = ["sweep", "sma_cross", "--symbols", "SPY", "-p", "fast=5:30:5", "-p", "slow=40:120:20", "--fees", "0", "--save"]
 BEST = ["sma_cross", "-p", "fast=10", "-p", "slow=100", "--symbols", "SPY"]
 
 

@@ -84,15 +84,19 @@ def test_max_exposure_resizes_the_target() -> None:
 
 def test_rules_off_change_nothing() -> None:
     spy = wb.load("SPY", start="2015-01-01")
-    plain = wb.sweep("sma_cross", spy, fast=[10, 20], slow=[50, 100], progress=False).metrics
-    off = wb.sweep("sma_cross", spy, fast=[10, 20], slow=[50, 100], risk={"stop_loss": None}, progress=False).metrics
+    plain = wb.sweep("sma_cross", spy, fast=[10, 20], slow=[50, 100], progress=False, fees=0.0).metrics
+    off = wb.sweep(
+        "sma_cross", spy, fast=[10, 20], slow=[50, 100], risk={"stop_loss": None}, progress=False, fees=0.0
+    ).metrics
     pd.testing.assert_frame_equal(plain, off)
 
 
 def test_sweep_with_a_stop_loss_matches_a_single_run_and_trades_more() -> None:
     spy = wb.load("SPY", start="2005-01-01")
-    res = wb.sweep("sma_cross", spy, fast=[10], slow=[100], fill="close", risk={"stop_loss": 0.03}, progress=False)
-    plain = wb.sweep("sma_cross", spy, fast=[10], slow=[100], fill="close", progress=False)
+    res = wb.sweep(
+        "sma_cross", spy, fast=[10], slow=[100], fill="close", risk={"stop_loss": 0.03}, progress=False, fees=0.0
+    )
+    plain = wb.sweep("sma_cross", spy, fast=[10], slow=[100], fill="close", progress=False, fees=0.0)
     assert res.metrics["trades"].iloc[0] >= plain.metrics["trades"].iloc[0]
     single = run(wb.strategy("sma_cross")(fast=10, slow=100).exposure(spy), spy, stop_loss=0.03)
     np.testing.assert_allclose(res.metrics.iloc[0].to_numpy(), single.metrics.to_numpy(), rtol=1e-12, equal_nan=True)

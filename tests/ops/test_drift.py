@@ -119,7 +119,7 @@ def test_injected_slippage_missed_late_fee_and_partial_fills_are_each_recovered(
     assert pnl_["partial"] == pytest.approx(-6 * (OPEN[35] - OPEN[32]), abs=1e-9)  # trip 5: 4 of 10 filled
     assert pnl_[["size", "data", "other"]].abs().max() < 1e-9
     # the parts add up to the whole, and the whole is the recorded P&L minus the backtest's
-    backtest = wb.backtest(wb.strategy("volume_signal")(), bars, cash=CASH, risk=RISK)
+    backtest = wb.backtest(wb.strategy("volume_signal")(), bars, cash=CASH, risk=RISK, fees=0.0)
     assert report.model_pnl == pytest.approx(backtest.metrics["end_value"] - CASH, abs=1e-9)
     assert report.total == pytest.approx(recorded_pnl(store, live.run_id) - report.model_pnl, abs=1e-9)
     assert pnl_.drop("total").sum() == pytest.approx(report.total, abs=1e-9)

@@ -111,7 +111,7 @@ def test_a_portfolio_session_that_filled_like_the_model_has_no_drift(store: Stor
     assert report.model_pnl == pytest.approx(by_hand, abs=1e-9) and by_hand != 0.0
     assert report.session_pnl == pytest.approx(by_hand, abs=1e-9)
     assert recorded_pnl(store, run_id) == pytest.approx(by_hand, abs=1e-9)
-    backtest = wb.backtest(wb.strategy("volume_signal")(), frames, cash=CASH, risk=RISK)
+    backtest = wb.backtest(wb.strategy("volume_signal")(), frames, cash=CASH, risk=RISK, fees=0.0)
     assert report.model_pnl == pytest.approx(backtest.metrics["end_value"] - CASH, abs=1e-9)
     assert report.table["pnl"].abs().max() < 1e-9
     assert report.by_symbol.abs().max().max() < 1e-9 and list(report.by_symbol.columns) == list(SYMBOLS)

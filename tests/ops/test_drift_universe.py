@@ -63,7 +63,7 @@ def test_a_universe_session_that_filled_like_the_model_has_no_drift(store: Store
 
     report = drift(run_id, store, reference=BARS)
 
-    backtest = wb.backtest(wb.strategy("momentum")(**MOMENTUM), BARS, cash=CASH)
+    backtest = wb.backtest(wb.strategy("momentum")(**MOMENTUM), BARS, cash=CASH, fees=0.0)
     assert report.model_pnl == pytest.approx(backtest.metrics["end_value"] - CASH, rel=1e-12)
     assert report.session_pnl == pytest.approx(report.model_pnl, rel=1e-12) and report.model_pnl != 0.0
     assert report.table["pnl"].abs().max() < 1e-6
@@ -96,9 +96,9 @@ def test_the_model_trades_within_the_leverage_the_run_recorded(
 
     report = drift(run_id, store, reference=BARS)
 
-    backtest = wb.backtest("gross", BARS, cash=CASH, leverage=1.5)
+    backtest = wb.backtest("gross", BARS, cash=CASH, leverage=1.5, fees=0.0)
     assert report.model_pnl == pytest.approx(backtest.metrics["end_value"] - CASH, rel=1e-12)
     assert report.table["pnl"].abs().max() < 1e-6
     with pytest.raises(ValueError, match="more than the leverage allowed"):
-        wb.backtest("gross", BARS, cash=CASH)  # at the default leverage the model could not have run
+        wb.backtest("gross", BARS, cash=CASH, fees=0.0)  # at the default leverage the model could not have run
     assert isinstance(report.bars, pd.DataFrame)

@@ -42,7 +42,7 @@ class PeekAhead(Strategy):
 
 
 def saved_sweep(store: Store, start: str, name: str = "sma_cross", **grid) -> tuple[object, int]:
-    result = wb.sweep(name, wb.load("SPY", start=start), progress=False, **(grid or GRID))
+    result = wb.sweep(name, wb.load("SPY", start=start), progress=False, fees=0.0, **(grid or GRID))
     return result, result.save(store)
 
 
@@ -61,7 +61,7 @@ def test_a_bundled_strategy_passes_every_gate_on_the_bars_of_its_sweep(store: St
     assert promotion.status == "passed" and promotion.failed == []
     gates = {g.name: g for g in promotion.gates}
     assert list(gates) == ["sweep", "parity", "lookahead", "overfitting"]
-    backtest = wb.backtest(wb.strategy("sma_cross")(**BEST), result.frames["SPY"])
+    backtest = wb.backtest(wb.strategy("sma_cross")(**BEST), result.frames["SPY"], fees=0.0)
     parity = gates["parity"].numbers["SPY"]
     assert parity["trades_backtest"] == parity["trades_sweep"] == int(backtest.metrics["trades"]) > 10
     assert parity["end_value_backtest"] == pytest.approx(backtest.metrics["end_value"], rel=1e-12)
@@ -155,7 +155,9 @@ def test_parity_fails_when_the_event_driven_path_fills_differently(sqlite: Store
 
 def test_the_configuration_must_come_from_a_saved_sweep_that_reruns(sqlite: Store) -> None:
     _, sweep_id = saved_sweep(sqlite, ROBUST_ENOUGH)
-    backtest_id = wb.backtest(wb.strategy("sma_cross")(**BEST), wb.load("SPY", start="2020-01-01")).save(sqlite)
+    backtest_id = wb.backtest(wb.strategy("sma_cross")(**BEST), wb.load("SPY", start="2020-01-01"), fees=0.0).save(
+        sqlite
+    )
 
     def sweep_gate(params, symbols=("SPY",), sweep=sweep_id) -> str:
         promotion = promote("sma_cross", params, symbols, to="paper", store=sqlite, sweep=sweep)

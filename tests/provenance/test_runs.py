@@ -28,13 +28,13 @@ def bt(spy):
 @pytest.fixture(scope="module")
 def portfolio():
     bars = wb.load(["SPY", "QQQ"], start="2016-01-01", end="2018-12-31")  # one origin for both: reproducible
-    return wb.backtest("sma_cross", bars, weights={"SPY": 0.6, "QQQ": 0.4})
+    return wb.backtest("sma_cross", bars, weights={"SPY": 0.6, "QQQ": 0.4}, fees=0.0)
 
 
 @pytest.fixture(scope="module")
 def sweep(spy):
     # donchian_breakout's parameters (entry, exit) come back in another key order from PostgreSQL's JSONB
-    return wb.sweep("donchian_breakout", spy, entry=range(10, 60, 10), exit=range(5, 30, 5), metric="calmar")
+    return wb.sweep("donchian_breakout", spy, entry=range(10, 60, 10), exit=range(5, 30, 5), metric="calmar", fees=0.0)
 
 
 def _tamper(store: Store, run_id: int, **metrics) -> None:
@@ -96,8 +96,8 @@ def test_saved_runs_rerun_to_the_same_numbers(store: Store, bt, portfolio, sweep
 
 def test_nan_and_infinite_metrics_are_saved_as_null_and_reproduce(store: Store) -> None:
     bars = wb.load("SPY", start="2024-01-01", end="2024-02-15")
-    flat = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars)  # no trades: sharpe is NaN
-    winner = wb.backtest(wb.strategy("sma_cross")(fast=2, slow=5), bars)  # no losing trade: profit factor inf
+    flat = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.0)  # no trades: sharpe is NaN
+    winner = wb.backtest(wb.strategy("sma_cross")(fast=2, slow=5), bars, fees=0.0)  # no losing trade: profit factor inf
     assert np.isnan(flat.metrics["sharpe"]) and np.isinf(winner.metrics["profit_factor"])
     for result, name in ((flat, "sharpe"), (winner, "profit_factor")):
         run_id = save_run(result, store)
@@ -131,7 +131,7 @@ def test_changed_strategy_code_is_refused_unless_ignored(store: Store, bt) -> No
 
 
 def test_bars_passed_in_memory_save_but_do_not_rerun(store: Store) -> None:
-    result = wb.backtest("sma_cross", make_walk(300))
+    result = wb.backtest("sma_cross", make_walk(300), fees=0.0)
     run_id = save_run(result, store)
     assert runs(store).loc[run_id, "data_source"] == "memory"
     assert show_run(run_id, store)["spec"]["origin"] is None
@@ -158,7 +158,7 @@ def test_a_backtest_is_saved_once_and_an_interrupted_sweep_not_at_all(store: Sto
 
 
 def test_minute_bars_keep_one_equity_snapshot_per_day(store: Store) -> None:
-    result = wb.backtest("sma_cross", wb.load("SPY_1min", end="2011-01-20"))
+    result = wb.backtest("sma_cross", wb.load("SPY_1min", end="2011-01-20"), fees=0.0)
     equity = show_run(save_run(result, store), store)["equity"]
     days = result.equity.index.normalize()
     assert len(result.equity) > 9_000 and len(equity) == days.nunique() < 20

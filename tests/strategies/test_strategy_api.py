@@ -326,12 +326,12 @@ def test_strategy_file_in_cwd_strategies_folder_is_found(tmp_path, monkeypatch, 
     assert str(tmp_path / "strategies" / "my_strat.py") in available()["my_strat"]
     assert "sma_cross" in available()  # bundled ones still there
     # a plain numpy strategy found by name sweeps
-    res = wb.sweep("my_strat", spy, window=[10, 50], level=[0.0, 0.01], progress=False)
+    res = wb.sweep("my_strat", spy, window=[10, 50], level=[0.0, 0.01], progress=False, fees=0.0)
     assert len(res.metrics) == 4 and res.complete
     assert (res.metrics["trades"] > 0).all()
     # and a numba one
     up = wb.strategy("up_days")
-    res = wb.sweep("up_days", spy, lag=[1, 5], progress=False)
+    res = wb.sweep("up_days", spy, lag=[1, 5], progress=False, fees=0.0)
     assert up.name == "up_days" and len(res.metrics) == 2 and (res.metrics["trades"] > 0).all()
 
 
@@ -385,7 +385,7 @@ def test_entry_point_strategy_is_loaded(entry_point_module, monkeypatch, spy):
     assert available()["ep_strat"] == f"entry point {entry_point_module}:EpStrat"
     with pytest.raises(StrategyNotFoundError, match="ep_strat"):  # listed among the available names
         wb.strategy("still_unknown")
-    res = wb.sweep(cls, spy, window=[20], level=[0.0], progress=False)
+    res = wb.sweep(cls, spy, window=[20], level=[0.0], progress=False, fees=0.0)
     assert len(res.metrics) == 1
 
 
@@ -546,9 +546,9 @@ def test_exposure_in_unit_interval_or_nan_is_accepted(spy, value):
 
 def test_sweep_of_bad_numpy_strategy_raises_the_same_error(spy):
     with pytest.raises(ValueError, match=r"TooBig\.signals returned exposure"):
-        wb.sweep(TooBig, spy, level=[2.0], progress=False)
+        wb.sweep(TooBig, spy, level=[2.0], progress=False, fees=0.0)
     with pytest.raises(ValueError, match=r"ShortByOne\.signals returned shape"):
-        wb.sweep(ShortByOne, spy, lag=[1, 2], progress=False)
+        wb.sweep(ShortByOne, spy, lag=[1, 2], progress=False, fees=0.0)
 
 
 class ShortByOne(Strategy):
@@ -573,7 +573,7 @@ def test_parameterless_strategy_backs_an_exposure(spy):
 
 
 def test_parameterless_strategy_sweeps_to_one_row(spy):
-    res = wb.sweep(NoParams, spy, progress=False)
+    res = wb.sweep(NoParams, spy, progress=False, fees=0.0)
     assert len(res.metrics) == 1
     assert res.metrics["total_return"].iloc[0] == pytest.approx(spy["close"].iloc[-1] / spy["open"].iloc[1] - 1)
 
@@ -600,12 +600,12 @@ class PctNumpy(Strategy):
 
 def test_numpy_sweep_refuses_out_of_range_exposure_in_any_row(spy):
     with pytest.raises(ValueError, match=r"PctNumpy\.signals returned exposure"):
-        wb.sweep(PctNumpy, spy, pct=[50, 300], progress=False)
+        wb.sweep(PctNumpy, spy, pct=[50, 300], progress=False, fees=0.0)
 
 
 def test_numba_sweep_refuses_out_of_range_exposure_in_any_row(spy):
     with pytest.raises(ValueError, match=r"PctNumba\.signals returned values outside \[-1, 1\] for \{'pct': 300"):
-        wb.sweep(PctNumba, spy, pct=[50, 300], progress=False)
+        wb.sweep(PctNumba, spy, pct=[50, 300], progress=False, fees=0.0)
 
 
 @njit(nogil=True)
@@ -632,6 +632,6 @@ class OneParamNumpy(Strategy):
 
 
 def test_one_parameter_numba_strategy_sweeps(spy):
-    res = wb.sweep(OneParamNumba, spy, window=[2, 5, 10], progress=False)
-    ref = wb.sweep(OneParamNumpy, spy, window=[2, 5, 10], progress=False)
+    res = wb.sweep(OneParamNumba, spy, window=[2, 5, 10], progress=False, fees=0.0)
+    ref = wb.sweep(OneParamNumpy, spy, window=[2, 5, 10], progress=False, fees=0.0)
     pd.testing.assert_frame_equal(res.metrics, ref.metrics, check_exact=True)

@@ -76,7 +76,7 @@ def paper(tmp_path_factory) -> Iterator[tuple[LiveSession, TradingApi, Store]]:
 
 def test_a_paper_session_places_the_backtests_orders_in_the_same_order(paper) -> None:
     live, trading, _ = paper
-    bt = wb.backtest(STRATEGY, BARS, cash=CASH, fill="next_open")
+    bt = wb.backtest(STRATEGY, BARS, cash=CASH, fill="next_open", fees=0.0)
 
     placed = list(live.session.om.orders.values())
 
@@ -108,7 +108,7 @@ def portfolio(tmp_path_factory) -> Iterator[tuple[LiveSession, TradingApi, Store
 
 def test_a_portfolio_session_places_the_portfolio_backtests_orders_in_the_same_order(portfolio) -> None:
     live, trading, store = portfolio
-    bt = wb.backtest(STRATEGY, PORTFOLIO, cash=CASH, fill="next_open", weights=WEIGHTS)
+    bt = wb.backtest(STRATEGY, PORTFOLIO, cash=CASH, fill="next_open", weights=WEIGHTS, fees=0.0)
 
     placed = list(live.session.om.orders.values())
 

@@ -105,7 +105,7 @@ def test_a_universe_session_on_alpaca_paper_places_the_backtests_orders(tmp_path
         broker.close()
         placed = list(live.session.om.orders.values())
         store.close()
-    bt = wb.backtest(MOMENTUM, BARS)
+    bt = wb.backtest(MOMENTUM, BARS, fees=0.0)
     assert [(o.symbol, o.side.value) for o in placed] == [(o.symbol, o.side.value) for o in bt.order_records]
     qty, expected = [o.qty for o in placed], [o.qty for o in bt.order_records]
     np.testing.assert_allclose(qty, expected, rtol=1e-9, atol=1e-8)  # Alpaca takes 9 decimals of a share

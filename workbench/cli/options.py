@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import getpass
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from workbench.config import Settings, load_settings
 from workbench.errors import ConfigError
 
 if TYPE_CHECKING:
+    from workbench.config import Settings
     from workbench.risk.manager import RiskRules
     from workbench.store import Store
 
 StartOpt = Annotated[str | None, typer.Option("--start", help="First date (inclusive).")]
 EndOpt = Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")]
 FeesOpt = Annotated[
-    float | None, typer.Option("--fees", help="Fee as a fraction of traded value (default: setting fees).")
+    float | None,
+    typer.Option("--fees", help="Fee as a fraction of traded value (default: setting fees, 0.001; 0 for none)."),
 ]
 FixedFeeOpt = Annotated[float, typer.Option("--fixed-fee", help="Fee per order, in account currency.")]
-SlippageOpt = Annotated[float, typer.Option("--slippage", help="Slippage as a fraction of price.")]
+SlippageOpt = Annotated[
+    float | None, typer.Option("--slippage", help="Slippage as a fraction of price (default: setting slippage).")
+]
 CashOpt = Annotated[float | None, typer.Option("--cash", help="Starting cash (default: setting initial_cash).")]
-FillOpt = Annotated[str, typer.Option("--fill", help="next_open or close.")]
+FillOpt = Annotated[str | None, typer.Option("--fill", help="next_open or close (default: setting fill).")]
 LeverageOpt = Annotated[
     float | None,
     typer.Option("--leverage", help="A universe strategy's most gross exposure, as a multiple of equity (default 1)."),
@@ -47,7 +51,94 @@ SymbolsOpt = Annotated[
 
 def settings(ctx: typer.Context) -> Settings:
     """The settings the root ``workbench`` callback loaded, or `load_settings()` for a command run on its own."""
+    from workbench.config import Settings, load_settings
+
     return ctx.obj if isinstance(ctx.obj, Settings) else load_settings()
+
+
+@dataclass(frozen=True)
+class CostChoice:
+    """The costs a command runs with (and its starting cash), each from its flag or else from the settings, and
+    ``text``, which names each cost and where it came from."""
+
+    fees: float
+    slippage: float
+    fill: str
+    fixed_fee: float
+    cash: float
+    text: str
+
+    @property
+    def short(self) -> str:
+        """The values alone, for a table's caption: ``fees 0.001, slippage 0, fill next_open``."""
+        fixed = f", fixed fee {self.fixed_fee:,g}" if self.fixed_fee else ""
+        return f"fees {self.fees:g}{fixed}, slippage {self.slippage:g}, fill {self.fill}"
+
+
+def _origin(settings: Settings, key: str, flag: str, given: bool) -> str:
+    """Where a cost came from, in words: ``set by --fees``, ``default of setting fees``, ``setting fees from X``."""
+    if given:
+        return f"set by {flag}"
+    source = settings.sources.get(key, "default")
+    if source.startswith("env:"):
+        return f"setting {key} from {source.removeprefix('env:')}"
+    if source.startswith("file:"):
+        return f"setting {key} from {Path(source.removeprefix('file:')).name}"
+    if source == "cli":
+        return f"setting {key} from --set"
+    return f"default of setting {key}"
+
+
+def choose_costs(
+    settings: Settings,
+    *,
+    fees: float | None,
+    slippage: float | None,
+    fill: str | None,
+    fixed_fee: float = 0.0,
+    cash: float | None = None,
+) -> CostChoice:
+    """The command's costs: each flag given wins, the settings fill the rest, and ``text`` names every value with
+    where it came from, so that no cost is ever silent (``fees 0 (set by --fees)``).
+
+    >>> from workbench.config import load_settings
+    >>> chosen = choose_costs(load_settings(env={}), fees=0.0, slippage=None, fill=None)
+    >>> chosen.text.split(", ")[:2]
+    ['fees 0 (set by --fees)', 'slippage 0 (default of setting slippage)']
+    """
+    chosen = {
+        "fees": (settings.fees if fees is None else fees, "--fees", fees is not None),
+        "slippage": (settings.slippage if slippage is None else slippage, "--slippage", slippage is not None),
+        "fill": (settings.fill if fill is None else fill, "--fill", fill is not None),
+        "initial_cash": (settings.initial_cash if cash is None else cash, "--cash", cash is not None),
+    }
+    parts = []
+    for key, (value, flag, given) in list(chosen.items())[:3]:
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key} {shown} ({_origin(settings, key, flag, given)})")
+    if fixed_fee:
+        parts.insert(2, f"fixed fee {fixed_fee:,g} per order (set by --fixed-fee)")
+    return CostChoice(
+        fees=float(chosen["fees"][0]),
+        slippage=float(chosen["slippage"][0]),
+        fill=str(chosen["fill"][0]),
+        fixed_fee=fixed_fee,
+        cash=float(chosen["initial_cash"][0]),
+        text=", ".join(parts),
+    )
+
+
+def bars_span(frames: dict[str, Any]) -> str:
+    """The bars a command ran on: symbols, first and last bar, and how many (``SPY 2005-01-03 to 2026-11-27,
+    5,512 bars``); symbols with the same span share one."""
+    spans: dict[tuple[str, str, int], list[str]] = {}
+    for symbol, frame in frames.items():
+        key = (day(frame.index[0]), day(frame.index[-1]), len(frame)) if len(frame) else ("-", "-", 0)
+        spans.setdefault(key, []).append(symbol)
+    return "; ".join(
+        f"{', '.join(names)} {first} to {last}, {n:,} bars{' each' if len(names) > 1 else ''}"
+        for (first, last, n), names in spans.items()
+    )
 
 
 def open_store(ctx: typer.Context) -> Store:

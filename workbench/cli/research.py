@@ -21,6 +21,8 @@ from workbench.cli.options import (
     SlippageOpt,
     StartOpt,
     SymbolsOpt,
+    bars_span,
+    choose_costs,
     open_store,
     parse_param,
     risk_rules,
@@ -43,9 +45,9 @@ def sweep_cmd(
     end: EndOpt = None,
     fees: FeesOpt = None,
     fixed_fee: FixedFeeOpt = 0.0,
-    slippage: SlippageOpt = 0.0,
+    slippage: SlippageOpt = None,
     cash: CashOpt = None,
-    fill: FillOpt = "next_open",
+    fill: FillOpt = None,
     leverage: LeverageOpt = None,
     metric: Annotated[str, typer.Option(help="Metric to rank by.")] = "sharpe",
     top: Annotated[int, typer.Option(min=1, help="Rows to print.")] = 20,
@@ -74,16 +76,17 @@ def sweep_cmd(
         raise ValueError(f"--out {out}: use a .parquet or .csv file")
     if scheduler is not None and engine != "dask":
         raise ValueError(f"--scheduler {scheduler}: needs --engine dask")
+    costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, fixed_fee=fixed_fee, cash=cash)
     bars = load(symbols, start=start, end=end, source=settings.data_source, path=settings.data_path)
     began = time.perf_counter()
     result = sweep(
         name,
         bars,
-        fees=settings.fees if fees is None else fees,
-        fixed_fee=fixed_fee,
-        slippage=slippage,
-        cash=settings.initial_cash if cash is None else cash,
-        fill=fill,
+        fees=costs.fees,
+        fixed_fee=costs.fixed_fee,
+        slippage=costs.slippage,
+        cash=costs.cash,
+        fill=costs.fill,
         leverage=leverage,
         metric=metric,
         risk=risk_rules(risk).active(),
@@ -93,9 +96,10 @@ def sweep_cmd(
     )
     elapsed = time.perf_counter() - began
     cells = sum(len(f) for f in result.frames.values()) * len(result.grid)
+    typer.echo(f"{name} on {bars_span(result.frames)}; {costs.text}; cash {costs.cash:,g}")
     typer.echo(
         f"{name}: {len(result.metrics):,} runs over {', '.join(result.symbols)} "
-        f"({cells / 1e6:.1f} M bar-runs) in {elapsed:.2f} s; best {top} by {metric}:"
+        f"({cells / 1e6:.1f} M bar-runs) in {elapsed:.2f} s; best {top} by {metric} ({costs.short}):"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
         typer.echo(result.best(top)[_SHOWN].to_string())
@@ -116,9 +120,9 @@ def backtest_cmd(
     end: EndOpt = None,
     fees: FeesOpt = None,
     fixed_fee: FixedFeeOpt = 0.0,
-    slippage: SlippageOpt = 0.0,
+    slippage: SlippageOpt = None,
     cash: CashOpt = None,
-    fill: FillOpt = "next_open",
+    fill: FillOpt = None,
     leverage: LeverageOpt = None,
     trades: Annotated[int, typer.Option(min=0, help="Last trades to print.")] = 10,
     risk: RiskOpt = None,
@@ -141,17 +145,20 @@ def backtest_cmd(
         source=settings.data_source,
         path=settings.data_path,
     )
+    costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, fixed_fee=fixed_fee, cash=cash)
     result = backtest(
         strategy(name)(**values),
         bars,
-        fees=settings.fees if fees is None else fees,
-        fixed_fee=fixed_fee,
-        slippage=slippage,
-        cash=settings.initial_cash if cash is None else cash,
-        fill=fill,
+        fees=costs.fees,
+        fixed_fee=costs.fixed_fee,
+        slippage=costs.slippage,
+        cash=costs.cash,
+        fill=costs.fill,
         risk=risk_rules(risk),
         leverage=leverage,
     )
+    span = bars_span(dict(bars) if len(names) > 1 else {names[0]: bars})
+    typer.echo(f"{name} on {span}; {costs.text}; cash {costs.cash:,g}")
     typer.echo(repr(result))
     for event in (e for e in result.risk_events if e.decision != "approve"):
         when = f"{event.timestamp:%Y-%m-%d %H:%M}"
@@ -160,6 +167,7 @@ def backtest_cmd(
         when = f"{alert.timestamp:%Y-%m-%d %H:%M}"
         typer.echo(f"alert {alert.level} {alert.measure} {alert.value:.2%} (limit {alert.limit:.2%}) at {when}")
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4f}".format):
+        typer.echo(f"metrics ({costs.short}):")
         typer.echo(result.metrics.to_string())
         if trades and len(result.trades):
             typer.echo(f"last {min(trades, len(result.trades))} of {len(result.trades)} trades:")
@@ -183,9 +191,9 @@ def report_cmd(
     end: EndOpt = None,
     fees: FeesOpt = None,
     fixed_fee: FixedFeeOpt = 0.0,
-    slippage: SlippageOpt = 0.0,
+    slippage: SlippageOpt = None,
     cash: CashOpt = None,
-    fill: FillOpt = "next_open",
+    fill: FillOpt = None,
     leverage: LeverageOpt = None,
     risk: RiskOpt = None,
     out: Annotated[
@@ -211,6 +219,7 @@ def report_cmd(
         values[key] = parsed[0]
     ranges = dict(parse_param(p) for p in sweep or []) or None
     names = symbol_list(symbols)
+    costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, fixed_fee=fixed_fee, cash=cash)
     path = build_report(
         name,
         names,
@@ -221,11 +230,11 @@ def report_cmd(
         show_code=show_code,
         source=settings.data_source,
         data_path=settings.data_path,
-        cash=settings.initial_cash if cash is None else cash,
-        fees=settings.fees if fees is None else fees,
-        fixed_fee=fixed_fee,
-        slippage=slippage,
-        fill=fill,
+        cash=costs.cash,
+        fees=costs.fees,
+        fixed_fee=costs.fixed_fee,
+        slippage=costs.slippage,
+        fill=costs.fill,
         leverage=leverage,
         risk=risk_rules(risk).active(),
         sweep=ranges,

@@ -30,6 +30,7 @@ from workbench.cli.options import (
     SlippageOpt,
     StartOpt,
     actor,
+    choose_costs,
     open_store,
     risk_rules,
     single_values,
@@ -69,8 +70,10 @@ def live_cmd(
     pace: Annotated[float, typer.Option(min=0.0, help="Seconds between replayed bars (0: at once).")] = 0.0,
     cash: Annotated[float | None, typer.Option("--cash", help="sim: starting cash (default: initial_cash).")] = None,
     fees: Annotated[float | None, typer.Option("--fees", help="Fee fraction for sizing (default: setting).")] = None,
-    slippage: Annotated[float, typer.Option("--slippage", help="Slippage fraction for sizing.")] = 0.0,
-    fill: FillOpt = "next_open",
+    slippage: Annotated[
+        float | None, typer.Option("--slippage", help="Slippage fraction for sizing (default: setting).")
+    ] = None,
+    fill: FillOpt = None,
     leverage: LeverageOpt = None,
     risk: Annotated[Path | None, typer.Option("--risk", help="TOML file of risk rules.")] = None,
     cancel_on_stop: Annotated[
@@ -107,9 +110,9 @@ def live_cmd(
     name = broker or settings.broker
     instance = lookup(strategy)(**single_values(param, "a live session"))
     rules = risk_rules(risk)
-    fees = settings.fees if fees is None else fees
+    costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill)
     store = Store.open(settings)
-    chosen = build.broker(settings, name, cash=cash, fees=fees)  # its settings checked; connected once entered
+    chosen = build.broker(settings, name, cash=cash, fees=costs.fees)  # its settings checked; connected once entered
     if override_reason is None:  # refused before connecting; an override is audited once, by LiveSession.open
         require_promotion(store, instance, names, name)
     run_id = _run_id(run, lambda: latest_run(store, instance.name, names, name, instance.values))
@@ -121,7 +124,7 @@ def live_cmd(
         bars, stream = _bars(settings, names, once)
         live_data = settings.data_source == "alpaca"
         history = bars if run_id is not None or live_data else {s: _before(f, start) for s, f in bars.items()}
-        _announce(name, instance, names, weights, rules)
+        _announce(name, instance, names, weights, rules, costs.text)
         live = LiveSession.open(
             store,
             instance,
@@ -130,9 +133,9 @@ def live_cmd(
             run=run_id,
             history={s: f for s, f in history.items() if f is not None},
             weights=weights,
-            fees=fees,
-            slippage=slippage,
-            fill=fill,
+            fees=costs.fees,
+            slippage=costs.slippage,
+            fill=costs.fill,
             leverage=leverage,
             risk=rules,
             settings=settings,
@@ -173,9 +176,9 @@ def paper_cmd(
     start: StartOpt = None,
     end: EndOpt = None,
     fees: FeesOpt = None,
-    slippage: SlippageOpt = 0.0,
+    slippage: SlippageOpt = None,
     cash: CashOpt = None,
-    fill: FillOpt = "next_open",
+    fill: FillOpt = None,
     risk: RiskOpt = None,
     pace: Annotated[float, typer.Option(help="Seconds between bars (0: as fast as possible).", min=0.0)] = 0.0,
     resume: Annotated[int | None, typer.Option(help="Continue the recorded paper run with this id.")] = None,
@@ -186,6 +189,8 @@ def paper_cmd(
     from workbench.trading.paper_step import paper_step
 
     settings = ctx.obj
+    costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, cash=cash)
+    typer.echo(f"{name} on {symbol} via sim; {costs.text}; cash {costs.cash:,g}")
     step = paper_step(
         name,
         symbol,
@@ -195,10 +200,10 @@ def paper_cmd(
         start=start,
         end=end,
         steps=None,
-        cash=settings.initial_cash if cash is None else cash,
-        fees=settings.fees if fees is None else fees,
-        slippage=slippage,
-        fill=fill,
+        cash=costs.cash,
+        fees=costs.fees,
+        slippage=costs.slippage,
+        fill=costs.fill,
         risk=risk_rules(risk),
         source=settings.data_source,
         path=settings.data_path,
@@ -333,14 +338,16 @@ def _serve_metrics(live: Any, store: Any, broker: Any, port: int, live_data: boo
     return server.url
 
 
-def _announce(broker: str, strategy: Any, symbols: list[str], weights: dict[str, float] | None, rules: Any) -> None:
+def _announce(
+    broker: str, strategy: Any, symbols: list[str], weights: dict[str, float] | None, rules: Any, costs: str
+) -> None:
     limits = ", ".join(f"{k}={v}" for k, v in rules.active().items()) or "none"
     if broker == "alpaca-live":
         typer.echo("LIVE TRADING WITH REAL MONEY (alpaca-live)")
     held = ", ".join(symbols)
     if weights is not None and len(symbols) > 1:
         held += " (weights " + ", ".join(f"{s} {w:g}" for s, w in weights.items()) + ")"
-    typer.echo(f"{strategy.name} {strategy.values} on {held} via {broker}; risk limits: {limits}")
+    typer.echo(f"{strategy.name} {strategy.values} on {held} via {broker}; risk limits: {limits}; {costs}")
 
 
 def _run_id(run: str, latest: Any) -> int | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.config import cost_defaults
 from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
 from workbench.engine.inputs import (
@@ -41,10 +42,10 @@ def sweep(
     strategy: type[Strategy] | Strategy | str,
     bars: Any,
     *,
-    fees: float = 0.0,
-    slippage: float = 0.0,
+    fees: float | None = None,
+    slippage: float | None = None,
     cash: float = 10_000.0,
-    fill: str = "next_open",
+    fill: str | None = None,
     constraint: Callable[[pd.DataFrame], Any] | str | None = None,
     metric: str = "sharpe",
     periods_per_year: float | None = None,
@@ -63,7 +64,9 @@ def sweep(
     each parameter set over all the symbols in one account (one row per parameter set; see
     `workbench.strategies.universe` and `workbench.engine.portfolio` for how weights become orders). ``fees``
     are a fraction of traded value and ``slippage`` a fraction of price; ``fill="next_open"`` fills a signal of
-    bar t at bar t+1's open, ``fill="close"`` at bar t's close. Parameters left out take the strategy's defaults
+    bar t at bar t+1's open, ``fill="close"`` at bar t's close. ``fees``, ``slippage`` and ``fill`` left out are the
+    settings' (``workbench.config.Settings``: a fee of 0.001 of traded value by default, the CLI's too; pass
+    ``fees=0`` for none). Parameters left out take the strategy's defaults
     (or the instance's values). Ratios annualize with ``periods_per_year`` (252 for daily bars by default).
 
     With ``fill="close"``, fees and no slippage, a long-only strategy's results equal
@@ -99,6 +102,7 @@ def sweep(
     cls, base = resolve_strategy(strategy)
     if not param_ranges and not base:
         param_ranges = dict(cls.sweep_ranges)
+    fees, slippage, fill = cost_defaults(fees, slippage, fill)
     costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench.config import cost_defaults
 from workbench.data.schema import bar_arrays
 from workbench.engine.distributed import check_engine, open_client
 from workbench.engine.grid import build_grid
@@ -166,10 +167,10 @@ def walk_forward(
     anchored: bool = False,
     metric: str = "sharpe",
     *,
-    fees: float = 0.0,
-    slippage: float = 0.0,
+    fees: float | None = None,
+    slippage: float | None = None,
     cash: float = 10_000.0,
-    fill: str = "next_open",
+    fill: str | None = None,
     constraint: Callable[[pd.DataFrame], Any] | str | None = None,
     periods_per_year: float | None = None,
     risk: dict[str, float | None] | None = None,
@@ -185,10 +186,10 @@ def walk_forward(
     Training and test windows never overlap: a test window starts at the bar where its training window
     ends, so the choice for a window never sees its test bars. Indicators in a test window may warm up on
     earlier bars (as a live session would have that history); positions and cash start fresh in each
-    window's own test run. Spans are bar counts or lengths like ``"3Y"``, ``"6M"``, ``"90D"``. ``engine`` and
-    ``client`` choose where the windows of every parameter set run, as in ``sweep`` (same results). A universe
-    strategy is walked forward as one account over all its symbols (rows labelled ``portfolio``; ``leverage`` as
-    in ``sweep``).
+    window's own test run. Costs left out are the settings', as in ``sweep``. Spans are bar counts or lengths
+    like ``"3Y"``, ``"6M"``, ``"90D"``. ``engine`` and ``client`` choose where the windows of every parameter set
+    run, as in ``sweep`` (same results). A universe strategy is walked forward as one account over all its
+    symbols (rows labelled ``portfolio``; ``leverage`` as in ``sweep``).
 
     Examples
     --------
@@ -199,6 +200,7 @@ def walk_forward(
     """
     check_engine(engine, client)
     cls, base = resolve_strategy(strategy)
+    fees, slippage, fill = cost_defaults(fees, slippage, fill)
     costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
     metric = check_metric(metric)
     periods_per_year = check_periods_per_year(periods_per_year)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.config import cost_defaults
 from workbench.data.schema import bar_arrays
 from workbench.engine.inputs import (
     Costs,
@@ -138,9 +139,9 @@ def backtest(
     bars: Any,
     *,
     cash: float = 10_000.0,
-    fees: float = 0.0,
-    slippage: float = 0.0,
-    fill: str = "next_open",
+    fees: float | None = None,
+    slippage: float | None = None,
+    fill: str | None = None,
     periods_per_year: float | None = None,
     risk: RiskRules | dict[str, float | None] | None = None,
     weights: dict[str, float] | None = None,
@@ -151,7 +152,8 @@ def backtest(
 
     Fill semantics, costs and metrics are the sweep's (see ``workbench.sweep``): a signal of bar t trades at
     bar t+1's open (``fill="next_open"``) or bar t's close (``fill="close"``) with a market order sized to
-    the target exposure. A class or name runs at its default parameters. ``risk`` rules (a ``RiskRules`` or
+    the target exposure; costs left out are the settings', as in ``sweep``. A class or name runs at its default
+    parameters. ``risk`` rules (a ``RiskRules`` or
     a dict such as ``{"stop_loss": 0.05}``) act as in ``sweep(risk=...)``, through the RiskManager, whose
     decisions are in ``result.risk_events``.
 
@@ -172,6 +174,7 @@ def backtest(
     cls, values = resolve_strategy(strategy)
     instance = strategy if isinstance(strategy, StrategyBase) else cls(**values)
     rules = risk if isinstance(risk, RiskRules) else RiskRules.from_mapping(risk)
+    fees, slippage, fill = cost_defaults(fees, slippage, fill)
     costs = check_costs(cash, fees, slippage, fill, rules.active(), fixed_fee)
     periods_per_year = check_periods_per_year(periods_per_year)
     settings = {
