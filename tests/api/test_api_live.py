@@ -46,7 +46,7 @@ def test_metrics_of_a_live_session_and_its_manual_orders(tmp_path) -> None:
         "/api/v1/orders", json={**manual, "symbol": "NVDA", "type": "limit", "limit_price": 1.0}, headers=trader
     )
     assert denied.json()["error"]["rule"] == "allowed_symbols"
-    bt = wb.backtest(STRATEGY, BARS, cash=10_000, risk=RULES)  # the oracle of the strategy's orders
+    bt = wb.backtest(STRATEGY, BARS, cash=10_000, risk=RULES, fees=0.0)  # the oracle of the strategy's orders
 
     found = samples(api)
 
@@ -80,7 +80,7 @@ def test_a_halt_through_the_api_stops_the_running_sessions_orders_before_its_nex
     live = _live(tmp_path, poll=0.05, on_alert=alerts.append)
     api = make_api(tmp_path, trading=Desk(live.session, live.lock), metrics=live.metrics)
     bars = list(ReplayFeed(BARS))
-    held = wb.backtest(STRATEGY, BARS, cash=10_000, risk=RULES).positions
+    held = wb.backtest(STRATEGY, BARS, cash=10_000, risk=RULES, fees=0.0).positions
     cut = 2 * (int((held != 0).all(axis=1).to_numpy().argmax()) + 1)  # the bars by which both symbols are held
     resume = threading.Event()
 

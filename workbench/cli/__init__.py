@@ -16,6 +16,7 @@ import typer
 from workbench.cli import notebooks, research, trading
 from workbench.cli.api import api_app
 from workbench.cli.cache import cache_app
+from workbench.cli.compiling import warmup_cmd
 from workbench.cli.config import config_app
 from workbench.cli.dashboard import dashboard_cmd
 from workbench.cli.data import data_app
@@ -72,6 +73,7 @@ for command, name, extra in (
     (promotions_cmd, "promotions", None),
     (drift_cmd, "drift", None),
     (dashboard_cmd, "dashboard", None),
+    (warmup_cmd, "warmup", None),
 ):
     app.command(name, context_settings=extra)(command)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from workbench.cli.compiling import say_if_compiling
 from workbench.cli.options import (
     CashOpt,
     EndOpt,
@@ -78,6 +79,7 @@ def sweep_cmd(
         raise ValueError(f"--scheduler {scheduler}: needs --engine dask")
     costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, fixed_fee=fixed_fee, cash=cash)
     bars = load(symbols, start=start, end=end, source=settings.data_source, path=settings.data_path)
+    say_if_compiling("sweep")
     began = time.perf_counter()
     result = sweep(
         name,
@@ -146,6 +148,7 @@ def backtest_cmd(
         path=settings.data_path,
     )
     costs = choose_costs(settings, fees=fees, slippage=slippage, fill=fill, fixed_fee=fixed_fee, cash=cash)
+    say_if_compiling("backtest")
     result = backtest(
         strategy(name)(**values),
         bars,

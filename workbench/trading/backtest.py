@@ -48,6 +48,7 @@ from workbench.trading.gc_pause import gc_paused
 from workbench.trading.portfolio import PortfolioResult, run_portfolio
 from workbench.trading.records import RecordFrames
 from workbench.trading.universe import run_universe
+from workbench.trading.vectorbt_import import import_vectorbt
 
 
 @dataclass
@@ -108,7 +109,7 @@ class BacktestResult(RecordFrames, Saveable):
 
         Its value equals ``equity`` bar by bar, so vectorbt's analytics apply to any backtest.
         """
-        import vectorbt as vbt
+        vbt = import_vectorbt()
 
         bar_of = {ts: i for i, ts in enumerate(self.bars.index)}
         size = np.full(len(self.bars), np.nan)

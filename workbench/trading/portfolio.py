@@ -31,6 +31,7 @@ from workbench.strategies.base import Strategy
 from workbench.trading.build import backtest_account
 from workbench.trading.portfolio_driver import BarRow, PortfolioDriver
 from workbench.trading.records import RecordFrames
+from workbench.trading.vectorbt_import import import_vectorbt
 
 
 @dataclass
@@ -66,7 +67,7 @@ class PortfolioResult(RecordFrames, Saveable):
         """The same fills as one ``vbt.Portfolio.from_orders`` portfolio of every symbol sharing the cash (amounts
         and fill prices per bar and symbol, the run's fees, sells first within a bar). Its value equals ``equity``
         bar by bar, so vectorbt's analytics apply to any multi-symbol backtest."""
-        import vectorbt as vbt
+        vbt = import_vectorbt()
 
         costs = self.settings.get("costs", {})
         close = pd.DataFrame({s: f["close"] for s, f in self.frames.items()}).reindex(self.equity.index)
