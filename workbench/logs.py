@@ -4,6 +4,9 @@
   and, with ``file=``, to a JSON-lines file as well (rotated at 20 MB, 5 kept).
 * `bind_context` / `bound_context` put ids (run, session, strategy, order) into every line logged from the
   current thread or task afterwards (structlog context variables: a new thread starts without them).
+* Quiet by default: below DEBUG (``--verbose``), the console shows no third-party noise: no Python warnings
+  raised outside ``workbench`` (nbconvert's, pandas', ...), no bookkeeping INFO lines of chatty libraries
+  (papermill's "Input Notebook", ...), and no tracebacks of a browser tab that closed its websocket.
 * Secrets never reach a line: values of fields named like a secret (``password``, ``token``, ``*_key``,
   ``secret``, ...) are replaced by ``**********``, and so is every occurrence of a configured secret value
   (`secret_values` of the settings) and the password of any ``scheme://user:password@host`` URL, in the
@@ -27,7 +30,21 @@ if TYPE_CHECKING:
     from workbench.config import Settings
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_CHATTY = ("alembic", "numba", "bokeh", "asyncio", "urllib3", "apprise")
+_CHATTY = (
+    "alembic",
+    "numba",
+    "bokeh",
+    "asyncio",
+    "urllib3",
+    "apprise",
+    "papermill",
+    "traitlets",
+    "nbconvert",
+    "tornado",
+)
+#: Exceptions that only say a browser tab went away while the server wrote to it (a dashboard tab closed).
+_CLOSED_TAB = ("WebSocketClosedError", "StreamClosedError")
+_PACKAGE = str(Path(__file__).resolve().parent)
 MASK = "**********"
 #: Field names whose values are always masked. A bare ``key`` is not among them: it names cache keys.
 SECRET_FIELD = re.compile(r"secret|passw(or)?d|token|authorization|credential|api_?key|private_?key|_key$", re.I)
@@ -78,6 +95,9 @@ def configure_logging(
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     console = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    if level != "DEBUG":
+        console.addFilter(ThirdPartyNoise())
+    logging.captureWarnings(True)  # warnings become py.warnings records: filtered, redacted, in the log file too
     handlers: list[logging.Handler] = [console]
     renderers: list[Any] = [_json_renderer() if json else structlog.dev.ConsoleRenderer(colors=False)]
     if file is not None:
@@ -113,6 +133,26 @@ def configure_logging(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+class ThirdPartyNoise(logging.Filter):
+    """Drops what a user did not ask to see and cannot act on: a Python warning raised outside ``workbench``, and
+    a traceback that only says a browser tab closed its websocket while the server wrote to it.
+
+    Examples
+    --------
+    >>> noise = ThirdPartyNoise()
+    >>> text = "/venv/nbconvert/a.py:3: UserWarning: hm"
+    >>> noise.filter(logging.LogRecord("py.warnings", logging.WARNING, "", 0, text, (), None))
+    False
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "py.warnings":
+            return _PACKAGE in str(record.msg)
+        if record.exc_info and record.exc_info[0] is not None:
+            return record.exc_info[0].__name__ not in _CLOSED_TAB
+        return not any(name in str(record.msg) for name in _CLOSED_TAB)
 
 
 def _json_renderer() -> structlog.processors.JSONRenderer:

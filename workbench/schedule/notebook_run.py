@@ -87,6 +87,7 @@ def run_notebook(
             cwd=str(path.parent),
             progress_bar=False,
             log_output=False,
+            extra_arguments=_kernel_arguments(),
         )
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
@@ -120,3 +121,11 @@ def _record_end(store: Any, run_id: int | None, duration: float, error: str | No
         return
     with store.unit_of_work() as uow:
         uow.runs.finish(run_id, metrics={"duration_s": round(duration, 3)}, error=error)
+
+
+def _kernel_arguments() -> list[str]:
+    """The kernel's own log level: its startup warnings (a kernel over TCP, ...) only when we log DEBUG
+    (``workbench --verbose``); the kernel writes them to our stderr."""
+    import logging
+
+    return [] if logging.getLogger().getEffectiveLevel() <= logging.DEBUG else ["--IPKernelApp.log_level=ERROR"]
