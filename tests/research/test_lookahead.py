@@ -33,24 +33,24 @@ def _every_cut(frame) -> int:
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_strategy_passes_on_spy(name, spy):
     cls = wb.strategy(name)
-    assert check_lookahead(name, spy) is None  # default parameters, default samples
+    assert check_lookahead(name, spy).compared  # default parameters, default samples
     busy = cls(**BUSY[name])
     assert np.count_nonzero(np.diff(busy.exposure(spy).to_numpy())) > 20  # the check is not vacuous
-    assert check_lookahead(busy, spy, samples=200, seed=1) is None
+    assert check_lookahead(busy, spy, samples=200, seed=1).compared
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_strategy_passes_every_cut_of_a_random_walk(name, walk):
     cls = wb.strategy(name)
     for strategy in (cls(), cls(**BUSY[name])):
-        assert check_lookahead(strategy, walk, samples=_every_cut(walk)) is None
+        assert check_lookahead(strategy, walk, samples=_every_cut(walk)).compared
     assert np.count_nonzero(cls(**BUSY[name]).exposure(walk).to_numpy()) > 50
 
 
 def test_bundled_strategies_pass_on_several_symbols(spy, qqq, walk):
     bars = {"SPY": spy, "QQQ": qqq, "WALK": walk}
     for name in BUNDLED:
-        assert check_lookahead(wb.strategy(name)(**BUSY[name]), bars, samples=30) is None
+        assert check_lookahead(wb.strategy(name)(**BUSY[name]), bars, samples=30).compared
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_error_names_the_offending_symbol(walk):
     dirty = make_walk(seed=3, symbol="DIRTY")
     for col in ("open", "high", "low", "close"):
         dirty[col] = dirty[col] * 2.0  # starts at 200
-    assert check_lookahead(PeekIfHigh, {"CLEAN": clean}, samples=100) is None
+    assert check_lookahead(PeekIfHigh, {"CLEAN": clean}, samples=100).compared
     with pytest.raises(LookaheadError) as info:
         check_lookahead(PeekIfHigh, {"CLEAN": clean, "DIRTY": dirty})
     message = str(info.value)
@@ -208,8 +208,53 @@ def test_samples_and_seed_choose_the_cuts(spy):
 
 def test_class_name_and_instance_are_all_accepted(spy):
     short = spy.iloc[:300]
-    assert check_lookahead("sma_cross", short) is None
-    assert check_lookahead(wb.strategy("sma_cross"), short) is None
-    assert check_lookahead(wb.strategy("sma_cross")(fast=3, slow=8), short) is None
+    assert check_lookahead("sma_cross", short).compared
+    assert check_lookahead(wb.strategy("sma_cross"), short).compared
+    assert check_lookahead(wb.strategy("sma_cross")(fast=3, slow=8), short).compared
     with pytest.raises(LookaheadError, match=r"PeekNextNumba\(lag=1\)"):
         check_lookahead(PeekNextNumba, short)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the result says what was compared; nothing compared is refused (or warned about)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_a_pass_says_how_many_cut_points_and_signals_it_compared(spy):
+    bars = spy.iloc[:300]
+    result = check_lookahead(wb.strategy("sma_cross")(fast=3, slow=8), bars, samples=299)
+    full = wb.strategy("sma_cross")(fast=3, slow=8).exposure(bars).to_numpy()
+    assert (result.cuts, result.signals, result.bars, result.symbols) == (299, sum(range(1, 300)), 300, ("SPY",))
+    assert result.active == np.count_nonzero(full[:299] != 0) > 50
+    assert str(result) == (
+        f"no look-ahead in SmaCross(fast=3, slow=8) on SPY: the signals equal the full run's at 299 cut points of 300 "
+        f"bars ({sum(range(1, 300)):,} signal values compared, {result.active:,} of them a position)"
+    )
+
+
+def test_one_bar_is_refused_with_a_whole_sentence(spy):
+    from workbench.research.lookahead import LookaheadUntested
+
+    with pytest.raises(LookaheadUntested) as info:
+        check_lookahead("sma_cross", spy.iloc[:1])
+    assert str(info.value) == (
+        "check_lookahead could not test SmaCross(fast=10, slow=50) on SPY: it compared 0 cut points of 1 bar "
+        "(0 signal values compared, 0 of them a position); give it more bars or parameters that take a position, "
+        "or pass untested='warn' to go on."
+    )
+
+
+def test_a_strategy_that_never_takes_a_position_is_refused_or_warned_about(spy):
+    from workbench.research.lookahead import LookaheadUntested, LookaheadUntestedWarning
+
+    bars = spy.iloc[:40]  # slow=50: flat at every bar
+    with pytest.raises(
+        LookaheadUntested, match=r"it compared 39 cut points of 40 bars \(780 signal values compared, 0 of"
+    ):
+        check_lookahead("sma_cross", bars)
+    with pytest.warns(LookaheadUntestedWarning, match="could not test SmaCross"):
+        result = check_lookahead("sma_cross", bars, untested="warn")
+    assert not result.compared and result.cuts == 39 and result.active == 0
+    assert str(result).startswith("nothing compared for SmaCross(fast=10, slow=50) on SPY: 39 cut points")
+    with pytest.raises(ValueError, match="untested='loud': must be 'raise' or 'warn'"):
+        check_lookahead("sma_cross", bars, untested="loud")

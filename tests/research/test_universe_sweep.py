@@ -80,9 +80,9 @@ def test_bundled_universe_strategies_equal_vectorbt_with_close_fills(name, unive
 
 
 def test_the_bundled_universe_strategies_do_not_look_ahead(etfs, oil) -> None:
-    wb.check_lookahead(wb.strategy("momentum")(lookback=40, top=2, every=5), etfs, samples=30)
-    wb.check_lookahead(wb.strategy("risk_parity")(window=30, every=7), etfs, samples=30)
-    wb.check_lookahead(wb.strategy("pair_zscore")(window=30, entry_z=1.5, exit_z=0.5), oil, samples=30)
+    assert wb.check_lookahead(wb.strategy("momentum")(lookback=40, top=2, every=5), etfs, samples=30).compared
+    assert wb.check_lookahead(wb.strategy("risk_parity")(window=30, every=7), etfs, samples=30).compared
+    assert wb.check_lookahead(wb.strategy("pair_zscore")(window=30, entry_z=1.5, exit_z=0.5), oil, samples=30).compared
 
 
 class Peeking(wb.UniverseStrategy):

@@ -402,3 +402,51 @@ def test_walk_forward_bad_input(no_compute, spy, kwargs, exc, part):
 def test_walk_forward_window_check_names_the_training_window(no_compute, spy):
     with pytest.raises(ParameterError, match=r"slow=600 needs more than 600 bars but SPY training window has 504"):
         _walk(spy, slow=[600])
+
+
+def test_training_windows_on_their_own_bars_choose_what_a_sweep_of_the_slice_chooses(spy, rolling):
+    """Oracle: ``wb.sweep`` on ``spy.iloc[a:b]``, whose indicators restart at a; out of sample nothing changes."""
+    own = _walk(spy, train_warmup="window")
+    splits = split_windows(spy.index, TRAIN, TEST)
+    differ = 0
+    for (a, b, _), (_, win), (_, warm) in zip(splits, own.windows.iterrows(), rolling.windows.iterrows(), strict=True):
+        res = wb.sweep("sma_cross", spy.iloc[a:b], fees=FEES, cash=CASH, progress=False, **GRID)
+        assert _params(win) == res.best_params()
+        best = res.metrics.loc[tuple(res.best_params().values())].to_dict()
+        _assert_metrics({m: win[f"is_{m}"] for m in METRIC_NAMES}, best)
+        differ += win["is_sharpe"] != warm["is_sharpe"]
+        if _params(win) == _params(warm):  # the same choice trades the same test window
+            _assert_metrics({m: win[f"oos_{m}"] for m in METRIC_NAMES}, {m: warm[f"oos_{m}"] for m in METRIC_NAMES})
+    assert differ > 0  # the two warm-ups are different questions on these windows
+
+
+def test_an_unknown_train_warmup_is_refused(spy):
+    with pytest.raises(ValueError, match=r"^train_warmup='cold': must be one of 'history', 'window'$"):
+        _walk(spy, train_warmup="cold")
+
+
+def test_a_universe_walk_forward_on_its_own_bars_chooses_what_a_sweep_of_the_slice_chooses():
+    from workbench.engine.inputs import prepare_panel
+
+    bars = wb.load(["SPY", "QQQ", "IWM"], start="2016-01-01", end="2019-12-31")
+    grid = {"lookback": [20, 60], "top": [1, 2]}
+    own = wb.walk_forward(
+        "momentum", bars, train=300, test=150, fees=FEES, progress=False, train_warmup="window", **grid
+    )
+    splits = split_windows(prepare_panel(bars).index, 300, 150)
+    assert len(own.windows) == len(splits) > 1
+    for (a, b, _), (_, win) in zip(splits, own.windows.iterrows(), strict=True):
+        res = wb.sweep("momentum", {s: f.iloc[a:b] for s, f in bars.items()}, fees=FEES, progress=False, **grid)
+        chosen = {k: int(v) for k, v in res.best_params().items() if k in grid}
+        assert {k: int(win[k]) for k in grid} == chosen
+
+
+def test_a_backtest_refuses_too_few_bars_as_a_sweep_does(spy):
+    short = spy.iloc[:50]
+    message = r"^slow=100 needs more than 100 bars but SPY has 50$"
+    with pytest.raises(ParameterError, match=message):
+        wb.sweep("sma_cross", short, fast=10, slow=100, progress=False)
+    with pytest.raises(ParameterError, match=message):
+        wb.backtest(wb.strategy("sma_cross")(fast=10, slow=100), short)
+    with pytest.raises(ParameterError, match=r"^slow=100 needs more than 100 bars but QQQ has 50$"):
+        wb.backtest(wb.strategy("sma_cross")(fast=10, slow=100), {"SPY": spy, "QQQ": short})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -179,17 +180,26 @@ def walk_forward(
     engine: str = "local",
     client: Client | str | None = None,
     leverage: float | None = None,
+    train_warmup: str = "history",
     **param_ranges: Any,
 ) -> WalkForwardResult:
     """Pick the best parameters on each training window by ``metric`` and run them out of sample.
 
     Training and test windows never overlap: a test window starts at the bar where its training window
-    ends, so the choice for a window never sees its test bars. Indicators in a test window may warm up on
+    ends, so the choice for a window never sees its test bars. Indicators in a test window warm up on
     earlier bars (as a live session would have that history); positions and cash start fresh in each
     window's own test run. Costs left out are the settings', as in ``sweep``. Spans are bar counts or lengths
     like ``"3Y"``, ``"6M"``, ``"90D"``. ``engine`` and ``client`` choose where the windows of every parameter set
     run, as in ``sweep`` (same results). A universe strategy is walked forward as one account over all its
     symbols (rows labelled ``portfolio``; ``leverage`` as in ``sweep``).
+
+    ``train_warmup`` chooses how a training window starts (neither choice leaks the test bars):
+
+    * ``"history"`` (the default): as a test window, indicators warm up on the bars before the window, so the
+      strategy trades from the window's first bar and may enter there on a cross that happened before it.
+    * ``"window"``: the window alone, as ``wb.sweep(strategy, bars[train_start:train_end])`` runs it: indicators
+      start on its first bar and the first trades wait for their warm-up. Each window's choice then equals that
+      sweep's best row.
 
     Examples
     --------
@@ -199,6 +209,8 @@ def walk_forward(
     >>> wf.summary()  # doctest: +SKIP
     """
     check_engine(engine, client)
+    if train_warmup not in TRAIN_WARMUPS:
+        raise ValueError(f"train_warmup={train_warmup!r}: must be one of {', '.join(map(repr, TRAIN_WARMUPS))}")
     cls, base = resolve_strategy(strategy)
     fees, slippage, fill = cost_defaults(fees, slippage, fill)
     costs = check_costs(cash, fees, slippage, fill, risk, fixed_fee)
@@ -211,16 +223,13 @@ def walk_forward(
         splits = split_windows(panel.index, train, test, step, anchored)
         check_windows(cls, grid, {"the training window": pd.DataFrame(index=panel.index[: splits[:, 1].min()])})
         ppy = float(periods_per_year or infer_periods_per_year(panel.index))
-        windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])
-        job = UniverseJob.build(grid, panel, windows, costs, check_leverage(leverage), ppy, 0)
-        job.check(cls)
+        lev = check_leverage(leverage)
         with open_client(engine, client) as dask_client:
-            run = run_job(cls, job, progress, dask_client)
-        if run.done < len(grid):
-            raise KeyboardInterrupt("walk-forward interrupted")
-        best = _best(run.metrics, len(splits), metric)
-        rows = _rows("portfolio", panel.index, splits, best, run.metrics, cls, grid)
-        equity, summary = _stitched_universe(cls, grid, panel, splits, best, costs, ppy, job.leverage)
+            run = partial(_universe_metrics, cls, grid, costs, lev, ppy, dask_client)
+            metrics = _window_metrics(splits, train_warmup, progress, run, panel)
+        best = _best(metrics, len(splits), metric)
+        rows = _rows("portfolio", panel.index, splits, best, metrics, cls, grid)
+        equity, summary = _stitched_universe(cls, grid, panel, splits, best, costs, ppy, lev)
         return WalkForwardResult(
             strategy=cls,
             metric=metric,
@@ -234,21 +243,16 @@ def walk_forward(
         training = frames[symbol].iloc[splits[:, 0].min() : splits[:, 1].min()]
         check_windows(cls, grid, {f"{symbol} training window": training})
     ppy_of = {s: float(periods_per_year or infer_periods_per_year(f.index)) for s, f in frames.items()}
-    runs = {}
+    metrics_of = {}
     with open_client(engine, client) as dask_client:
         for symbol, frame in frames.items():
-            splits = splits_of[symbol]
-            windows = np.concatenate([splits[:, [0, 1]], splits[:, [1, 2]]])[None, :, :]
-            packed = pack({symbol: frame}, costs)
-            ppy = np.array([ppy_of[symbol]])
-            runs[symbol] = run_grid(cls, grid, packed, windows, costs, ppy, progress=progress, client=dask_client)
-            if runs[symbol].done < len(grid):
-                raise KeyboardInterrupt("walk-forward interrupted")
+            run = partial(_symbol_metrics, cls, grid, symbol, costs, ppy_of[symbol], dask_client)
+            metrics_of[symbol] = _window_metrics(splits_of[symbol], train_warmup, progress, run, frame)
     rows, equities, summaries = [], {}, []
     for symbol, frame in frames.items():
-        splits, run, ppy = splits_of[symbol], runs[symbol], ppy_of[symbol]
-        best = _best(run.metrics, len(splits), metric)
-        rows.extend(_rows(symbol, frame.index, splits, best, run.metrics, cls, grid))
+        splits, metrics, ppy = splits_of[symbol], metrics_of[symbol], ppy_of[symbol]
+        best = _best(metrics, len(splits), metric)
+        rows.extend(_rows(symbol, frame.index, splits, best, metrics, cls, grid))
         equity, summary = _stitched_run(cls, grid, symbol, frame, splits, best, costs, ppy)
         equities[symbol] = equity
         summaries.append(pd.Series(summary, index=list(METRIC_NAMES), name=symbol))
@@ -259,6 +263,69 @@ def walk_forward(
         equity=equities,
         oos_metrics=pd.DataFrame(summaries),
     )
+
+
+#: How a training window starts: warmed up on the bars before it, or on its own bars only (see ``walk_forward``).
+TRAIN_WARMUPS = ("history", "window")
+
+
+def _finished(run: Any, grid: pd.DataFrame) -> np.ndarray:
+    """A grid run's metrics ``[set, window, metric]``, or KeyboardInterrupt when it was interrupted."""
+    if run.done < len(grid):
+        raise KeyboardInterrupt("walk-forward interrupted")
+    return run.metrics
+
+
+def _window_metrics(splits: np.ndarray, train_warmup: str, progress: bool, run: Callable, bars: Any) -> np.ndarray:
+    """Every parameter set's metrics in the training windows, then the test windows (``[set, 2 w, metric]``).
+
+    ``run(bars, windows, progress)`` runs the grid over ``bars`` in ``windows`` (bar ranges). With
+    ``train_warmup="window"`` each training window runs on its own bars, as a sweep of that slice would; else on all
+    the bars, warmed up by those before it."""
+    tests = splits[:, [1, 2]]
+    if train_warmup == "history":
+        return run(bars, np.concatenate([splits[:, [0, 1]], tests]), progress)
+    trains = [run(_part(bars, int(a), int(b)), np.array([[0, b - a]]), False) for a, b, _ in splits]
+    return np.concatenate([*trains, run(bars, tests, progress)], axis=1)
+
+
+def _part(bars: pd.DataFrame | Panel, start: int, stop: int) -> pd.DataFrame | Panel:
+    """Bars ``start`` to ``stop - 1`` of one symbol's frame or of a panel."""
+    return bars.rows(start, stop) if isinstance(bars, Panel) else bars.iloc[start:stop]
+
+
+def _symbol_metrics(
+    cls: type[Strategy],
+    grid: pd.DataFrame,
+    symbol: str,
+    costs: Costs,
+    ppy: float,
+    client: Any,
+    bars: pd.DataFrame,
+    windows: np.ndarray,
+    progress: bool,
+) -> np.ndarray:
+    """One symbol's grid metrics in ``windows`` of ``bars``."""
+    packed = pack({symbol: bars}, costs)
+    run = run_grid(cls, grid, packed, windows[None, :, :], costs, np.array([ppy]), progress=progress, client=client)
+    return _finished(run, grid)
+
+
+def _universe_metrics(
+    cls: type[UniverseStrategy],
+    grid: pd.DataFrame,
+    costs: Costs,
+    leverage: float,
+    ppy: float,
+    client: Any,
+    panel: Panel,
+    windows: np.ndarray,
+    progress: bool,
+) -> np.ndarray:
+    """A universe strategy's grid metrics (one account) in ``windows`` of ``panel``."""
+    job = UniverseJob.build(grid, panel, windows, costs, leverage, ppy, 0)
+    job.check(cls)
+    return _finished(run_job(cls, job, progress, client), grid)
 
 
 def _best(metrics: np.ndarray, w: int, metric: str) -> np.ndarray:

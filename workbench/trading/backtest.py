@@ -24,6 +24,7 @@ from workbench.engine.inputs import (
     check_leverage,
     check_periods_per_year,
     check_weights,
+    check_windows,
     prepare_bars,
     prepare_panel,
     resolve_strategy,
@@ -195,6 +196,7 @@ def backtest(
     check_leverage(leverage, universe=False)
     frames, multi = prepare_bars(bars)
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
+    check_windows(cls, pd.DataFrame([instance.values]), frames)  # too few bars: refused as wb.sweep refuses them
     if multi and len(frames) > 1:
         ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
         weights = check_weights(weights, list(frames))
@@ -252,6 +254,7 @@ def _backtest_universe(
     """A universe strategy's event-driven backtest (``trading.universe.run_universe``) as a ``PortfolioResult``."""
     leverage = check_leverage(leverage)
     panel = prepare_panel(bars)
+    check_windows(type(instance), pd.DataFrame([instance.values]), {"the panel": pd.DataFrame(index=panel.index)})
     ppy = float(periods_per_year or infer_periods_per_year(panel.index))
     frames, _ = prepare_bars(bars)
     result = PortfolioResult(
