@@ -81,6 +81,7 @@ class Dashboard(pn.viewable.Viewer):
             ("Runs & reports", self.runs),
             ("Research", self.research),
             sizing_mode="stretch_width",
+            dynamic=True,  # only the shown tab is built and sent: first paint draws one tab, not seven
         )
         self.version = -1
         self.refresh()

@@ -121,6 +121,7 @@ def serve(
         reports.mkdir(parents=True, exist_ok=True)  # served from the start, so reports written later open too
 
     def page() -> pn.viewable.Viewable:
+        pn.extension("tabulator")  # the tabs are drawn when shown: the page must load the tables' code up front
         request = pn.state.curdoc.session_context.request
         source = request.remote_ip or ""
         try:
