@@ -90,7 +90,9 @@ def _root(
         list[str] | None,
         typer.Option("--set", metavar="KEY=VALUE", help="Override any setting (repeatable)."),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug messages and the third-party warnings hidden by default.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings and errors only.")] = False,
     json_logs: Annotated[bool, typer.Option("--json-logs", help="Log JSON lines instead of console text.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
