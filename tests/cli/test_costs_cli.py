@@ -102,3 +102,13 @@ def test_the_notebook_api_takes_the_same_defaults_from_the_same_settings(monkeyp
     monkeypatch.setenv("WORKBENCH_FEES", "0")
     free = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=30), SPY)
     assert free.fees == 0 and free.metrics["end_value"] > bt.metrics["end_value"]
+
+
+def test_a_paper_run_names_its_costs_first(capsys) -> None:
+    args = ["paper", "sma_cross", "-p", "fast=5", "-p", "slow=20", "--start", "2023-01-03", "--end", "2023-02-28"]
+    lines = _run(capsys, *args, "--slippage", "0.0002")
+    assert lines[0] == (
+        "sma_cross on SPY via sim; fees 0.001 (default of setting fees), slippage 0.0002 (set by --slippage), "
+        "fill next_open (default of setting fill); cash 10,000"
+    )
+    assert lines[-1].endswith("recorded as run 1")
