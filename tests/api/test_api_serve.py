@@ -82,7 +82,7 @@ def test_serve_answers_over_http_with_a_paper_account(db_url: str, tmp_path) -> 
         Accounts(store, CHEAP).add_user("ada", PASSWORD, role="trader", actor="test")
         key = Accounts(store).create_key("ada", expires_in=None, actor="test").key
     port = _free_port()
-    env = {**os.environ, "WORKBENCH_DB_URL": db_url, "WORKBENCH_HOME": str(tmp_path)}
+    env = {**os.environ, "WORKBENCH_DB_URL": db_url, "WORKBENCH_HOME": str(tmp_path), "WORKBENCH_FEES": "0"}
     command = [sys.executable, "-c", SERVER, "api", "serve", "--port", str(port), "--paper", "--symbols", "SPY"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
