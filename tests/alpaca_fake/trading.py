@@ -218,6 +218,18 @@ class TradingApi:
             for order in [o for o in self.orders.values() if o.symbol == symbol and o.is_open]:
                 self._work(order)
 
+    def close_market(self) -> None:
+        """The market closes: market orders sent from now on queue (working, unfilled) until `open_market`."""
+        with self.server.lock:
+            self.market_open = False
+
+    def open_market(self) -> None:
+        """The market opens: queued market orders fill at their symbol's quote."""
+        with self.server.lock:
+            self.market_open = True
+            for order in [o for o in self.orders.values() if o.is_open]:
+                self._work(order)
+
     def plan(self, *plans: Plan) -> None:
         """Script the next orders accepted, one `Plan` each (then the default behaviour again)."""
         with self.server.lock:
@@ -308,6 +320,8 @@ class TradingApi:
         price = self.quotes.get(order.symbol)
         if price is None or order.status == "held" or order.plan is not None:
             return
+        if order.type == "market" and not self.market_open:
+            return  # queued for the open
         if order.type == "market":
             self._fill_in_parts(order, self.partial, price, self.fill_interval)
         elif self._reached(order, price):
