@@ -191,6 +191,7 @@ class TradingApi:
         self._plans: list[Plan] = []
         self._rejects: list[tuple[int, str]] = []
         self._lost_replies = 0
+        self._lost_cancel_replies = 0
         self._pending = 0
         routes: list[tuple[str, str, Callable[[Request], Reply]]] = [
             ("GET", "/v2/account", self._account),
@@ -244,6 +245,11 @@ class TradingApi:
         """Create the next order POSTed, then answer HTTP 500, as if the answer were lost on the way back."""
         with self.server.lock:
             self._lost_replies += 1
+
+    def lose_next_cancel_reply(self) -> None:
+        """Cancel on the next DELETE of an open order, then answer HTTP 500, as if the answer were lost."""
+        with self.server.lock:
+            self._lost_cancel_replies += 1
 
     def fill(self, ref: str, qty: float | None = None, price: float | None = None) -> None:
         """Fill ``qty`` (default: all that is left) of order ``ref`` (id or client_order_id) at ``price``
@@ -609,6 +615,9 @@ class TradingApi:
             if not order.is_open:
                 return api_error(HTTPStatus.UNPROCESSABLE_ENTITY, "order is not cancelable")
             self._end(order, "canceled")
+            if self._lost_cancel_replies:
+                self._lost_cancel_replies -= 1
+                return api_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
         return Reply(HTTPStatus.NO_CONTENT)
 
     def _replace(self, request: Request) -> Reply:

@@ -113,3 +113,25 @@ def test_a_simulated_venue_is_open_whenever_it_is_told_a_price() -> None:
     clock = SimClock(datetime(2024, 1, 2, 15, tzinfo=UTC))
     market = SimBroker(clock).market_clock()
     assert (market.is_open, market.timestamp, market.next_open, market.next_close) == (True, clock.now(), None, None)
+
+
+def test_a_cancel_meeting_transient_failures_is_tried_again_until_it_is_done() -> None:
+    """503s and an answer lost on the way back (the cancel made, Alpaca then refusing the second one as not
+    cancelable) end with the order canceled, not with a working order believed gone or an error."""
+    with LoopbackServer() as server:
+        trading = TradingApi(server, cash=CASH)
+        trading.quote("SPY", 100.0)
+        trading.close_market()
+        broker = alpaca(server)
+        om = OrderManager(broker, FrozenClock(datetime(2024, 1, 2, tzinfo=UTC)))
+        first = om.target("SPY", 1.0, 100.0)
+        (remote,) = trading.orders
+        server.fail_next(f"/v2/orders/{remote}", 503, times=2)
+        assert broker.cancel(first.id).status.value == "canceled"
+        second = om.target("SPY", 1.0, 100.0)
+        (remote,) = [r for r, o in trading.orders.items() if o.is_open]
+        trading.lose_next_cancel_reply()
+        assert broker.cancel(second.id).status.value == "canceled"
+        deletes = [r.path for r in server.requests if r.method == "DELETE"]
+        broker.close()
+    assert len(deletes) == 5 and not [o for o in trading.orders.values() if o.is_open]

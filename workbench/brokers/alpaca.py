@@ -264,14 +264,28 @@ class AlpacaBroker:
     def cancel(self, order_id: str) -> Order:
         """Ask Alpaca to cancel an open order and wait (``settle_timeout``) for it to end; returns the order.
 
-        Raises BrokerError when Alpaca refuses (HTTP 422: it is not cancelable, e.g. filled meanwhile).
+        Transient failures (429, 5xx, network) are tried again until ``deadline`` (then `BrokerUnavailable`).
+        Raises BrokerError when Alpaca refuses (HTTP 422: it is not cancelable, e.g. filled meanwhile), unless
+        the refusal is of an order an earlier try canceled (its answer lost).
         """
         order = self.get_order(order_id)
         remote_id = self._remote_id(order)
+
+        def once() -> None:
+            try:
+                self._client.cancel_order_by_id(remote_id)
+            except (APIError, OSError) as exc:
+                raise broker_error(exc, f"cancel of order {order_id}") from exc
+
         try:
-            self._client.cancel_order_by_id(remote_id)
-        except (APIError, OSError) as exc:
-            raise broker_error(exc, f"cancel of order {order_id}") from exc
+            self._until_deadline(once, f"cancel of {order.client_order_id}")
+        except BrokerUnavailable:
+            raise
+        except BrokerError:
+            self.sync(order)  # refused: canceled by an earlier try whose answer was lost, or not cancelable
+            if order.status is not OrderStatus.CANCELED:
+                raise
+            return order
         self._wait(order, lambda: not order.is_open)
         if order.is_open:
             self.sync(order)
