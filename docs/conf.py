@@ -58,6 +58,9 @@ nb_execution_show_tb = True
 nb_custom_formats = {".nblink": "nblink.read_nblink"}
 nb_ipywidgets_js = {}  # no require.js / widget manager from a CDN
 nb_merge_streams = True
+# HoloViews also emits its Jupyter-comm bundles (holoviews_load / holoviews_exec), which only a live kernel can use;
+# the static page renders the same plot from the bundle's text/html and application/javascript.
+suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # autodoc: numpydoc docstrings; signatures keep their type hints.
 autodoc_typehints = "signature"
@@ -66,6 +69,7 @@ autodoc_default_options = {"undoc-members": False}
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 napoleon_use_rtype = False
+napoleon_use_ivar = True  # "Attributes" sections as fields: dataclass fields are documented by autodoc already
 
 # `-n` (nitpicky) checks every cross-reference the pages make; type hints name classes of numpy, pandas, the standard
 # library and workbench internals that have no page here (and no intersphinx: the build is offline).

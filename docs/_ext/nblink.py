@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import nbformat
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def read_nblink(text: str) -> nbformat.NotebookNode:
     """The notebook a ``.nblink`` names, with its parameters injected (no execution here: myst-nb runs it)."""
     link = json.loads(text)
-    notebook = nbformat.read(ROOT / link["notebook"], as_version=4)
+    notebook = load_notebook_node(str(ROOT / link["notebook"]))  # papermill's loader: the metadata it expects
     parameters = link.get("parameters") or {}
     if parameters:
         notebook = parameterize_notebook(notebook, parameters, report_mode=False, kernel_name="python3")
