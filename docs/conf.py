@@ -19,9 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 
-# Kernels started by myst-nb inherit this: Bokeh and Panel embed their JavaScript in the notebook's output
-# instead of loading it from cdn.bokeh.org / cdn.holoviz.org.
+# Kernels started by myst-nb inherit these: Bokeh and Panel embed their JavaScript and stylesheets in the notebook's
+# output instead of loading them from cdn.bokeh.org / cdn.holoviz.org (HoloViews is told so by ``_ext/nblink.py``).
 os.environ["BOKEH_RESOURCES"] = "inline"
+os.environ["PANEL_INLINE"] = "true"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 project = "Quant Workbench"
@@ -41,6 +42,7 @@ extensions = [
     "settings_reference",
     "openapi_reference",
     "public_api",
+    "offline_assets",
 ]
 exclude_patterns = ["_build", "_ext", "**.ipynb_checkpoints", "jupyter_execute"]
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".nblink": "myst-nb"}
@@ -88,5 +90,6 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+html_context = {"default_mode": "auto"}  # light or dark as the reader's system is (unset, the theme logs an error)
 html_show_sourcelink = False
 html_copy_source = False
