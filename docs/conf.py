@@ -27,7 +27,7 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 project = "Quant Workbench"
 author = "Quant Workbench developers"
-copyright = "Quant Workbench developers"  # noqa: A001 - Sphinx's name
+copyright = "Quant Workbench developers"
 
 from workbench import __version__ as release  # noqa: E402
 

@@ -17,6 +17,16 @@ from typing import Any
 from sphinx.application import Sphinx
 
 
+def _local(match: re.Match[str], prefix: str, dist: Path, target: Path) -> str:
+    """The file a CDN address names, copied under ``target``: its address relative to the page (``prefix``)."""
+    source = dist / match.group(1)
+    if not source.is_file():
+        return match.group(0)
+    (target / match.group(1)).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target / match.group(1))
+    return prefix + match.group(1)
+
+
 def localize_panel_assets(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -30,16 +40,7 @@ def localize_panel_assets(app: Sphinx, exception: Exception | None) -> None:
         if CDN_DIST not in text:
             continue
         prefix = Path(os.path.relpath(target, page.parent)).as_posix() + "/"
-
-        def local(match: re.Match[str]) -> str:
-            source = DIST_DIR / match.group(1)
-            if not source.is_file():
-                return match.group(0)
-            (target / match.group(1)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / match.group(1))
-            return prefix + match.group(1)
-
-        page.write_text(address.sub(local, text), encoding="utf-8")
+        page.write_text(address.sub(lambda m, p=prefix: _local(m, p, DIST_DIR, target), text), encoding="utf-8")
     if target.exists() and (DIST_DIR / "assets").is_dir():  # the spinners the stylesheets refer to
         shutil.copytree(DIST_DIR / "assets", target / "assets", dirs_exist_ok=True)
 

@@ -83,8 +83,13 @@ class OpenApiDirective(SphinxDirective):
         params = op.get("parameters", [])
         if params:
             rows = [
-                [code(p["name"]), p["in"], code(type_of(p.get("schema", {}))), "yes" if p.get("required") else "no",
-                 p.get("description", "")]
+                [
+                    code(p["name"]),
+                    p["in"],
+                    code(type_of(p.get("schema", {}))),
+                    "yes" if p.get("required") else "no",
+                    p.get("description", ""),
+                ]
                 for p in params
             ]
             section += table(["parameter", "in", "type", "required", "what"], rows, [18, 10, 20, 10, 42])
@@ -103,8 +108,12 @@ class OpenApiDirective(SphinxDirective):
             section += paragraph(" ".join(schema["description"].split()))
         required = set(schema.get("required", []))
         rows = [
-            [code(field), code(type_of(spec)), "yes" if field in required else "no",
-             spec.get("description", "") + (f" Default: `{spec['default']!r}`." if "default" in spec else "")]
+            [
+                code(field),
+                code(type_of(spec)),
+                "yes" if field in required else "no",
+                spec.get("description", "") + (f" Default: `{spec['default']!r}`." if "default" in spec else ""),
+            ]
             for field, spec in schema.get("properties", {}).items()
         ]
         if rows:

@@ -12,7 +12,7 @@ from pydantic_core import PydanticUndefined
 from sphinx.application import Sphinx
 from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective
-from tables import code, paragraph, table
+from tables import code, table
 
 _CONSTRAINTS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
