@@ -97,6 +97,7 @@ class LiveSession:
     Examples
     --------
     >>> from workbench.store import Store
+    >>> from workbench.brokers.sim import SimBroker
     >>> from workbench.clock import SimClock
     >>> from workbench.testing import ListFeed, make_bars
     >>> from datetime import datetime, timezone
