@@ -37,8 +37,11 @@ def test_the_package_has_examples_to_run() -> None:
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples_run(name: str) -> None:
+def test_docstring_examples_run(name: str, tmp_path, monkeypatch) -> None:
     from workbench.logs import configure_logging
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))  # an example that saves or opens a database does it here
+    monkeypatch.chdir(tmp_path)
 
     module = importlib.import_module(name)
     saved = structlog.get_config()
