@@ -22,6 +22,7 @@ def _type_name(annotation: Any) -> str:
     text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
     text = re.sub(r"\b(?:typing|pathlib|pydantic\.types|workbench\.config)\.", "", text)
     text = re.sub(r"Literal\[([^\]]*)\]", lambda m: " | ".join(v.strip() for v in m.group(1).split(",")), text)
+    text = re.sub(r"Union\[([^\[\]]*)\]", lambda m: " | ".join(v.strip() for v in m.group(1).split(",")), text)
     return text.replace("NoneType", "None")
 
 
