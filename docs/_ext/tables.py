@@ -41,7 +41,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str | nodes.Node]], wid
         body += _row(row)
     group += head
     group += body
-    result = nodes.table()
+    result = nodes.table(classes=["wb-reference", "colwidths-given"])  # the widths below as percentages
     result += group
     return result
 
