@@ -135,6 +135,9 @@ class LiveSession:
             dispatcher.attach(session)
             self.metrics.watch_dispatcher(dispatcher)
         self.bars = 0
+        #: The venue's market at the last bar: open, closed (market orders queue for the open) or None (not asked).
+        self.market_open: bool | None = None
+        self.next_open: datetime | None = None
         self._first_order = len(session.om.orders)
         self._first_fill = len(session.om.fills)
         self._flattened = False  # the kill switch acted for the current halt
@@ -297,6 +300,7 @@ class LiveSession:
             self.apply_controls()
             self._pump()
             try:
+                self._read_market()
                 placed = self.session.on_bar(bar)
             except BrokerError as exc:
                 self._broker_failed(exc, bar.symbol)
@@ -423,6 +427,21 @@ class LiveSession:
         )
 
     # --- internals ---------------------------------------------------------------------------------------------
+
+    def _read_market(self) -> None:
+        """Ask the venue's market clock (the broker keeps its answer until it changes): when the market closes, say
+        once that market orders now queue for the open, where sizing counts them as held until they fill."""
+        market = self.session.broker.market_clock()
+        if market.is_open is not self.market_open:
+            if not market.is_open:
+                _log.warning(
+                    "market closed: market orders queue for the open and count as held until they fill",
+                    run_id=self.run_id,
+                    next_open=str(market.next_open),
+                )
+            elif self.market_open is not None:
+                _log.info("market open", run_id=self.run_id, next_close=str(market.next_close))
+        self.market_open, self.next_open = market.is_open, market.next_open
 
     def _run_lease(self, lease: RunLease | None) -> None:
         """Hold ``lease`` on the run (one process trades it); losing it stops the session."""
