@@ -97,7 +97,8 @@ class LiveSession:
     Examples
     --------
     >>> from workbench.store import Store
-    >>>     >>> from workbench.clock import SimClock
+    >>> from workbench.brokers.sim import SimBroker
+    >>> from workbench.clock import SimClock
     >>> from workbench.testing import ListFeed, make_bars
     >>> from datetime import datetime, timezone
     >>> store = Store.open("sqlite://")
