@@ -71,15 +71,25 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid")
 
+    #: What this installation is for; ``live`` (real money) needs ``confirm_live``, broker ``alpaca-live`` and keys.
     profile: Literal["research", "paper", "live"] = "research"
+    #: Folder of the database (``workbench.db``), the cache (``cache/``) and the TOTP key file (``secrets/``).
     home: Path = Path("~/.workbench")
+    #: Where bars come from: the bundled ``sample``, a ``csv`` folder (``data_path``), ``yfinance`` or ``alpaca``.
     data_source: Literal["sample", "csv", "yfinance", "alpaca"] = "sample"
+    #: Folder of CSV/Parquet bars for ``data_source = "csv"``.
     data_path: Path | None = None
+    #: SQLAlchemy URL of the database (``postgresql://user@host/db``); unset: a SQLite file in ``home``.
     db_url: str | None = None
+    #: Folder of the on-disk bar cache; unset: ``home/cache``.
     cache_dir: Path | None = None
+    #: Redis URL: a bar cache level shared by processes, and the API's rate-limit counters.
     redis_url: str | None = None
+    #: Where live sessions trade: the local simulated broker, or Alpaca's paper or live account.
     broker: Literal["sim", "alpaca-paper", "alpaca-live"] = "sim"
+    #: Alpaca key id, for the ``alpaca-*`` brokers and ``data_source = "alpaca"``.
     alpaca_api_key: SecretStr | None = None
+    #: Alpaca secret key, with ``alpaca_api_key``.
     alpaca_secret_key: SecretStr | None = None
     #: Alpaca's trading REST base URL, without ``/v2`` (default: Alpaca's paper or live API): a proxy, a recorder or
     #: a test server.
@@ -97,6 +107,7 @@ class Settings(BaseSettings):
     #: Seconds an Alpaca call (an order, a read) retries rate limits, server and network errors before the session
     #: halts its strategy and tells people.
     alpaca_retry_seconds: float = Field(60.0, gt=0, le=3_600, allow_inf_nan=False)
+    #: Starting cash of the CLI's sweeps, backtests, reports and local paper runs (``--cash`` overrides it).
     initial_cash: float = Field(10_000.0, gt=0, allow_inf_nan=False)
     #: Fee of every fill as a fraction of its traded value: the cost model of ``workbench sweep``, ``backtest``,
     #: ``report``, ``paper`` and ``live`` and of ``wb.sweep``, ``wb.backtest`` and ``wb.walk_forward`` when no fee is
@@ -117,16 +128,21 @@ class Settings(BaseSettings):
     slippage: float = Field(0.0, ge=0, lt=0.1, description="Slippage of every fill as a fraction of price.")
     #: When an order for bar t's signal fills: ``next_open`` (bar t+1's open) or ``close`` (bar t's close).
     fill: Literal["next_open", "close"] = "next_open"
+    #: Must be true for profile ``live``: trading real money is asked for twice.
     confirm_live: bool = False
+    #: Least level of the console log (``-v`` / ``-q`` on the command line).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: JSON lines on the console instead of text.
     log_json: bool = False
     #: JSON-lines log file, written besides the console (``workbench.logs``).
     log_file: Path | None = None
     #: ``smtp://`` (plain), ``smtp+starttls://`` or ``smtps://`` (SSL), with ``user:password@`` for AUTH.
     notify_smtp_url: SecretStr | None = None
+    #: Sender address of email notifications.
     notify_email_from: str = "workbench@localhost"
     #: Recipients of email notifications: a list, or one comma-separated string.
     notify_email_to: tuple[str, ...] = ()
+    #: URL webhook notifications are posted to (JSON).
     notify_webhook_url: str | None = None
     #: Key of the ``X-Workbench-Signature`` HMAC-SHA256 header of webhook posts.
     notify_webhook_secret: SecretStr | None = None
@@ -147,6 +163,7 @@ class Settings(BaseSettings):
     #: Key of the TOTP secrets in the database (a Fernet key, or a passphrase); unset: a key file made in
     #: ``home/secrets/totp.key``. Keep it apart from the database and its backups.
     totp_key: SecretStr | None = None
+    #: Key signing the dashboard's session cookies; unset: random per process, so logins end with it.
     api_secret: SecretStr | None = None
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

@@ -19,7 +19,7 @@ from workbench.clock import Clock
 from workbench.data.feeds import Bar, DataFeed
 from workbench.orders.model import Order, OrderEvent
 
-__all__ = ["Account", "Bar", "Broker", "Clock", "DataFeed", "Simulation"]
+__all__ = ["Account", "Bar", "Broker", "Clock", "DataFeed", "MarketClock", "Simulation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,16 @@ class Account:
     equity: float
 
 
+@dataclass(frozen=True, slots=True)
+class MarketClock:
+    """Whether a venue's market trades now, and when that changes next (None: never, a simulated venue)."""
+
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime | None
+    next_close: datetime | None
+
+
 @runtime_checkable
 class Broker(Protocol):
     """Where orders go: SimBroker (backtest and local paper) or AlpacaBroker.
@@ -37,7 +47,8 @@ class Broker(Protocol):
     ``kind`` is what a run records as its broker (``sim``, ``alpaca-paper``, ``alpaca-live``). ``pump`` hands the
     subscribers the events that arrived since the last call (a streaming broker; a simulated one has emitted its
     events already) and ``track`` makes the broker move the very ``Order`` objects given (a resumed run's working
-    orders) when their updates arrive.
+    orders) when their updates arrive. ``market_clock`` says whether a market order fills now or queues for the
+    open (Alpaca's clock; a simulated venue is open whenever it is told a price).
     """
 
     @property
@@ -60,6 +71,8 @@ class Broker(Protocol):
     def pump(self, timeout: float = 0.0) -> int: ...
 
     def track(self, orders: Iterable[Order]) -> None: ...
+
+    def market_clock(self) -> MarketClock: ...
 
 
 class Simulation(Protocol):

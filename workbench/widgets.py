@@ -96,8 +96,8 @@ def sweep_explorer(result: Any, x: str | None = None, y: str | None = None, metr
     >>> import workbench as wb
     >>> res = wb.sweep("sma_cross", wb.load("SPY", start="2015-01-01"), fast=[5, 10, 20], slow=[50, 100],
     ...                progress=False)
-    >>> explorer = wb.widgets.sweep_explorer(res)
-    >>> explorer.select(fast=10, slow=100).metrics["trades"] >= 0
+    >>> explorer = wb.widgets.sweep_explorer(res)  # in a notebook: shows the heatmap  # doctest: +SKIP
+    >>> bool(explorer.select(fast=10, slow=100).metrics["trades"] >= 0)  # doctest: +SKIP
     True
     """
     import hvplot.pandas  # noqa: F401 - registers .hvplot

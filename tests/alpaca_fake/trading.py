@@ -191,6 +191,7 @@ class TradingApi:
         self._plans: list[Plan] = []
         self._rejects: list[tuple[int, str]] = []
         self._lost_replies = 0
+        self._lost_cancel_replies = 0
         self._pending = 0
         routes: list[tuple[str, str, Callable[[Request], Reply]]] = [
             ("GET", "/v2/account", self._account),
@@ -218,6 +219,18 @@ class TradingApi:
             for order in [o for o in self.orders.values() if o.symbol == symbol and o.is_open]:
                 self._work(order)
 
+    def close_market(self) -> None:
+        """The market closes: market orders sent from now on queue (working, unfilled) until `open_market`."""
+        with self.server.lock:
+            self.market_open = False
+
+    def open_market(self) -> None:
+        """The market opens: queued market orders fill at their symbol's quote."""
+        with self.server.lock:
+            self.market_open = True
+            for order in [o for o in self.orders.values() if o.is_open]:
+                self._work(order)
+
     def plan(self, *plans: Plan) -> None:
         """Script the next orders accepted, one `Plan` each (then the default behaviour again)."""
         with self.server.lock:
@@ -232,6 +245,11 @@ class TradingApi:
         """Create the next order POSTed, then answer HTTP 500, as if the answer were lost on the way back."""
         with self.server.lock:
             self._lost_replies += 1
+
+    def lose_next_cancel_reply(self) -> None:
+        """Cancel on the next DELETE of an open order, then answer HTTP 500, as if the answer were lost."""
+        with self.server.lock:
+            self._lost_cancel_replies += 1
 
     def fill(self, ref: str, qty: float | None = None, price: float | None = None) -> None:
         """Fill ``qty`` (default: all that is left) of order ``ref`` (id or client_order_id) at ``price``
@@ -308,6 +326,8 @@ class TradingApi:
         price = self.quotes.get(order.symbol)
         if price is None or order.status == "held" or order.plan is not None:
             return
+        if order.type == "market" and not self.market_open:
+            return  # queued for the open
         if order.type == "market":
             self._fill_in_parts(order, self.partial, price, self.fill_interval)
         elif self._reached(order, price):
@@ -595,6 +615,9 @@ class TradingApi:
             if not order.is_open:
                 return api_error(HTTPStatus.UNPROCESSABLE_ENTITY, "order is not cancelable")
             self._end(order, "canceled")
+            if self._lost_cancel_replies:
+                self._lost_cancel_replies -= 1
+                return api_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
         return Reply(HTTPStatus.NO_CONTENT)
 
     def _replace(self, request: Request) -> Reply:

@@ -7,6 +7,7 @@ import itertools
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,18 +145,29 @@ def test_cli_sweep_on_a_scheduler(client, tmp_path):
 
 
 class KillOnce(distributed.WorkerPlugin):
-    """Kills its worker's process when the worker finishes its first chunk, on one worker only (a flag file)."""
+    """Kills its worker's process when the worker finishes a chunk, ``kills`` times in all (flag files count them)."""
 
-    def __init__(self, flag: str) -> None:
-        self.flag = flag
+    def __init__(self, flag: str, kills: int = 1) -> None:
+        self.flag, self.kills = flag, kills
 
     def transition(self, key, start, finish, **kwargs) -> None:
         if finish == "memory" and "run_chunk" in str(key):
-            try:
-                os.close(os.open(self.flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            except FileExistsError:
-                return
-            os._exit(1)
+            for n in range(self.kills):
+                try:
+                    os.close(os.open(f"{self.flag}.{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                except FileExistsError:
+                    continue
+                os._exit(1)
+
+
+def _wait_for_two_new_workers(client, before: set) -> set:
+    deadline = time.monotonic() + 60  # the nanny restarts a killed worker (a new address) for the next tests
+    while time.monotonic() < deadline:
+        workers = set(client.scheduler_info()["workers"])
+        if len(workers) == 2 and workers != before:
+            break
+        time.sleep(0.1)
+    return workers
 
 
 def test_a_worker_killed_mid_sweep_costs_only_its_chunks(client, small_chunks, two_symbols, tmp_path):
@@ -168,15 +180,26 @@ def test_a_worker_killed_mid_sweep_costs_only_its_chunks(client, small_chunks, t
         remote = wb.sweep("sma_cross", two_symbols, engine="dask", client=client, **args)
     finally:
         client.unregister_worker_plugin("kill-once")
-    assert flag.exists(), "no worker was killed"
+    assert Path(f"{flag}.0").exists(), "no worker was killed"
     assert_same_sweep(local, remote)
-    deadline = time.monotonic() + 60  # the nanny restarts the killed worker (a new address) for the next tests
-    while time.monotonic() < deadline:
-        workers = set(client.scheduler_info()["workers"])
-        if len(workers) == 2 and workers != before:
-            break
-        time.sleep(0.1)
+    workers = _wait_for_two_new_workers(client, before)
     assert len(workers) == 2 and workers != before, (before, workers)
+
+
+def test_every_worker_killed_mid_sweep_still_gives_the_local_rows(client, small_chunks, two_symbols, tmp_path):
+    args = {"progress": False, **COSTS, **GRID}
+    local = wb.sweep("sma_cross", two_symbols, **args)
+    flag = tmp_path / "killed"
+    before = set(client.scheduler_info()["workers"])
+    client.register_plugin(KillOnce(str(flag), kills=2), name="kill-twice")
+    try:
+        remote = wb.sweep("sma_cross", two_symbols, engine="dask", client=client, **args)
+    finally:
+        client.unregister_worker_plugin("kill-twice")
+    assert Path(f"{flag}.0").exists() and Path(f"{flag}.1").exists(), "both workers were to be killed"
+    assert_same_sweep(local, remote)
+    workers = _wait_for_two_new_workers(client, before)
+    assert len(workers) == 2 and not workers & before, (before, workers)
 
 
 def test_ctrl_c_cancels_the_outstanding_chunks_and_keeps_the_leading_rows(client, small_chunks, spy, monkeypatch):

@@ -14,7 +14,7 @@ from workbench.brokers.sim import SimBroker
 from workbench.clock import Clock
 from workbench.orders.manager import OrderManager, PositionState
 from workbench.orders.model import EventKind, Order, OrderError, OrderEvent, OrderStatus
-from workbench.ports import Account, Broker
+from workbench.ports import Account, Broker, MarketClock
 from workbench.testing import FrozenClock
 
 S = OrderStatus
@@ -52,6 +52,9 @@ class FlakyBroker:
 
     def account(self) -> Account:
         return self.inner.account()
+
+    def market_clock(self) -> MarketClock:
+        return self.inner.market_clock()
 
     def subscribe(self, handler: Callable[[OrderEvent], None]) -> None:
         self.inner.subscribe(handler)

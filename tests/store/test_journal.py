@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from writer_process import Writer
 
 import workbench as wb
 from workbench.brokers.sim import SimBroker
@@ -26,8 +25,9 @@ from workbench.store.journal import OrderJournal
 from workbench.testing import FrozenClock
 from workbench.trading.session import TradingSession
 
-pytest_plugins = ["store_fixtures"]
 WRITER = Path(__file__).parents[1] / "journal_writer.py"
+
+pytest_plugins = ["store_fixtures"]
 
 
 class Injected(Exception):
@@ -164,32 +164,25 @@ def _check_integrity(store: Store, run_id: int) -> tuple[int, int]:
     return len(orders), len(fills)
 
 
-def test_sigkill_at_random_moments_leaves_a_consistent_store(db_url: str) -> None:
+def test_sigkill_at_random_moments_leaves_a_consistent_store(db_url: str, tmp_path) -> None:
     store = Store.open(db_url)
     journal = OrderJournal.start(store, "crash", cash=1_000_000.0)
     rng = random.Random(7)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")]),
-    }
+    writer = Writer(WRITER, [db_url, str(journal.run_id)], tmp_path / "writer.log")
     counts = []
-    for kill in range(20):
-        child = subprocess.Popen(
-            [sys.executable, str(WRITER), db_url, str(journal.run_id), str(kill)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        line = child.stdout.readline()
-        assert line.strip() == "ready", child.stderr.read()
-        time.sleep(rng.uniform(0.0, 0.4))  # it trades meanwhile; the kill lands anywhere in its work
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        assert child.returncode == -signal.SIGKILL, child.stderr.read()
-        counts.append(_check_integrity(store, journal.run_id))
-        state = OrderJournal.resume(store, journal.run_id).restore()
-        assert np.isfinite(state.cash)
+    try:
+        writer.expect("ready")
+        for kill in range(20):
+            writer.send(str(kill))
+            (pid,) = writer.expect("trading")
+            time.sleep(rng.uniform(0.0, 0.4))  # it trades meanwhile; the kill lands anywhere in its work
+            os.kill(int(pid), signal.SIGKILL)
+            assert writer.expect("exited") == [pid, str(-signal.SIGKILL)]
+            counts.append(_check_integrity(store, journal.run_id))
+            state = OrderJournal.resume(store, journal.run_id).restore()
+            assert np.isfinite(state.cash)
+    finally:
+        writer.close()
     orders, fills = counts[-1]
     assert orders > 40 and fills > 40 and len({c for c in counts}) > 10  # work went on between the kills
     store.close()

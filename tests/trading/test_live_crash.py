@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import random
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from alpaca_fake import LoopbackServer, TradingApi
+from writer_process import Writer
 
 from workbench.orders.model import OrderStatus
 from workbench.store import Store
@@ -28,43 +26,6 @@ from workbench.store.journal import OrderJournal
 
 WRITER = Path(__file__).parents[1] / "live_writer.py"
 STATUS = {"filled": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED}
-
-
-class Writer:
-    """The forking process and its protocol lines (``@...``), read on a thread so a wait can time out."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(WRITER.parents[1]), os.environ.get("PYTHONPATH", "")])}
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, str(WRITER), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            if line.startswith("@"):
-                self.lines.put(line[1:].strip())
-
-    def send(self, line: str) -> None:
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def expect(self, word: str, timeout: float = 60.0) -> list[str]:
-        line = self.lines.get(timeout=timeout)
-        assert line.split()[0] == word, line
-        return line.split(maxsplit=2)[1:]
-
-    def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
-        self.log.close()
 
 
 def _agree(store: Store, run_id: int, trading: TradingApi) -> None:
@@ -102,7 +63,8 @@ def test_sigkill_anywhere_leaves_records_and_broker_in_agreement(tmp_path) -> No
         run_id = OrderJournal.start(
             store, "sma_cross", cash=trading.cash, params={"fast": 2, "slow": 4}, config=config
         ).run_id
-        writer = Writer([db_url, server.rest_url, server.ws_url("/stream"), str(run_id)], tmp_path / "writer.log")
+        args = [db_url, server.rest_url, server.ws_url("/stream"), str(run_id)]
+        writer = Writer(WRITER, args, tmp_path / "writer.log")
         try:
             writer.expect("ready")
             found = Counter()

@@ -176,3 +176,30 @@ def test_a_run_killed_before_its_first_bar_resumes_from_its_start(tmp_path: Path
         assert mark.timestamp == datetime(2024, 1, 2, tzinfo=UTC)  # the recorded start, not the data's end
         assert uow.runs.get(run_id).config["start"] == "2024-01-02T00:00:00+00:00"
         assert uow.run_states.get(run_id).state == "finished"
+
+
+def test_two_starts_racing_for_the_latest_run_make_one_run_and_one_refusal(store: Store, monkeypatch) -> None:
+    """Two `run="latest"` starts that both found no run each record one: the first recorded is the run, the other
+    is stopped as superseded (never picked as the latest) and its session refused, naming the first's holder."""
+    import workbench.trading.live as live_module
+    from workbench.brokers.sim import SimBroker
+    from workbench.clock import SimClock
+    from workbench.trading.live import LiveSession, latest_run
+
+    clock = SimClock(datetime(2024, 1, 2, tzinfo=UTC))
+    params = {"fast": 2, "slow": 5}
+    first = LiveSession.open(store, "sma_cross", "SPY", SimBroker(clock), clock=clock, params=params, notify=False)
+    monkeypatch.setattr(live_module, "latest_run", lambda *args, **kwargs: None)  # it looked before run 1 existed
+    with pytest.raises(RunLocked, match=rf"run {first.run_id} is being traded by pid {os.getpid()} on "):
+        LiveSession.open(store, "sma_cross", "SPY", SimBroker(clock), clock=clock, params=params, notify=False)
+    monkeypatch.undo()
+    with store.unit_of_work(readonly=True) as uow:
+        (twin,) = [r for r in uow.runs.find(kind="live", limit=None) if r.id != first.run_id]
+        state = uow.run_states.get(twin.id)
+    assert (state.state, state.reason) == ("stopped", f"superseded by run {first.run_id}, started at the same time "
+                                           "by another session")  # fmt: skip
+    assert latest_run(store, "sma_cross", "SPY", "sim", params) == first.run_id
+    first.shutdown()
+    again = LiveSession.open(store, "sma_cross", "SPY", SimBroker(clock), clock=clock, params=params, notify=False)
+    assert again.run_id == first.run_id
+    again.shutdown()

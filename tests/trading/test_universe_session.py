@@ -89,6 +89,7 @@ def test_a_universe_session_on_alpaca_paper_places_the_backtests_orders(tmp_path
             stream_url_override=server.ws_url("/stream"),
             settle_timeout=2.0,
             reconnect=(0.05, 0.2),
+            requests_per_minute=100_000,  # a replay asks faster than Alpaca's budget lets a live session ask
         ).start()
         store = Store.open(f"sqlite:///{tmp_path / 'workbench.db'}")
         clock = SimClock(datetime(2018, 12, 31, tzinfo=UTC))

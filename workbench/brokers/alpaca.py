@@ -42,7 +42,6 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -70,7 +69,7 @@ from workbench.data.request_budget import ALPACA_PER_MINUTE, budget_for, mount
 from workbench.errors import ConfigError
 from workbench.logs import get_logger
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, TimeInForce
-from workbench.ports import Account
+from workbench.ports import Account, MarketClock
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -79,16 +78,7 @@ _log = get_logger("workbench.brokers.alpaca")
 _T = TypeVar("_T")
 _FILL_NAMESPACE = uuid.UUID("0c5d8a52-3f4e-4d7e-9a5f-5a1f0e7b2c11")  # ids of fills made up from cumulative totals
 _PAGE = 100
-
-
-@dataclass(frozen=True)
-class MarketClock:
-    """Alpaca's market clock: the exchange time now, whether the market is open, and the next open and close."""
-
-    timestamp: datetime
-    is_open: bool
-    next_open: datetime
-    next_close: datetime
+_MARKET_CACHE = 60.0  # seconds a market clock read is trusted (less when the market opens or closes sooner)
 
 
 class AlpacaBroker:
@@ -163,6 +153,8 @@ class AlpacaBroker:
         self._uncertain: set[str] = set()  # client_order_ids whose submit may have reached Alpaca
         self._handlers: list[Callable[[OrderEvent], None]] = []
         self._pumping = False
+        self._market: MarketClock | None = None
+        self._market_until = 0.0  # time.monotonic() when the market clock is asked again
 
     @classmethod
     def from_settings(cls, settings: Settings, broker: str | None = None, **options: Any) -> AlpacaBroker:
@@ -272,14 +264,28 @@ class AlpacaBroker:
     def cancel(self, order_id: str) -> Order:
         """Ask Alpaca to cancel an open order and wait (``settle_timeout``) for it to end; returns the order.
 
-        Raises BrokerError when Alpaca refuses (HTTP 422: it is not cancelable, e.g. filled meanwhile).
+        Transient failures (429, 5xx, network) are tried again until ``deadline`` (then `BrokerUnavailable`).
+        Raises BrokerError when Alpaca refuses (HTTP 422: it is not cancelable, e.g. filled meanwhile), unless
+        the refusal is of an order an earlier try canceled (its answer lost).
         """
         order = self.get_order(order_id)
         remote_id = self._remote_id(order)
+
+        def once() -> None:
+            try:
+                self._client.cancel_order_by_id(remote_id)
+            except (APIError, OSError) as exc:
+                raise broker_error(exc, f"cancel of order {order_id}") from exc
+
         try:
-            self._client.cancel_order_by_id(remote_id)
-        except (APIError, OSError) as exc:
-            raise broker_error(exc, f"cancel of order {order_id}") from exc
+            self._until_deadline(once, f"cancel of {order.client_order_id}")
+        except BrokerUnavailable:
+            raise
+        except BrokerError:
+            self.sync(order)  # refused: canceled by an earlier try whose answer was lost, or not cancelable
+            if order.status is not OrderStatus.CANCELED:
+                raise
+            return order
         self._wait(order, lambda: not order.is_open)
         if order.is_open:
             self.sync(order)
@@ -380,9 +386,19 @@ class AlpacaBroker:
     # --- beyond the port ---------------------------------------------------------------------------------------
 
     def market_clock(self) -> MarketClock:
-        """Alpaca's market clock (is the market open, when it opens and closes next)."""
+        """Alpaca's market clock (is the market open, when it opens and closes next), asked again once it
+        changes or after ``_MARKET_CACHE`` seconds, whichever comes first: a session asks each bar within budget."""
+        now = time.monotonic()
+        if self._market is not None and now < self._market_until:
+            return self._market
         clock = self._read(self._client.get_clock, "clock")
-        return MarketClock(clock.timestamp, bool(clock.is_open), clock.next_open, clock.next_close)
+        market = MarketClock(clock.timestamp, bool(clock.is_open), clock.next_open, clock.next_close)
+        change = market.next_close if market.is_open else market.next_open
+        until = now + _MARKET_CACHE
+        if change is not None:
+            until = min(until, now + max(0.0, (change - market.timestamp).total_seconds()))
+        self._market, self._market_until = market, until
+        return market
 
     def track(self, orders: Iterable[Order]) -> None:
         """Follow ``orders`` (the objects the OrderManager holds, e.g. a restarted run's working orders): their
@@ -461,7 +477,11 @@ class AlpacaBroker:
         return order
 
     def _settle(self, order: Order) -> Order:
-        """Wait for a market or IOC order to be done (its fills arrive on the stream); then ask for it once."""
+        """Wait for a market or IOC order to be done (its fills arrive on the stream); then ask for it once. A
+        market order sent while the market is closed queues for the open: it is returned working at once."""
+        if order.type is OrderType.MARKET and order.is_open and not self.market_clock().is_open:
+            _log.info("market closed: order queued for the open", client_order_id=order.client_order_id)
+            return order
         if order.is_open and (order.type is OrderType.MARKET or order.time_in_force is TimeInForce.IOC):
             self._wait(order, lambda: not order.is_open)
             if order.is_open:

@@ -27,7 +27,7 @@ from workbench.clock import Clock
 from workbench.data.feeds import Bar
 from workbench.engine.fills import CASH_TOLERANCE, execution_nb
 from workbench.orders.model import Fill, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
-from workbench.ports import Account
+from workbench.ports import Account, MarketClock
 
 
 class SimBroker:
@@ -128,6 +128,10 @@ class SimBroker:
 
     def positions(self) -> dict[str, float]:
         return {s: q for s, q in self._positions.items() if q != 0.0}
+
+    def market_clock(self) -> MarketClock:
+        """Always open: a simulated venue fills market orders at each price it is told, whenever that is."""
+        return MarketClock(self.clock.now(), True, None, None)
 
     def account(self) -> Account:
         held = 0.0

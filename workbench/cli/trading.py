@@ -310,7 +310,8 @@ class _StatusLine:
                 typer.echo(f"status: unavailable ({exc})")
 
     def line(self) -> str:
-        """``status: 12 bars, 3 orders, 2 fills, equity 10,123.45 at 2026-01-02 14:31, lag 2.1 s``."""
+        """``status: 12 bars, 3 orders, 2 fills, equity 10,123.45 at 2026-01-02 14:31, 1 working, market closed until
+        2026-01-05 14:30, lag 2.1 s``."""
         from datetime import UTC, datetime
 
         live, session = self.live, self.live.session
@@ -319,6 +320,11 @@ class _StatusLine:
         bars, orders, fills = live.counts()
         text = f"status: {bars} bars, {orders} orders, {fills} fills"
         text += ", no bar yet" if mark is None else f", equity {mark.equity:,.2f} at {mark.timestamp:%Y-%m-%d %H:%M}"
+        working = sum(1 for o in list(session.om.orders.values()) if o.is_open)
+        if working:
+            text += f", {working} working"
+        if live.market_open is False:
+            text += ", market closed" + (f" until {live.next_open:%Y-%m-%d %H:%M}" if live.next_open else "")
         last = session.last_bar
         if self.live_data and last is not None:
             text += f", lag {(datetime.now(UTC) - last).total_seconds():.1f} s"

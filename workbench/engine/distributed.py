@@ -4,7 +4,8 @@ The job (grid, packed bars, windows, costs) is scattered to every worker once; e
 future and an item range and runs ``GridJob.run``, the code and kernels the local engine runs, so the rows are
 identical. Rows are assembled by item index. A worker lost mid-run costs only the chunks it held: the
 scheduler runs them again on the other workers (up to ``distributed.scheduler.allowed-failures`` times per
-chunk), and the bars stay available because every worker holds a copy. Ctrl-C cancels the outstanding chunks
+chunk); every worker holds a copy of the job, and if the cluster still loses it (the workers holding it died),
+the chunks left run again with the job scattered anew. Ctrl-C cancels the outstanding chunks
 and keeps the leading rows done, like the local engine.
 
 Dask is imported only when ``engine="dask"`` is used (``pip install "dask[distributed]"``).
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from workbench.engine.universe_job import UniverseJob
 
 ENGINES = ("local", "dask")
+_LOST_DATA_ROUNDS = 3  # rounds of re-scattering the job after the cluster lost it, before giving up
 WORKER_WAIT = 30.0  # seconds to wait for a first worker to join the scheduler
 
 # numba's workqueue threading layer must not be entered from two threads at once, so a worker process runs
@@ -116,27 +118,26 @@ def run_on_cluster(
     >>> from distributed import Client
     >>> res = wb.sweep("sma_cross", wb.load("SPY"), engine="dask", client=Client())  # doctest: +SKIP
     """
-    from distributed import as_completed
-
     threads, memory = _capacity(client)
     bounds = chunk_bounds(job.n_items, job.cells_per_item, job.bytes_per_item(cls), threads, memory, max_cells)
-    [shared] = client.scatter([job], broadcast=True, hash=False)
     ref = strategy_ref(cls)
-    futures = {client.submit(run_chunk, ref, shared, a, b, pure=False): (a, b) for a, b in bounds}
     metrics, blocks = job.outputs(job.n_items)
     finished = np.zeros(job.n_items, dtype=bool)
     bar = tqdm(total=job.n_items, desc=f"sweep {cls.name} (dask)", unit="run", delay=2.0, disable=not progress)
     interrupted = False
     try:
-        for future, result in as_completed(futures, with_results=True):  # results fetched as chunks finish
-            a, b = futures[future]
-            metrics[a:b], blocks[a:b] = result
-            finished[a:b] = True
-            bar.update(b - a)
+        for _ in range(_LOST_DATA_ROUNDS):
+            bounds = _collect(client, ref, job, bounds, metrics, blocks, finished, bar)
+            if not bounds:
+                break
+        else:
+            raise RuntimeError(
+                f"the Dask cluster lost the sweep's data {_LOST_DATA_ROUNDS} times in a row "
+                f"({len(bounds)} chunks left); its workers keep dying: see the workers' logs"
+            )
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        client.cancel([*futures, shared])
         bar.close()
     done = job.n_items if finished.all() else int(np.argmin(finished))  # leading rows only, as the local engine
     if interrupted:
@@ -144,6 +145,40 @@ def run_on_cluster(
             f"sweep interrupted: {done} of {job.n_items} runs done; returning those", RuntimeWarning, stacklevel=4
         )
     return GridRun(metrics[:done], blocks[:done], done)
+
+
+def _collect(
+    client: Client,
+    ref: StrategyRef | type[StrategyBase],
+    job: GridJob | UniverseJob,
+    bounds: list[tuple[int, int]],
+    metrics: np.ndarray,
+    blocks: np.ndarray,
+    finished: np.ndarray,
+    bar: Any,
+) -> list[tuple[int, int]]:
+    """One round: scatter ``job``, run ``bounds`` on the cluster, store results; return the chunks to run again.
+
+    A chunk comes back cancelled when the cluster lost the scattered job (every worker holding it died); those
+    chunks run again in a new round with the job scattered anew. A chunk that raised raises here.
+    """
+    from distributed import as_completed
+
+    [shared] = client.scatter([job], broadcast=True, hash=False)
+    futures = {client.submit(run_chunk, ref, shared, a, b, pure=False): (a, b) for a, b in bounds}
+    again: list[tuple[int, int]] = []
+    try:
+        for future in as_completed(futures, raise_errors=False):  # chunks collected as they finish
+            a, b = futures[future]
+            if future.status == "cancelled":
+                again.append((a, b))
+                continue
+            metrics[a:b], blocks[a:b] = future.result()  # raises the chunk's own error
+            finished[a:b] = True
+            bar.update(b - a)
+    finally:
+        client.cancel([*futures, shared])
+    return sorted(again)
 
 
 def run_chunk(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
-from workbench.engine.portfolio import BAD_SHAPE
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.weights_kernel import simulate_weights_nb
 
@@ -238,46 +237,6 @@ def _panel_metrics_nb(
 
 
 @njit(cache=True, parallel=True, nogil=True)
-def sweep_weights_nb(
-    weights_fn,
-    open_,
-    high,
-    low,
-    close,
-    volume,
-    params,
-    days,
-    allowed,
-    risk,
-    windows,
-    cash,
-    fees,
-    fixed_fee,
-    slippage,
-    fill_close,
-    leverage,
-    periods_per_year,
-    metrics_out,
-    blocks_out,
-    errors_out,
-):
-    """Metrics of every parameter set (row of ``params``) of a universe strategy over the panel, in every window:
-    weights by ``weights_fn`` into a buffer of this thread's only, simulated, reduced to metrics, dropped. A set
-    whose weights have the wrong shape, ask more than ``leverage`` or ask to trade a symbol without a price is
-    flagged in ``errors_out[k]`` = (code, bar, symbol) (``BAD_SHAPE``, ``portfolio.OVER_LEVERAGE``,
-    ``portfolio.NAN_PRICE``)."""
-    for k in prange(params.shape[0]):
-        weights = weights_fn(open_, high, low, close, volume, params[k])
-        if weights.shape[0] != close.shape[0] or weights.shape[1] != close.shape[1]:
-            errors_out[k, 0] = BAD_SHAPE
-            continue
-        _panel_metrics_nb(
-            open_, close, weights, days, allowed, risk, windows, cash, fees, fixed_fee, slippage, fill_close,
-            leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
-        )  # fmt: skip
-
-
-@njit(cache=True, parallel=True, nogil=True)
 def sweep_weight_panels_nb(
     open_,
     close,
@@ -297,8 +256,13 @@ def sweep_weight_panels_nb(
     blocks_out,
     errors_out,
 ):
-    """Like ``sweep_weights_nb`` for weights panels computed outside numba (``weights[k]``: parameter set k's)."""
+    """Metrics of every parameter set of a universe strategy over the panel, in every window, from its weights
+    (``weights[k]``: set k's), each simulated and reduced to metrics. A set flagged in ``errors_out[k]`` already
+    is skipped; one whose weights ask more than ``leverage`` or to trade a symbol without a price is flagged
+    (code, bar, symbol) (``portfolio.OVER_LEVERAGE``, ``portfolio.NAN_PRICE``)."""
     for k in prange(weights.shape[0]):
+        if errors_out[k, 0] != 0:
+            continue
         _panel_metrics_nb(
             open_, close, weights[k], days, allowed, risk, windows, cash, fees, fixed_fee, slippage, fill_close,
             leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from workbench.brokers import BrokerError, BrokerUnavailable
 from workbench.clock import Clock
 from workbench.engine.fills import MIN_ORDER_SIZE, is_less_nb, order_size_nb
 from workbench.engine.ledger import position_after_fill_nb
-from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, Side
+from workbench.orders.model import Fill, Order, OrderError, OrderEvent, OrderStatus, OrderType, Side
 from workbench.ports import Broker
 from workbench.risk.manager import RiskManager
 
@@ -99,6 +100,7 @@ class OrderManager:
         self.positions: dict[str, PositionState] = {}
         self._sent: set[str] = set()
         self._journaled: set[str] = set()
+        self._targets: dict[str, Order] = {}  # symbol -> its last target order (working while it is open)
         self._handlers: list[Callable[[OrderEvent], None]] = []
         self._retries = retries
         broker.subscribe(self._on_event)
@@ -179,14 +181,31 @@ class OrderManager:
         this path reproduces the sweep's orders exactly. In a portfolio, ``other_holdings`` (the value of the
         other positions) counts toward equity, so ``exposure`` is a fraction of the whole account, and a buy is
         cut to the cash left (``affordable_size_nb``) rather than refused by the broker.
+
+        The symbol's working target order (one not filled yet: a closed market, a slow fill) counts as held, so
+        a target it already reaches sends nothing; a different target cancels it first and sends one order in
+        its place (`replace_working`): never two working target orders on one symbol.
         """
+        symbol = symbol.upper()
         spendable = self.broker.account().cash
-        position = self.broker.positions().get(symbol.upper(), 0.0)
+        position = self.broker.positions().get(symbol, 0.0)
+        pending = self.working(symbol)
         size = order_size_nb(
-            spendable + other_holdings, spendable, position, price, exposure, self.fees, self.fixed_fee, self.slippage
+            spendable - pending * price + other_holdings,
+            spendable - pending * price,
+            position + pending,
+            price,
+            exposure,
+            self.fees,
+            self.fixed_fee,
+            self.slippage,
         )
+        if pending != 0.0 and size != 0.0:  # a new target: the working order makes way for the one that replaces it
+            if not self.replace_working(symbol):
+                return None
+            return self.target(symbol, exposure, price, other_holdings)
         if size != 0.0 and self.risk is not None and exposure != 0.0:  # exits are never capped
-            capped = self.risk.cap_size(self.clock.now(), symbol.upper(), size, position, price)
+            capped = self.risk.cap_size(self.clock.now(), symbol, size, position, price)
             size = 0.0 if capped != size and is_less_nb(abs(capped), MIN_ORDER_SIZE) else capped
         if size == 0.0:
             return None
@@ -197,7 +216,34 @@ class OrderManager:
             created_at=self.clock.now(),
             strategy=self.strategy,
         )
+        return self.submit_target(order)
+
+    def submit_target(self, order: Order) -> Order:
+        """`submit` an order that trades its symbol towards a target: it is the symbol's working target order
+        until it ends, counted by `working` (send it only when `working` is 0 or `replace_working` said yes)."""
+        self._targets[order.symbol] = order
         return self.submit(order)
+
+    def working(self, symbol: str) -> float:
+        """The signed quantity ``symbol``'s working target order has still to fill (0.0: none is working)."""
+        order = self._targets.get(symbol.upper())
+        if order is None:
+            return 0.0
+        if not order.is_open:
+            del self._targets[order.symbol]
+            return 0.0
+        return order.remaining_qty * order.side.sign
+
+    def replace_working(self, symbol: str) -> bool:
+        """Cancel ``symbol``'s working target order so that another can take its place; True when none is left
+        working (canceled, or filled meanwhile), False when it still is (the cancel is pending or was refused:
+        decide again on the next bar)."""
+        order = self._targets.get(symbol.upper())
+        if order is None or not order.is_open:
+            return True
+        with contextlib.suppress(BrokerError):  # filled or ending meanwhile: its state says which
+            self.broker.cancel(order.id)
+        return self.working(symbol) == 0.0
 
     def realized_pnl(self) -> float:
         """Realized P&L net of fees over all symbols."""
@@ -212,6 +258,7 @@ class OrderManager:
         working at the broker, and every ``client_order_id`` already sent, so none is sent twice."""
         self.positions = dict(positions)
         self.orders = {o.id: o for o in open_orders}
+        self._targets = {o.symbol: o for o in open_orders if o.type is OrderType.MARKET and not o.parent_id}
         self._sent = set(sent)
         self._journaled = {o.id for o in open_orders}
 

@@ -46,8 +46,8 @@ def compile_constraint(text: str, params: Mapping[str, Any], owner: str) -> Cons
     Examples
     --------
     >>> c = compile_constraint("fast < slow", {"fast": int, "slow": int}, "SmaCross")
-    >>> bool(c({"fast": 10, "slow": 50}))
-    False
+    >>> bool(c({"fast": 10, "slow": 50})), bool(c({"fast": 50, "slow": 10}))
+    (True, False)
     """
     where = f"{owner}: constraint {text!r}"
     try:

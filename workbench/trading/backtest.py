@@ -170,7 +170,7 @@ def backtest(
     --------
     >>> import workbench as wb
     >>> bt = wb.backtest(wb.strategy("sma_cross")(fast=12, slow=80), wb.load("SPY"), fees=0.001)
-    >>> bt.metrics["trades"] > 0
+    >>> bool(bt.metrics["trades"] > 0)
     True
     """
     cls, values = resolve_strategy(strategy)

@@ -97,7 +97,8 @@ class LiveSession:
     Examples
     --------
     >>> from workbench.store import Store
-    >>>     >>> from workbench.clock import SimClock
+    >>> from workbench.brokers.sim import SimBroker
+    >>> from workbench.clock import SimClock
     >>> from workbench.testing import ListFeed, make_bars
     >>> from datetime import datetime, timezone
     >>> store = Store.open("sqlite://")
@@ -134,6 +135,9 @@ class LiveSession:
             dispatcher.attach(session)
             self.metrics.watch_dispatcher(dispatcher)
         self.bars = 0
+        #: The venue's market at the last bar: open, closed (market orders queue for the open) or None (not asked).
+        self.market_open: bool | None = None
+        self.next_open: datetime | None = None
         self._first_order = len(session.om.orders)
         self._first_fill = len(session.om.fills)
         self._flattened = False  # the kill switch acted for the current halt
@@ -204,7 +208,8 @@ class LiveSession:
         names, venue = _symbols(symbols), venue_of(broker, clock)
         kind = venue.kind
         require_promotion(store, instance, names, kind, override_reason=override_reason, actor=actor)
-        if run == "latest":
+        latest = run == "latest"
+        if latest:
             run = latest_run(store, instance.name, names, kind, instance.values)
         universe = isinstance(instance, UniverseStrategy)
         check_leverage(leverage, universe)
@@ -227,6 +232,8 @@ class LiveSession:
                 cash = broker.account().cash
                 journal = OrderJournal.start(store, instance.name, cash=cash, params=instance.values, config=config)
                 lease = take_run(store, journal.run_id, None)
+                if latest:
+                    _first_of_twins(store, journal, lease, instance.name, names, kind, instance.values)
             else:
                 journal = OrderJournal.resume(store, int(run))
                 recorded = check_run(store, journal.run_id, names, kind, instance.name, instance.values)
@@ -296,6 +303,7 @@ class LiveSession:
             self.apply_controls()
             self._pump()
             try:
+                self._read_market()
                 placed = self.session.on_bar(bar)
             except BrokerError as exc:
                 self._broker_failed(exc, bar.symbol)
@@ -422,6 +430,21 @@ class LiveSession:
         )
 
     # --- internals ---------------------------------------------------------------------------------------------
+
+    def _read_market(self) -> None:
+        """Ask the venue's market clock (the broker keeps its answer until it changes): when the market closes, say
+        once that market orders now queue for the open, where sizing counts them as held until they fill."""
+        market = self.session.broker.market_clock()
+        if market.is_open is not self.market_open:
+            if not market.is_open:
+                _log.warning(
+                    "market closed: market orders queue for the open and count as held until they fill",
+                    run_id=self.run_id,
+                    next_open=str(market.next_open),
+                )
+            elif self.market_open is not None:
+                _log.info("market open", run_id=self.run_id, next_close=str(market.next_close))
+        self.market_open, self.next_open = market.is_open, market.next_open
 
     def _run_lease(self, lease: RunLease | None) -> None:
         """Hold ``lease`` on the run (one process trades it); losing it stops the session."""
@@ -552,6 +575,9 @@ class LiveSession:
                 _log.error("alert failed", error=str(exc))
 
 
+_SUPERSEDED = "superseded by run"  # the reason a run made by a losing twin start is stopped with
+
+
 def run_until_stopped(live: LiveSession, feed: Iterable[Bar]) -> LiveSummary:
     """`LiveSession.run` until the feed ends or the process gets SIGINT or SIGTERM, which stop it cleanly
     (the previous handlers are restored afterwards). Call it from the main thread.
@@ -576,15 +602,48 @@ def latest_run(
 ) -> int | None:
     """The newest recorded live run of ``strategy`` on ``symbols`` (the same, in the same order) with a
     ``broker`` of that kind and, when given, the same ``params`` (another parameter set is another run), if any."""
-    names = _symbols(symbols)
+    runs = _matching_runs(store, strategy, _symbols(symbols), broker, params)
+    return max(runs) if runs else None
+
+
+def _matching_runs(
+    store: Any, strategy: str, names: tuple[str, ...], broker: str, params: Mapping[str, Any] | None
+) -> list[int]:
+    """The recorded live runs `latest_run` chooses from: this strategy (and ``params``) on ``names`` with a
+    ``broker`` of that kind, less those a twin superseded (see `_first_of_twins`)."""
     with store.unit_of_work(readonly=True) as uow:
         runs = uow.runs.find(kind="live", strategy=strategy, limit=None)
+        states = uow.run_states.of_runs([row.id for row in runs])
+    matching = []
     for row in runs:
-        config = row.config or {}
-        same_params = params is None or dict(row.params or {}) == dict(params)
-        if _recorded_symbols(config) == names and config.get("broker", "sim") == broker and same_params:
-            return row.id
-    return None
+        config, state = row.config or {}, states.get(row.id)
+        same = params is None or dict(row.params or {}) == dict(params)
+        same = same and _recorded_symbols(config) == names and config.get("broker", "sim") == broker
+        if same and not (state is not None and (state.reason or "").startswith(_SUPERSEDED)):
+            matching.append(row.id)
+    return matching
+
+
+def _first_of_twins(
+    store: Any, journal: OrderJournal, lease: RunLease | None, strategy: str, names: tuple[str, ...], kind: str,
+    params: Mapping[str, Any],
+) -> None:  # fmt: skip
+    """A run just made because ``run="latest"`` found none. When another session made one at the same time (two
+    starts racing), the first made is the run: this one is stopped as superseded (``latest`` never picks it) and
+    this session refused, naming the session trading the first (`RunLocked`)."""
+    twins = [r for r in _matching_runs(store, strategy, names, kind, params) if r < journal.run_id]
+    if not twins:
+        return
+    first = min(twins)
+    if lease is not None:
+        lease.release(RunState.STOPPED, f"{_SUPERSEDED} {first}, started at the same time by another session")
+    other = take_run(store, first, None)  # RunLocked while the other session trades it
+    if other is not None:
+        other.release(RunState.STOPPED, "its session ended before trading")
+    raise ValueError(
+        f"run {first} of {strategy} on {','.join(names)} was started at the same time by another session, which has "
+        f"ended since: start again to resume run {first}"
+    )
 
 
 def check_run(

@@ -86,7 +86,7 @@ def reconcile(
     cash_tolerance: float | None = CASH_TOLERANCE,
 ) -> Reconciliation:
     """Bring the run of ``journal`` up to ``broker``'s account, then check they agree in ``symbols`` (see the
-    module docstring). Positions agree within ``tolerance`` x max(1, |qty|), cash within ``cash_tolerance``
+    module docstring). Positions agree within ``tolerance`` x ``max(1, |qty|)``, cash within ``cash_tolerance``
     (None: cash is not compared, for an account other runs or people trade too).
 
     Examples

@@ -197,8 +197,12 @@ class UniverseDriver:
         if paused:
             return
         weights = self.due
-        cash, positions = self.holdings()
-        n, missing = plan_nb(weights, prices, self.val_prices, cash, positions, self._seq, self._sizes)
+        cash, held = self.holdings()
+        pending = np.array([self.om.working(symbol) for symbol in self.symbols])
+        if pending.any():  # working orders (a closed market, a slow fill) count as held: no order stacked on them
+            held = held + pending
+            cash -= float(np.nansum(pending * prices))
+        n, missing = plan_nb(weights, prices, self.val_prices, cash, held, self._seq, self._sizes)
         if missing >= 0:
             raise ValueError(
                 f"weights ask to trade {self.symbols[missing]}, which has no price at {pd.Timestamp(moment)} where the "
@@ -211,6 +215,12 @@ class UniverseDriver:
             if size == 0.0 or is_close_nb(size, 0.0):
                 continue
             symbol, weight = self.symbols[j], float(weights[j])
+            if pending[j] != 0.0:  # the working order makes way for the one that replaces it
+                if not self.om.replace_working(symbol):
+                    continue
+                size = float(held[j]) + size - self.holdings()[1][j]
+                if is_close_nb(size, 0.0):
+                    continue
             cash, positions = self.holdings()
             if self.rules_on and weight != 0.0:
                 size = self.risk_manager.cap_size(moment, symbol, size, float(positions[j]), float(prices[j]))
@@ -225,7 +235,7 @@ class UniverseDriver:
             self.venue.simulation.quote(symbol, float(prices[j]))
             side = Side.BUY if units > 0 else Side.SELL
             order = Order.market(symbol=symbol, side=side, qty=abs(units), created_at=moment, strategy=self.om.strategy)
-            sent = self.om.submit(order)
+            sent = self.om.submit_target(order)
             if sent.filled_qty > 0.0:
                 if self.rules_on:
                     self.account[ORDERS_TODAY] += 1.0
