@@ -41,6 +41,21 @@ class PeekAhead(Strategy):
 '''
 
 
+NEVER = '''
+"""Never takes a position: nothing a look-ahead check can compare."""
+import numpy as np
+from workbench import Param, Strategy
+
+
+class NeverTrades(Strategy):
+    lag = Param(int, 1, min=1, max=5)
+
+    @staticmethod
+    def signals(open, high, low, close, volume, lag):
+        return np.zeros(len(close))
+'''
+
+
 def saved_sweep(store: Store, start: str, name: str = "sma_cross", **grid) -> tuple[object, int]:
     result = wb.sweep(name, wb.load("SPY", start=start), progress=False, fees=0.0, **(grid or GRID))
     return result, result.save(store)
@@ -132,6 +147,21 @@ def test_a_strategy_that_peeks_ahead_fails_the_lookahead_gate(sqlite: Store, tmp
     assert promotion.status == "failed" and not gates["lookahead"].passed
     assert gates["lookahead"].detail.startswith("PeekAhead(lag=1) looks ahead on SPY: the signal at bar ")
     assert gates["parity"].passed  # both engines see the same (peeking) signals: only the look-ahead check can tell
+
+
+def test_a_strategy_that_never_trades_fails_the_gates_it_cannot_be_judged_by(sqlite, tmp_path, monkeypatch) -> None:
+    """Nothing compared, nothing assessed, is nothing certified: those gates fail with the reason, never crash."""
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "never_trades.py").write_text(textwrap.dedent(NEVER))
+    monkeypatch.chdir(tmp_path)
+    _, sweep_id = saved_sweep(sqlite, OVERFIT, "never_trades", lag=[1, 2, 3])
+
+    promotion = promote("never_trades", {"lag": 1}, ["SPY"], to="paper", store=sqlite, sweep=sweep_id)
+
+    gates = {g.name: g for g in promotion.gates}
+    assert promotion.status == "failed" and not gates["lookahead"].passed and not gates["overfitting"].passed
+    assert gates["lookahead"].detail.startswith("check_lookahead could not test NeverTrades(lag=1) on SPY: it ")
+    assert gates["overfitting"].detail == "SPY: every run has a NaN sharpe; nothing to assess"
 
 
 def test_parity_fails_when_the_event_driven_path_fills_differently(sqlite: Store, monkeypatch) -> None:

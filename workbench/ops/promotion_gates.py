@@ -166,14 +166,14 @@ def lookahead_gate(
     frames: Mapping[str, pd.DataFrame], cls: type[StrategyBase], values: Mapping[str, Any], symbols: Sequence[str]
 ) -> Gate:
     """The configuration's signals do not change when the bars after t are removed."""
-    from workbench.research.lookahead import LookaheadError, check_lookahead
+    from workbench.research.lookahead import LookaheadError, LookaheadUntested, check_lookahead
 
     numbers = {"samples": LOOKAHEAD_SAMPLES}
     universe = issubclass(cls, UniverseStrategy)
     try:
         for bars in [frames] if universe else [frames[_key(frames, symbol)] for symbol in symbols]:
             check_lookahead(cls(**values), bars, samples=LOOKAHEAD_SAMPLES)
-    except LookaheadError as exc:
+    except (LookaheadError, LookaheadUntested) as exc:  # untested: nothing to certify is not a pass
         return Gate("lookahead", False, str(exc), numbers)
     return Gate("lookahead", True, f"signals at {LOOKAHEAD_SAMPLES} cuts equal the full run's", numbers)
 
@@ -186,7 +186,10 @@ def overfitting_gate(sweep: SweepResult, values: Mapping[str, Any], symbols: Seq
     from workbench.engine.overfitting import parameter_stability, probabilistic_sharpe_ratio, sharpe_from_moments
     from workbench.research.overfitting import PORTFOLIO, assess, trial_returns, verdict
 
-    reports = assess(sweep)
+    try:
+        reports = assess(sweep)
+    except ValueError as exc:  # nothing to assess (every run's metric NaN, one parameter set): not a pass
+        return Gate("overfitting", False, str(exc), {})
     universe = issubclass(sweep.strategy, UniverseStrategy)
     numbers: dict[str, Any] = {}
     verdicts = []
