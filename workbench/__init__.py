@@ -122,3 +122,17 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _inline_plots_in_notebooks() -> None:
+    """In a Jupyter kernel, plots carry their JavaScript inline so they render offline and in exported HTML
+    (``workbench.reports.offline``); elsewhere (the command line, scripts) nothing is imported."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        from workbench.reports.offline import inline_notebook_resources
+
+        inline_notebook_resources()
+
+
+_inline_plots_in_notebooks()

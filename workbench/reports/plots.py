@@ -46,7 +46,9 @@ def bokeh_js() -> Any:
     from bokeh.resources import Resources
     from IPython.display import HTML
 
-    return HTML(Resources(mode="inline", components=["bokeh"]).render_js())
+    # js_raw only: once Panel is imported, js_files names its module shim by a server path a file cannot load
+    raw = Resources(mode="inline", components=["bokeh"]).js_raw
+    return HTML("".join(f"<script>\n{code}\n</script>\n" for code in raw))
 
 
 def show(obj: Any) -> Any:
