@@ -115,7 +115,8 @@ def from_parameters(inputs: Any) -> ReportRun:
             wf = wb.walk_forward(
                 inputs.strategy, inputs.bars, **inputs.walk_forward, **common, **inputs.costs, **inputs.sweep
             )
-    return ReportRun(bt=bt, hold=hold, costs=dict(inputs.costs), sweep=sweep, walk_forward=wf, risk=dict(inputs.risk))
+    costs = dict(inputs.costs) if inputs.leverage is None else {**inputs.costs, "leverage": inputs.leverage}
+    return ReportRun(bt=bt, hold=hold, costs=costs, sweep=sweep, walk_forward=wf, risk=dict(inputs.risk))
 
 
 def best_backtest(sweep: Any) -> Any:
