@@ -57,6 +57,12 @@ class SweepResult(Saveable):
         }
         return make_spec("sweep", self.strategy, params, self.frames, self.settings)
 
+    def _repr_html_(self) -> str:
+        """A notebook cell's view of this result: what ran, costs, key metrics (``reports.summary``)."""
+        from workbench.reports.summary import sweep_html
+
+        return sweep_html(self)
+
     def __repr__(self) -> str:
         state = "" if self.complete else ", interrupted"
         return (

@@ -130,6 +130,12 @@ class BacktestResult(RecordFrames, Saveable):
             freq=pd.infer_freq(self.bars.index[:10]) or "1D",
         )
 
+    def _repr_html_(self) -> str:
+        """A notebook cell's view of this result: what ran, costs, key metrics (``reports.summary``)."""
+        from workbench.reports.summary import backtest_html
+
+        return backtest_html(self)
+
     def __repr__(self) -> str:
         m = self.metrics
         return (
