@@ -64,16 +64,16 @@ def report_result(
     PosixPath('.../reports/sma_cross_SPY_20250101-120000.html')
     """
     from workbench.reports.export import to_html, write_atomic
+    from workbench.reports.handover import hand_over, same_run
     from workbench.reports.notebook import execute
-    from workbench.reports.source import best_backtest, hand_over, same_run
 
-    if hasattr(result, "grid"):  # a SweepResult: its best set's backtest, with the sweep itself
-        sweep = result if sweep is None else sweep
-        result = best_backtest(result)
-    if not hasattr(result, "equity") or not hasattr(result, "spec"):
+    if hasattr(result, "grid"):  # a SweepResult: the kernel backtests its best set
+        result, sweep = None, result
+    elif not hasattr(result, "equity") or not hasattr(result, "spec"):
         raise ValueError(f"A report shows a backtest or a sweep; {type(result).__name__} is neither.")
-    same_run(result, sweep)
-    spec = result.spec
+    else:
+        same_run(result, sweep)
+    spec = (sweep if result is None else result).spec
     target = default_out(spec.strategy, spec.symbols) if out is None else _check_out(Path(out))
     handed = hand_over(result, sweep, walk_forward)
     try:
@@ -102,7 +102,7 @@ def _check_out(path: Path) -> Path:
     """Refuse an output path that is not an ``.html`` file before any work is done."""
     path = path.expanduser().absolute()
     if path.suffix.lower() != ".html":
-        raise ValueError(f"out={str(path)!r}: a report is an .html file")
+        raise ValueError(f"out={str(path)!r}: a report is an .html file; name one ending in .html.")
     if path.is_dir():
-        raise ValueError(f"out={str(path)!r} is a folder; name the .html file to write")
+        raise ValueError(f"out={str(path)!r} is a folder; name the .html file to write.")
     return path

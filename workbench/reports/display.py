@@ -4,6 +4,7 @@ sides as words, open trades as ``open``; each function turns numbers into displa
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -101,3 +102,32 @@ def sweep_rows(table: pd.DataFrame) -> pd.DataFrame:
 def percents(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     """Every cell of ``table`` as a percentage."""
     return table.map(lambda v: percent(v, digits)).astype(object)
+
+
+FILLS = {"next_open": "at the next bar's open", "close": "at the signal bar's close"}
+
+
+def cost_caption(costs: dict[str, Any]) -> str:
+    """The cost model in a few words: ``fees 0.10%, slippage 0.00%, fixed fee 0.00, fills at the next bar's open``."""
+    fill = FILLS.get(costs.get("fill", "next_open"), costs.get("fill"))
+    words = [
+        f"fees {percent(costs.get('fees', 0.0))} of traded value",
+        f"slippage {percent(costs.get('slippage', 0.0))} of price",
+        f"fixed fee {costs.get('fixed_fee', 0.0):,.2f} per order",
+        f"fills {fill}",
+    ]
+    if costs.get("leverage") is not None:
+        words.append(f"leverage {costs['leverage']:g}")
+    return ", ".join(words)
+
+
+def walk_forward_rows(wf: Any, daily: bool) -> pd.DataFrame:
+    """The walk-forward windows: test period, chosen parameters, in- and out-of-sample metric."""
+    table = wf.summary()
+    out = table.copy().astype(object)
+    for column in table.columns:
+        if pd.api.types.is_datetime64_any_dtype(table[column]):
+            out[column] = times(table[column], daily)
+        elif column.startswith(("is_", "oos_")):
+            out[column] = table[column].map(lambda v, c=column: metric(c.split("_", 1)[1], v))
+    return out

@@ -1,14 +1,12 @@
 """What a report shows, gathered in one place: the backtest, buy-and-hold of the same bars, the sweep and
 walk-forward it came from (when given), either run from checked parameters or handed over from a notebook.
 
-A finished result reaches the report's kernel through a file (``hand_over``): ``cloudpickle`` carries it with
-its bars, and strategies defined in a notebook or a local ``strategies/`` folder travel by value, so any result
-a notebook holds can be reported without running it again.
+A finished result reaches the report's kernel through a file (``handover.hand_over``), so any result a
+notebook holds can be reported without running it again.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,35 +55,14 @@ def hold_of(result: Any) -> Any:
     return buy_and_hold(bars_of(result), weights=weights, **{k: costs[k] for k in HOLD_COSTS if k in costs})
 
 
-def hand_over(result: Any, sweep: Any = None, walk_forward: Any = None, folder: Path | None = None) -> Path:
-    """Write ``result`` (and its sweep and walk-forward) to a temporary file the report's kernel reads back
-    with ``taken_over``; strategies not shipped with workbench are pickled by value."""
-    import sys
-
-    import cloudpickle
-
-    modules = {type(result.strategy).__module__}
-    if sweep is not None:
-        modules.add(sweep.strategy.__module__)
-    if walk_forward is not None:
-        modules.add(walk_forward.strategy.__module__)
-    for name in modules:
-        module = sys.modules.get(name)
-        if module is not None and name != "__main__" and not name.startswith("workbench."):
-            cloudpickle.register_pickle_by_value(module)
-    # removed by build_report once the kernel has read it
-    with tempfile.NamedTemporaryFile(prefix="workbench-report-", suffix=".pkl", dir=folder, delete=False) as handle:
-        cloudpickle.dump({"result": result, "sweep": sweep, "walk_forward": walk_forward}, handle)
-    return Path(handle.name)
-
-
 def taken_over(path: str | Path) -> ReportRun:
-    """The results ``hand_over`` wrote, with buy-and-hold of the same bars made here."""
+    """The results ``handover.hand_over`` wrote, with buy-and-hold of the same bars made here (and, for a
+    sweep handed over alone, the backtest of its best set)."""
     import pickle
 
     with open(path, "rb") as handle:
         data = pickle.load(handle)
-    bt = data["result"]
+    bt = data["result"] if data["result"] is not None else best_backtest(data["sweep"])
     return ReportRun(
         bt=bt,
         hold=hold_of(bt),
@@ -100,19 +77,21 @@ def taken_over(path: str | Path) -> ReportRun:
 def from_parameters(inputs: Any) -> ReportRun:
     """Run the report's backtest, buy-and-hold, sweep and walk-forward (its ``{"train": ..., "test": ...}``
     windows over the sweep's grid) from checked ``inputs`` (``parameters.check_parameters``)."""
-    import workbench as wb
     from workbench.reports.benchmark import buy_and_hold
+    from workbench.research.sweep import sweep as run_sweep
+    from workbench.research.walk_forward import walk_forward as run_walk_forward
+    from workbench.trading.backtest import backtest
 
-    bt = wb.backtest(
+    bt = backtest(
         inputs.strategy, inputs.bars, risk=inputs.risk, weights=inputs.weights, leverage=inputs.leverage, **inputs.costs
     )
     hold = buy_and_hold(inputs.bars, weights=inputs.weights, **inputs.costs)
     sweep = wf = None
     if inputs.sweep is not None:
         common = {"risk": inputs.risk, "metric": inputs.metric, "progress": False, "leverage": inputs.leverage}
-        sweep = wb.sweep(inputs.strategy, inputs.bars, **common, **inputs.costs, **inputs.sweep)
+        sweep = run_sweep(inputs.strategy, inputs.bars, **common, **inputs.costs, **inputs.sweep)
         if inputs.walk_forward:
-            wf = wb.walk_forward(
+            wf = run_walk_forward(
                 inputs.strategy, inputs.bars, **inputs.walk_forward, **common, **inputs.costs, **inputs.sweep
             )
     costs = dict(inputs.costs) if inputs.leverage is None else {**inputs.costs, "leverage": inputs.leverage}
@@ -121,24 +100,12 @@ def from_parameters(inputs: Any) -> ReportRun:
 
 def best_backtest(sweep: Any) -> Any:
     """A backtest of a sweep's best parameter set (by its metric) on the sweep's bars, costs and risk rules."""
-    import workbench as wb
+    from workbench.trading.backtest import backtest
 
     settings = sweep.settings
     strategy = sweep.strategy(**sweep.best_params())
     bars = sweep.frames[sweep.symbols[0]] if len(sweep.frames) == 1 else Bars(dict(sweep.frames))
-    return wb.backtest(strategy, bars, risk=settings.get("risk") or None, **settings.get("costs", {}))
-
-
-def same_run(result: Any, sweep: Any) -> None:
-    """Refuse a sweep that did not run on the backtest's strategy and bars: its heatmap would mislead."""
-    if sweep is None:
-        return
-    mine, swept = result.spec, sweep.spec
-    if swept.strategy != mine.strategy or swept.data_hash != mine.data_hash:
-        raise ValueError(
-            f"The sweep ({swept.strategy} on {', '.join(swept.symbols)}) did not run on the backtest's strategy "
-            "and bars, so its heatmap would not show where these parameters came from."
-        )
+    return backtest(strategy, bars, risk=settings.get("risk") or None, **settings.get("costs", {}))
 
 
 def rerun_note(spec: Any) -> str:

@@ -16,8 +16,6 @@ _STYLE = "<style>.wb-summary td, .wb-summary th {text-align: right; padding: 1px
 
 def backtest_html(result: Any) -> str:
     """A backtest (one symbol or an account of several): strategy, bars, costs, key metrics, trades."""
-    from workbench.reports.tables import cost_caption
-
     symbols = [result.symbol] if hasattr(result, "symbol") else list(result.frames)
     index = result.equity.index
     daily = display.is_daily(index)
@@ -25,7 +23,7 @@ def backtest_html(result: Any) -> str:
     still_open = int(trades["exit_time"].isna().sum()) if "exit_time" in trades else 0
     lines = [
         f"<b>{escape(repr(result.strategy))}</b> on {escape(', '.join(symbols))}: {_span(index, daily)}",
-        f"Costs: {escape(cost_caption(result.settings.get('costs', {})))}.",
+        f"Costs: {escape(display.cost_caption(result.settings.get('costs', {})))}.",
         f"{len(trades)} trades ({still_open} open at the end), "
         f"{sum(e.decision != 'approve' for e in result.risk_events)} risk decisions other than approve, "
         f"{len(result.alerts)} alerts. <code>.plot()</code> for charts, <code>.report()</code> for the full report.",
@@ -35,14 +33,12 @@ def backtest_html(result: Any) -> str:
 
 def sweep_html(result: Any, rows: int = 5) -> str:
     """A sweep: strategy, runs, symbols, costs, and its best rows by its metric."""
-    from workbench.reports.tables import cost_caption
-
     state = "" if result.complete else " <b>Interrupted</b>: these are the rows done."
     params = ", ".join(f"{name} ({result.metrics.index.get_level_values(name).nunique()})" for name in result.params)
     lines = [
         f"<b>{escape(result.strategy.name)}</b>: {len(result.metrics):,} runs over {escape(', '.join(result.symbols))}"
         f", parameters {escape(params)}.{state}",
-        f"Costs: {escape(cost_caption(result.settings.get('costs', {})))}.",
+        f"Costs: {escape(display.cost_caption(result.settings.get('costs', {})))}.",
         f"The best {rows} by {escape(result.metric)}; <code>.heatmap(x, y)</code>, <code>.overfitting()</code>, "
         "<code>.report()</code> for more.",
     ]
@@ -52,8 +48,6 @@ def sweep_html(result: Any, rows: int = 5) -> str:
 
 def walk_forward_html(result: Any) -> str:
     """A walk-forward: strategy, windows, efficiency, out-of-sample metrics per symbol and the windows."""
-    from workbench.reports.tables import walk_forward_rows
-
     metric = result.metric
     oos = result.oos_metrics
     columns = [c for c in KEY_METRICS if c in oos.columns]
@@ -63,7 +57,7 @@ def walk_forward_html(result: Any) -> str:
         f"{result.efficiency():.2f} (mean out-of-sample {escape(metric)} over mean in-sample).",
         "Out-of-sample metrics of the stitched test windows, then each window's choice:",
     ]
-    windows = walk_forward_rows(result, display.is_daily(result.windows["test_start"]))
+    windows = display.walk_forward_rows(result, display.is_daily(result.windows["test_start"]))
     tables = shown.to_html(classes="wb-summary", border=0) + windows.to_html(
         index=False, classes="wb-summary", border=0
     )

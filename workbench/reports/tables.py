@@ -162,30 +162,13 @@ def provenance(
     return pd.DataFrame({"field": list(rows), "value": list(rows.values())})
 
 
-FILLS = {"next_open": "at the next bar's open", "close": "at the signal bar's close"}
-
-
-def cost_caption(costs: dict[str, Any]) -> str:
-    """The cost model in a few words: ``fees 0.10%, slippage 0.00%, fixed fee 0.00, fills at the next bar's open``."""
-    fill = FILLS.get(costs.get("fill", "next_open"), costs.get("fill"))
-    words = [
-        f"fees {display.percent(costs.get('fees', 0.0))} of traded value",
-        f"slippage {display.percent(costs.get('slippage', 0.0))} of price",
-        f"fixed fee {costs.get('fixed_fee', 0.0):,.2f} per order",
-        f"fills {fill}",
-    ]
-    if costs.get("leverage") is not None:
-        words.append(f"leverage {costs['leverage']:g}")
-    return ", ".join(words)
-
-
 def cost_model(result: Result, costs: dict[str, Any], risk: dict[str, Any]) -> str:
     """The report's header sentence: dates, bars, cash, the cost model and the risk rules."""
     index = result.equity.index
     daily = display.is_daily(index)
     return (
         f"{_when(index[0], daily)} to {_when(index[-1], daily)} ({len(index):,} bars). "
-        f"Cash {costs.get('cash', 10_000.0):,.0f}; costs: {cost_caption(costs)}; "
+        f"Cash {costs.get('cash', 10_000.0):,.0f}; costs: {display.cost_caption(costs)}; "
         f"risk rules: {_json(risk) if risk else 'none'}."
     )
 
@@ -245,18 +228,6 @@ def overfitting_rows(reports: Any) -> pd.DataFrame:
         for r in items
     ]
     return pd.DataFrame(rows)
-
-
-def walk_forward_rows(wf: Any, daily: bool) -> pd.DataFrame:
-    """The walk-forward windows: test period, chosen parameters, in- and out-of-sample metric."""
-    table = wf.summary()
-    out = table.copy().astype(object)
-    for column in table.columns:
-        if pd.api.types.is_datetime64_any_dtype(table[column]):
-            out[column] = display.times(table[column], daily)
-        elif column.startswith(("is_", "oos_")):
-            out[column] = table[column].map(lambda v, c=column: display.metric(c.split("_", 1)[1], v))
-    return out
 
 
 def _when(stamp: Any, daily: bool) -> str:
