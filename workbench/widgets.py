@@ -117,7 +117,9 @@ def sweep_explorer(result: Any, x: str | None = None, y: str | None = None, metr
     >>> explorer.select(fast=10, slow=100).metrics["trades"] >= 0
     True
     """
-    import hvplot.pandas  # noqa: F401 - registers .hvplot
+    from workbench.reports.offline import register_hvplot
+
+    register_hvplot()
 
     return SweepExplorer(result, x, y, metric)
 

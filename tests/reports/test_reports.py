@@ -456,3 +456,19 @@ def test_any_result_a_notebook_holds_gets_a_report_that_says_whether_it_can_be_r
     assert html_table(html, "provenance").set_index("field")["value"]["can it be run again"].startswith("Yes")
     with pytest.raises(ValueError, match=r"^A report shows a backtest or a sweep; str is neither\.$"):
         report_result("sma_cross")
+
+
+def test_exporting_drops_outputs_without_data_and_warns_nothing() -> None:
+    import warnings
+
+    import nbformat
+
+    from workbench.reports.export import to_html
+
+    cell = nbformat.v4.new_code_cell("plot", outputs=[nbformat.v4.new_output("display_data", data={})])
+    cell.outputs.append(nbformat.v4.new_output("display_data", data={"text/html": "<p id='kept'>kept</p>"}))
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nbconvert's "not able to be represented" UserWarning would raise
+        page = to_html(notebook)
+    assert '<p id="kept">kept</p>' in page and len(notebook.cells[0].outputs) == 2  # the caller's copy untouched

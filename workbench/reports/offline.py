@@ -53,3 +53,13 @@ def _inline_stylesheets(viewable: object, root: object) -> None:
 
     for model in root.select({"type": UIElement}):
         patch_inline_stylesheets(model)
+
+
+def register_hvplot() -> None:
+    """Register pandas' ``.hvplot`` accessor, once: importing ``hvplot.pandas`` again in a later notebook cell
+    (hvplot drops it from ``sys.modules`` before each cell) re-runs its notebook extension, which publishes
+    megabytes of inline JavaScript into that cell's output again."""
+    import pandas as pd
+
+    if not hasattr(pd.Series, "hvplot"):
+        import hvplot.pandas  # noqa: F401 - registers .hvplot

@@ -99,7 +99,9 @@ class SweepResult(Saveable):
 
     def heatmap(self, x: str, y: str, metric: str | None = None, agg: str = "max"):
         """An hvplot heatmap of ``metric`` over parameters ``x`` and ``y``, other levels reduced by ``agg``."""
-        import hvplot.pandas  # noqa: F401 - registers .hvplot
+        from workbench.reports.offline import register_hvplot
+
+        register_hvplot()
 
         metric = metric or self.metric
         levels = list(self.metrics.index.names)

@@ -89,7 +89,10 @@ class BacktestResult(RecordFrames, Saveable):
         """Price with entries (^) and exits (v), equity and drawdown, one under the other at the notebook's full
         width and sharing the time axis: a holoviews layout for notebooks."""
         import holoviews as hv
-        import hvplot.pandas  # noqa: F401 - registers .hvplot
+
+        from workbench.reports.offline import register_hvplot
+
+        register_hvplot()
 
         wide = {"responsive": True, "min_width": 300}
         drawdown = (self.equity / self.equity.cummax() - 1.0).rename("drawdown")
