@@ -59,3 +59,22 @@ def test_a_sweep_shows_its_best_rows_in_percent_and_a_walk_forward_its_windows(b
     assert list(windows["test_start"]) == list(wf.summary()["test_start"].dt.strftime("%Y-%m-%d"))
     oos = html_table(_tagged(page), "t0").set_index("")
     assert oos.loc["SPY", "sharpe"] == f"{wf.oos_metrics.loc['SPY', 'sharpe']:.3f}"
+
+
+def test_a_lookahead_check_says_whether_it_tested_anything() -> None:
+    from types import SimpleNamespace
+
+    from workbench.reports.summary import lookahead_html
+
+    counts = {"strategy": "sma_cross", "symbols": ("SPY",), "bars": 1_008, "signals": 4_200}
+    passed = lookahead_html(SimpleNamespace(**counts, cuts=50, active=2_100, compared=True))
+    assert "<b>sma_cross</b> on SPY: No look-ahead found." in passed
+    table = html_table(_tagged(passed), "t0").set_index("")["value"]
+    assert table.to_dict() == {
+        "cut points": "50",
+        "bars": "1,008",
+        "signal values compared": "4,200",
+        "of them a position": "2,100",
+    }
+    untested = lookahead_html(SimpleNamespace(**counts, cuts=50, active=0, compared=False))
+    assert "<b>Not tested</b>: nothing was compared." in untested

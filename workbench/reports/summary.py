@@ -64,9 +64,31 @@ def walk_forward_html(result: Any) -> str:
     return _page("WalkForwardResult", lines, tables)
 
 
+def lookahead_html(result: Any) -> str:
+    """A look-ahead check (``check_lookahead``'s result): passed or not tested, and what it compared."""
+    passed = result.compared
+    verdict = "No look-ahead found" if passed else "<b>Not tested</b>: nothing was compared"
+    lines = [
+        f"<b>{escape(result.strategy)}</b> on {escape(', '.join(result.symbols))}: {verdict}.",
+        "Each cut point re-runs the signals on the bars up to it and compares them with the full run's.",
+    ]
+    counts = pd.DataFrame(
+        {
+            "value": [
+                f"{result.cuts:,}",
+                f"{result.bars:,}",
+                f"{result.signals:,}",
+                f"{result.active:,}",
+            ]
+        },
+        index=["cut points", "bars", "signal values compared", "of them a position"],
+    )
+    return _page("LookaheadResult", lines, counts.to_html(classes="wb-summary", border=0))
+
+
 def register_notebook_html(shell: Any = None) -> None:
-    """Show walk-forward results as HTML in this IPython session (default: the running one) through IPython's
-    formatter for their class, which imports no research code until one is shown."""
+    """Show walk-forward and look-ahead results as HTML in this IPython session (default: the running one)
+    through IPython's formatter for their classes, which imports no research code until one is shown."""
     from IPython import get_ipython
 
     shell = shell or get_ipython()
@@ -74,6 +96,7 @@ def register_notebook_html(shell: Any = None) -> None:
         return
     formatter = shell.display_formatter.formatters["text/html"]
     formatter.for_type_by_name("workbench.research.walk_forward", "WalkForwardResult", walk_forward_html)
+    formatter.for_type_by_name("workbench.research.lookahead", "LookaheadResult", lookahead_html)
 
 
 def _metrics_table(metrics: pd.Series) -> str:
