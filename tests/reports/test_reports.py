@@ -145,13 +145,15 @@ def test_the_report_and_an_exported_notebook_draw_every_plot_offline(run, tmp_pa
     assert notebook.status == "finished", notebook.error
     with offline_browser() as browser:
         pages = {
-            "report": check_page(browser, run["path"].as_uri(), plots=5),
+            "report": check_page(browser, run["path"].as_uri(), plots=10),
             "notebook": check_page(browser, notebook.html.as_uri(), plots=4),
         }
     for name, page in pages.items():
         assert page.outside == [] and page.errors == [], name
         assert page.canvases == page.plots, name
-    assert pages["report"].plots >= 5 and pages["notebook"].plots >= 4  # equity, drawdown, ... ; price, heatmap
+    # equity, underwater, yearly, monthly, rolling Sharpe and volatility, distribution, exposure, sweep, walk-forward;
+    # the notebook's price, equity and drawdown panels and its heatmap
+    assert pages["report"].plots == 10 and pages["notebook"].plots == 4
 
 
 def _app() -> typer.Typer:
