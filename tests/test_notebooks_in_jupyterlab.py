@@ -1,6 +1,7 @@
 """The notebooks as a researcher sees them: a real JupyterLab server, driven in headless Chromium with the
 network blocked, runs the plotting notebooks cell by cell; every plot draws its canvas, nothing is fetched from
-outside, the console stays free of errors, and the sweep explorer redraws its curve when a slider moves."""
+outside, the console stays free of errors, and the sweep explorer (a cell added to the research notebook's copy)
+redraws its curve when a slider moves."""
 
 from __future__ import annotations
 
@@ -31,10 +32,13 @@ ERRORS = (
 
 
 def _parameterized(name: str, folder: Path) -> None:
-    """The notebook with CI's small parameters put in its parameters cell, unexecuted."""
+    """The notebook with CI's small parameters put in its parameters cell, unexecuted; the research notebook
+    gets a sweep explorer cell after its sweep (the docs render that notebook, where a live widget has no kernel)."""
     from papermill.parameterize import parameterize_notebook
 
     notebook = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    if name == "research_sweep.ipynb":
+        notebook.cells.append(nbformat.v4.new_code_cell("wb.widgets.sweep_explorer(res, x, y)"))
     for cell in notebook.cells:
         cell.metadata.setdefault("tags", [])
     notebook.metadata["papermill"] = {}
