@@ -49,8 +49,9 @@ def html_table(page: str, table_id: str) -> pd.DataFrame:
 
 def shown_number(text: str) -> tuple[float, float]:
     """A displayed number and the step of its last digit: ``"81.81%"`` -> (0.8181, 0.0001)."""
-    if text in ("n/a", "inf", "-inf"):
-        return float("nan" if text == "n/a" else text), 0.0
+    special = {"n/a": float("nan"), "no losing trade": float("inf"), "∞": float("inf"), "-∞": float("-inf")}
+    if text in special:
+        return special[text], 0.0
     percent = text.endswith("%")
     digits = text.rstrip("%").replace(",", "")
     decimals = len(digits.partition(".")[2])

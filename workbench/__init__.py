@@ -122,3 +122,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def _inline_plots_in_notebooks() -> None:
+    """In a Jupyter kernel, plots carry their JavaScript inline so they render offline and in exported HTML
+    (``workbench.reports.offline``) and results without a ``_repr_html_`` of their own show as HTML too;
+    elsewhere (the command line, scripts) nothing is imported."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        from workbench.reports.offline import inline_notebook_resources
+        from workbench.reports.summary import register_notebook_html
+
+        inline_notebook_resources()
+        register_notebook_html()
+
+
+_inline_plots_in_notebooks()

@@ -8,8 +8,9 @@ import pandas as pd
 
 
 class SweepExplorer:
-    """A sweep's heatmap beside one parameter set's equity curve; moving a slider (or calling ``select``)
-    re-runs that set exactly as the sweep ran it (same kernel, bars, costs and risk rules).
+    """A sweep's heatmap, the selected parameter set marked on it, beside that set's equity curve; moving a
+    slider (or calling ``select``) re-runs the set exactly as the sweep ran it (same kernel, bars, costs and
+    risk rules) and moves the mark.
 
     Display it in a notebook as the last expression of a cell (it renders as its ``widget``).
     """
@@ -37,8 +38,7 @@ class SweepExplorer:
             control.observe(lambda _change: self._update(), names="value")
         controls = w.VBox([*self.sliders.values(), *([self.symbol] if len(symbols) > 1 else []), self.summary])
         self.widget = w.VBox([w.HBox([controls, self.heatmap_out]), self.curve_out])
-        self.run = None
-        self._draw_heatmap()
+        self.run = self._base = None
         self._update()
 
     def select(self, **values: Any) -> Any:
@@ -68,19 +68,36 @@ class SweepExplorer:
             f"<b>{strategy!r}</b> on {symbol}: {self.metric} {m[self.metric]:.3f}, total return "
             f"{m['total_return']:.2%}, max drawdown {m['max_drawdown']:.2%}, {int(m['trades'])} trades"
         )
-        self.curve = self.run.equity.hvplot.line(title=f"equity {self.values}", height=250, responsive=True)
+        label = ", ".join(f"{name}={value}" for name, value in self.values.items())  # no braces: HoloViews
+        self.curve = self.run.equity.hvplot.line(  # formats titles, and would read {...} as a field
+            title=f"equity on {symbol}, {label}", height=250, responsive=True
+        )
         self.curve_out.clear_output(wait=True)
         with self.curve_out:
             _show(self.curve)
+        self._draw_heatmap()
 
     def _draw_heatmap(self) -> None:
-        self.heatmap_out.clear_output()
-        with self.heatmap_out:
+        """The sweep's heatmap (a line over ``x`` for one parameter) with the selected set marked."""
+        import holoviews as hv
+
+        chosen = self.values
+        if self._base is None:
             if self.y is None:
                 table = self.result.metrics[self.metric].groupby(level=self.x).max()
-                _show(table.hvplot.bar(title=f"{self.metric} by {self.x}", height=300))
+                self._base = table.hvplot.line(title=f"{self.metric} by {self.x} (max)", height=300, width=420)
             else:
-                _show(self.result.heatmap(self.x, self.y, metric=self.metric))
+                self._base = self.result.heatmap(self.x, self.y, metric=self.metric).opts(height=300, width=420)
+        if self.y is None:
+            mark = hv.VLine(chosen[self.x]).opts(color="black", line_dash="dashed")
+        else:
+            mark = hv.Points([(chosen[self.x], chosen[self.y])], [self.x, self.y]).opts(
+                marker="x", size=20, color="black", line_width=3
+            )
+        self.heatmap = self._base * mark
+        self.heatmap_out.clear_output(wait=True)
+        with self.heatmap_out:
+            _show(self.heatmap)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
@@ -100,7 +117,9 @@ def sweep_explorer(result: Any, x: str | None = None, y: str | None = None, metr
     >>> bool(explorer.select(fast=10, slow=100).metrics["trades"] >= 0)  # doctest: +SKIP
     True
     """
-    import hvplot.pandas  # noqa: F401 - registers .hvplot
+    from workbench.reports.offline import register_hvplot
+
+    register_hvplot()
 
     return SweepExplorer(result, x, y, metric)
 

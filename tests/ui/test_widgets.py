@@ -8,6 +8,21 @@ import pytest
 import workbench as wb
 
 
+def _above_past(open, high, low, close, volume, window):
+    """Long while the close is above its close ``window`` bars ago."""
+    out = np.zeros(close.shape[0])
+    out[window:] = close[window:] > close[:-window]
+    return out
+
+
+class Momentum1(wb.Strategy):
+    """A strategy of one parameter, whose explorer draws a line over it instead of a heatmap."""
+
+    name = "momentum_one_parameter"
+    window = wb.Param(int, 10, min=1)
+    signals = staticmethod(_above_past)
+
+
 @pytest.fixture(scope="module")
 def sweep():
     bars = wb.load(["SPY", "QQQ"], start="2015-01-01")
@@ -38,3 +53,33 @@ def test_explorer_refuses_what_was_not_swept(sweep) -> None:
         explorer.select(fast=7)
     with pytest.raises(ValueError, match="'speed' is not a parameter of this sweep"):
         explorer.select(speed=1)
+
+
+def test_explorer_draws_the_selected_sets_equity_and_marks_it_on_the_heatmap(sweep) -> None:
+    import holoviews as hv
+
+    explorer = wb.widgets.sweep_explorer(sweep)
+    explorer.select(fast=20, slow=50)
+    figure = hv.render(explorer.curve)  # raised KeyError "'fast'" when the title held a dict's braces
+    assert figure.title.text == "equity on SPY, fast=20, slow=50"
+    assert figure.renderers and figure.renderers[0].data_source.data["equity"].tolist() == explorer.run.equity.tolist()
+    marks = [layer for layer in explorer.heatmap if isinstance(layer, hv.Points)]
+    assert len(marks) == 1 and marks[0].data[["fast", "slow"]].values.tolist() == [[20, 50]]
+    hv.render(explorer.heatmap)
+    one = wb.sweep(Momentum1, sweep.frames["SPY"], window=[5, 10, 20], progress=False)
+    line = wb.widgets.sweep_explorer(one)
+    line.select(window=10)
+    (vline,) = [layer for layer in line.heatmap if isinstance(layer, hv.VLine)]
+    assert vline.data == 10
+
+
+def test_a_backtests_plot_spans_one_width_without_a_warning(caplog) -> None:
+    import holoviews as hv
+
+    bt = wb.backtest("sma_cross", wb.load("SPY", start="2020-01-01", end="2020-12-31"))
+    with caplog.at_level("WARNING"):
+        grid = hv.render(bt.plot())
+    figures = [child[0] for child in grid.children]
+    assert [f.sizing_mode for f in figures] == ["stretch_width"] * 3
+    assert [f.height for f in figures] == [260, 220, 160]
+    assert not [r for r in caplog.records if "responsive" in r.getMessage()]

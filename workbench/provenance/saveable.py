@@ -13,12 +13,13 @@ class Saveable:
     """``save()`` and ``report()`` for results that have a ``spec``: the run goes to the store
     (``workbench.provenance.saved``) or into an HTML report (``workbench.reports``)."""
 
-    def report(self, out: Any = None, show_code: bool = False, sweep: Any = None) -> Any:
-        """Run the backtest report notebook on this result's spec and write it as HTML; returns the path.
-        ``sweep`` (the sweep the parameters came from) adds its parameter heatmap."""
+    def report(self, out: Any = None, show_code: bool = False, sweep: Any = None, walk_forward: Any = None) -> Any:
+        """Write this result's HTML report, built from the result itself (a sweep reports its best set's
+        backtest); returns the path. ``sweep`` (the sweep the parameters came from) adds its heatmap and
+        overfitting verdict, ``walk_forward`` its out-of-sample curve."""
         from workbench.reports import report_result
 
-        return report_result(self, out, show_code, sweep)
+        return report_result(self, out, show_code, sweep, walk_forward)
 
     def save(self, store: Any = None, *, name: str | None = None) -> int:
         """Save this run in ``store`` (default: the configured database) and return its run id; list saved

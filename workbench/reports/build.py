@@ -7,8 +7,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.provenance.spec import Specified
-
 
 def build_report(
     strategy: str,
@@ -46,14 +44,17 @@ def build_report(
 
 
 def report_result(
-    result: Specified,
+    result: Any,
     out: str | Path | None = None,
     show_code: bool = False,
-    sweep: Specified | None = None,
+    sweep: Any = None,
+    walk_forward: Any = None,
 ) -> Path:
-    """The HTML report of a finished backtest, made by running it again from ``result.spec`` (same bars,
-    checked by hash; same strategy code, checked by hash); ``sweep``, the sweep the parameters came from,
-    adds its heatmap.
+    """The HTML report of a finished result, built from the result itself: any backtest a notebook holds
+    (bars passed in memory, a strategy defined in the notebook, a universe strategy) or a sweep (reported by
+    its best parameter set's backtest, with its heatmap). ``sweep``, the sweep the parameters came from, adds
+    its heatmap and overfitting verdict; ``walk_forward`` (a ``WalkForwardResult``) its out-of-sample curve.
+    The provenance section says whether the run can be made again from scratch, and how.
 
     Examples
     --------
@@ -62,9 +63,25 @@ def report_result(
     >>> report_result(bt)  # doctest: +SKIP
     PosixPath('.../reports/sma_cross_SPY_20250101-120000.html')
     """
-    from workbench.reports.parameters import spec_parameters
+    from workbench.reports.export import to_html, write_atomic
+    from workbench.reports.handover import hand_over, same_run
+    from workbench.reports.notebook import execute
 
-    return build_report(out=out, show_code=show_code, **spec_parameters(result.spec, sweep))
+    if hasattr(result, "grid"):  # a SweepResult: the kernel backtests its best set
+        result, sweep = None, result
+    elif not hasattr(result, "equity") or not hasattr(result, "spec"):
+        raise ValueError(f"A report shows a backtest or a sweep; {type(result).__name__} is neither.")
+    else:
+        same_run(result, sweep)
+    spec = (sweep if result is None else result).spec
+    target = default_out(spec.strategy, spec.symbols) if out is None else _check_out(Path(out))
+    handed = hand_over(result, sweep, walk_forward)
+    try:
+        notebook = execute({"result_file": str(handed)})
+    finally:
+        handed.unlink(missing_ok=True)
+    notebook.metadata["title"] = f"{spec.strategy} on {', '.join(spec.symbols)}"
+    return write_atomic(target, to_html(notebook, show_code=show_code))
 
 
 def default_out(strategy: str, symbols: str | Sequence[str], now: datetime | None = None) -> Path:
@@ -85,7 +102,7 @@ def _check_out(path: Path) -> Path:
     """Refuse an output path that is not an ``.html`` file before any work is done."""
     path = path.expanduser().absolute()
     if path.suffix.lower() != ".html":
-        raise ValueError(f"out={str(path)!r}: a report is an .html file")
+        raise ValueError(f"out={str(path)!r}: a report is an .html file; name one ending in .html.")
     if path.is_dir():
-        raise ValueError(f"out={str(path)!r} is a folder; name the .html file to write")
+        raise ValueError(f"out={str(path)!r} is a folder; name the .html file to write.")
     return path

@@ -30,8 +30,20 @@ def to_html(notebook: Any, show_code: bool = False) -> str:
         exclude_output_prompt=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(notebook)
+    body, _ = exporter.from_notebook_node(_without_empty_outputs(notebook))
     return body
+
+
+def _without_empty_outputs(notebook: Any) -> Any:
+    """A copy of ``notebook`` without display outputs that carry no data (HoloViews and Panel publish a few),
+    which nbconvert would warn about and render as nothing."""
+    import copy
+
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "display_data" or o.get("data")]
+    return notebook
 
 
 def write_atomic(path: Path, text: str) -> Path:

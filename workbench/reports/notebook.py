@@ -32,7 +32,7 @@ def report_notebook() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "notebooks" / NOTEBOOK
     if checkout.is_file():
         return checkout
-    raise ReportError(f"the report notebook is missing: neither {inside} nor {checkout} exists")
+    raise ReportError(f"The report notebook is missing: neither {inside} nor {checkout} exists.")
 
 
 def execute(parameters: dict[str, Any], cwd: Path | None = None) -> Any:
@@ -62,11 +62,13 @@ def execute(parameters: dict[str, Any], cwd: Path | None = None) -> Any:
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # cell errors come as messages, not logs
             )
     except PapermillExecutionError as exc:
-        raise ReportError(f"the report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
+        raise ReportError(f"The report notebook failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}") from None
     except DeadKernelError as exc:
-        raise ReportError(f"the report notebook's kernel died: {exc}") from None
+        raise ReportError(f"The report notebook's kernel died: {exc}") from None
     except NoSuchKernel:
-        raise ReportError(f"no Jupyter kernel named {KERNEL!r}; install one: python -m ipykernel install") from None
+        raise ReportError(
+            f"No Jupyter kernel is named {KERNEL!r}; install one with: python -m ipykernel install --user"
+        ) from None
 
 
 @contextmanager

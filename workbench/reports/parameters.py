@@ -51,6 +51,7 @@ class ReportInputs:
     metric: str
     parameters: dict[str, Any]
     leverage: float | None = None
+    walk_forward: dict[str, Any] | None = None
 
 
 def check_parameters(
@@ -75,6 +76,7 @@ def check_parameters(
     metric: str = "sharpe",
     data_hash: str | None = None,
     leverage: float | None = None,
+    walk_forward: Mapping[str, Any] | None = None,
 ) -> ReportInputs:
     """Resolve and check every report parameter the way ``wb.load``, ``wb.backtest`` and ``wb.sweep`` do.
 
@@ -113,6 +115,7 @@ def check_parameters(
         check_metric(metric)
         if build_grid(cls, ranges, instance.values).nunique().max() < 2:
             raise ParameterError(f"sweep={ranges!r}: the grid holds one parameter set; give a range of several values")
+    windows = _walk_forward(walk_forward, ranges)
     names = _symbols(symbols)
     path = None if data_path is None else str(Path(data_path).expanduser().resolve())
     bars = load(names if len(names) > 1 else names[0], start, end, source, path, nan_policy)
@@ -149,8 +152,11 @@ def check_parameters(
         "metric": metric,
         "data_hash": data_hash,
         "leverage": leverage,
+        "walk_forward": windows,
     }
-    return ReportInputs(instance, bars, costs, rules.active(), checked, ranges, metric, _plain(parameters), leverage)
+    return ReportInputs(
+        instance, bars, costs, rules.active(), checked, ranges, metric, _plain(parameters), leverage, windows
+    )
 
 
 def spec_parameters(spec: RunSpec, sweep: Specified | None = None) -> dict[str, Any]:
@@ -168,15 +174,22 @@ def spec_parameters(spec: RunSpec, sweep: Specified | None = None) -> dict[str, 
     '2020-01-01T00:00:00+00:00'
     """
     if spec.kind != "backtest":
-        raise ValueError(f"a report shows a backtest, not a {spec.kind}; pass the sweep as sweep= with its backtest")
+        raise ValueError(f"A report shows a backtest, not a {spec.kind}; pass the sweep as sweep= with its backtest.")
     if spec.origin is None:
-        raise NotReproducible("the bars of this run were passed in memory, not loaded by wb.load: a report cannot")
+        raise NotReproducible(
+            "The bars of this run were passed in memory, not loaded by wb.load, so a new session cannot load them "
+            "again."
+        )
     try:
         cls = lookup(spec.strategy)
     except StrategyNotFoundError as exc:
-        raise NotReproducible(f"a report runs the strategy by name in a new kernel, but {exc}") from None
+        raise NotReproducible(
+            f"Strategy {spec.strategy!r} is not registered by name, so a new session cannot find it ({exc})."
+        ) from None
     if strategy_hash(cls) != spec.strategy_hash:
-        raise NotReproducible(f"the source of strategy {spec.strategy!r} changed since the run; run the backtest again")
+        raise NotReproducible(
+            f"The source of strategy {spec.strategy!r} changed since the run; run the backtest again."
+        )
     origin = spec.origin
     out: dict[str, Any] = {
         "strategy": spec.strategy,
@@ -196,11 +209,34 @@ def spec_parameters(spec: RunSpec, sweep: Specified | None = None) -> dict[str, 
         swept = sweep.spec
         if swept.strategy != spec.strategy or swept.data_hash != spec.data_hash:
             raise ValueError(
-                f"the sweep ({swept.strategy} on {', '.join(swept.symbols)}) did not run on the backtest's strategy "
-                "and bars, so its heatmap would not show where these parameters came from"
+                f"The sweep ({swept.strategy} on {', '.join(swept.symbols)}) did not run on the backtest's strategy "
+                "and bars, so its heatmap would not show where these parameters came from."
             )
         out.update(sweep=swept.params["ranges"], metric=swept.metric or "sharpe")
     return out
+
+
+WINDOW_KEYS = ("train", "test", "step", "anchored")
+
+
+def _walk_forward(windows: Mapping[str, Any] | None, ranges: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Walk-forward windows as given (``train``, ``test``, ``step``, ``anchored``), once they make sense."""
+    if windows is None:
+        return None
+    if not isinstance(windows, Mapping):
+        raise ValueError(
+            f"walk_forward={windows!r}: give the windows as a mapping, e.g. {{'train': '3Y', 'test': '1Y'}}."
+        )
+    unknown = sorted(set(windows) - set(WINDOW_KEYS))
+    if unknown:
+        raise ValueError(
+            f"walk_forward={dict(windows)!r}: unknown key {', '.join(unknown)}; the keys are {', '.join(WINDOW_KEYS)}."
+        )
+    if ranges is None:
+        raise ValueError(
+            "walk_forward needs sweep ranges: each training window chooses its parameters from the sweep's grid."
+        )
+    return dict(windows)
 
 
 def _symbols(symbols: str | Sequence[str]) -> list[str]:

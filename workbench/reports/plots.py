@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from workbench.reports.display import percent
 
 STRATEGY_COLOR = "#1f6fb4"
 BENCHMARK_COLOR = "#8c8c8c"
@@ -46,7 +49,9 @@ def bokeh_js() -> Any:
     from bokeh.resources import Resources
     from IPython.display import HTML
 
-    return HTML(Resources(mode="inline", components=["bokeh"]).render_js())
+    # js_raw only: once Panel is imported, js_files names its module shim by a server path a file cannot load
+    raw = Resources(mode="inline", components=["bokeh"]).js_raw
+    return HTML("".join(f"<script>\n{code}\n</script>\n" for code in raw))
 
 
 def show(obj: Any) -> Any:
@@ -84,7 +89,12 @@ def equity_plot(equity: pd.Series, benchmark: pd.Series | None = None) -> Any:
             )
         )
     top = hv.Overlay(curves).opts(title="Equity", legend_position="top_left", **_WIDE)
-    bottom = hv.Overlay(falls).opts(title="Drawdown", legend_position="bottom_left", yformatter=_percent(), **_WIDE)
+    bottom = hv.Overlay(falls).opts(
+        title="Underwater: drawdown from the running peak",
+        legend_position="bottom_left",
+        yformatter=_percent(),
+        **_WIDE,
+    )
     return (top + bottom.opts(height=220)).cols(1)
 
 
@@ -96,8 +106,9 @@ def monthly_heatmap(table: pd.DataFrame) -> Any:
     long = long.dropna()
     # object columns: HoloViews reshapes the heatmap's columns, which pandas' Arrow-backed strings refuse
     long = long.assign(year=long["year"].astype(str).astype(object), month=long["month"].astype(object))
-    long["label"] = long["return"].map("{:.1%}".format).astype(object)
-    heat = hv.HeatMap(long, ["month", "year"], "return").redim.values(month=months)
+    long["label"] = long["return"].map(lambda v: percent(v, 1)).astype(object)
+    years = sorted(long["year"].unique(), key=int)  # calendar order, whatever order the cells came in
+    heat = hv.HeatMap(long, ["month", "year"], "return").redim.values(month=months, year=years)
     heat = heat.opts(
         cmap="RdYlGn",
         colorbar=True,
@@ -149,3 +160,69 @@ def sweep_plot(metrics: pd.DataFrame, metric: str, chosen: dict[str, Any]) -> An
     )
     mark = hv.Points([(chosen[x], chosen[y])], [x, y]).opts(marker="x", size=22, color="black", line_width=3)
     return heat * mark
+
+
+def rolling_plot(strategy: pd.DataFrame, benchmark: pd.DataFrame, window: int) -> Any:
+    """Rolling Sharpe ratio above rolling volatility (``tearsheet.rolling_stats``) of both series."""
+    hv = _hv()
+    panels = []
+    for column, title, extra in (
+        ("sharpe", f"Rolling Sharpe ratio ({window} bars)", {}),
+        ("volatility", f"Rolling volatility ({window} bars, annualized)", {"yformatter": _percent()}),
+    ):
+        lines = [
+            hv.Curve((s.index, s[column].to_numpy()), "time", column, label=label).opts(color=color)
+            for label, s, color in (
+                ("strategy", _naive(strategy), STRATEGY_COLOR),
+                ("buy & hold", _naive(benchmark), BENCHMARK_COLOR),
+            )
+        ]
+        panels.append(hv.Overlay(lines).opts(title=title, legend_position="top_left", **_WIDE, **extra))
+    return (panels[0].opts(height=240) + panels[1].opts(height=240)).cols(1)
+
+
+def yearly_plot(table: pd.DataFrame) -> Any:
+    """Each calendar year's return of the strategy beside buy-and-hold's (``tearsheet.yearly_returns``)."""
+    hv = _hv()
+    long = table.reset_index().melt("year", var_name="series", value_name="return")
+    long = long.assign(year=long["year"].astype(str).astype(object), series=long["series"].astype(object))
+    return hv.Bars(long, ["year", "series"], "return").opts(
+        title="Yearly returns",
+        color=hv.dim("series").categorize({"strategy": STRATEGY_COLOR, "buy & hold": BENCHMARK_COLOR}),
+        yformatter=_percent(),
+        xlabel="",
+        **_WIDE,
+    )
+
+
+def distribution_plot(returns: dict[str, pd.Series], bins: int = 60) -> Any:
+    """Histograms of per-bar returns (strategy over buy-and-hold, same bins), bars with no change left out."""
+    hv = _hv()
+    values = {name: r.to_numpy()[np.isfinite(r.to_numpy()) & (r.to_numpy() != 0)] for name, r in returns.items()}
+    edges = np.histogram_bin_edges(np.concatenate(list(values.values())) if values else [0.0], bins=bins)
+    colors = {"strategy": STRATEGY_COLOR, "buy & hold": BENCHMARK_COLOR}
+    hists = [
+        hv.Histogram(np.histogram(v, bins=edges), kdims="return", vdims="bars", label=name).opts(
+            color=colors.get(name, STRATEGY_COLOR), alpha=0.55, line_alpha=0.0
+        )
+        for name, v in values.items()
+    ]
+    return hv.Overlay(hists).opts(
+        title="Distribution of per-bar returns", xformatter=_percent(), legend_position="top_left", **_WIDE
+    )
+
+
+def walk_forward_plot(equity: dict[str, pd.Series], benchmark: dict[str, pd.Series]) -> Any:
+    """Walk-forward out-of-sample equity (each test window traded with its training window's choice)
+    beside buy-and-hold over the same bars, per symbol."""
+    hv = _hv()
+    curves = []
+    for symbol, series in equity.items():
+        pairs = [("walk-forward", series, STRATEGY_COLOR), ("buy & hold", benchmark.get(symbol), BENCHMARK_COLOR)]
+        for label, line, color in pairs:
+            if line is None:
+                continue
+            line = _naive(line)
+            curve = hv.Curve((line.index, line.to_numpy()), "time", "equity", label=f"{symbol} {label}")
+            curves.append(curve.opts(color=color) if len(equity) == 1 else curve)
+    return hv.Overlay(curves).opts(title="Walk-forward: out-of-sample equity", legend_position="top_left", **_WIDE)

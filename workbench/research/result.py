@@ -57,6 +57,12 @@ class SweepResult(Saveable):
         }
         return make_spec("sweep", self.strategy, params, self.frames, self.settings)
 
+    def _repr_html_(self) -> str:
+        """A notebook cell's view of this result: what ran, costs, key metrics (``reports.summary``)."""
+        from workbench.reports.summary import sweep_html
+
+        return sweep_html(self)
+
     def __repr__(self) -> str:
         state = "" if self.complete else ", interrupted"
         return (
@@ -93,7 +99,9 @@ class SweepResult(Saveable):
 
     def heatmap(self, x: str, y: str, metric: str | None = None, agg: str = "max"):
         """An hvplot heatmap of ``metric`` over parameters ``x`` and ``y``, other levels reduced by ``agg``."""
-        import hvplot.pandas  # noqa: F401 - registers .hvplot
+        from workbench.reports.offline import register_hvplot
+
+        register_hvplot()
 
         metric = metric or self.metric
         levels = list(self.metrics.index.names)

@@ -89,21 +89,29 @@ class BacktestResult(RecordFrames, Saveable):
         return trade_table(self.trade_records, self.bars.index)
 
     def plot(self):
-        """Equity, drawdown and price with entries (^) and exits (v): a holoviews layout for notebooks."""
+        """Price with entries (^) and exits (v), equity and drawdown, one under the other at the notebook's full
+        width and sharing the time axis: a holoviews layout for notebooks."""
         import holoviews as hv
-        import hvplot.pandas  # noqa: F401 - registers .hvplot
 
+        from workbench.reports.offline import register_hvplot
+
+        register_hvplot()
+
+        wide = {"responsive": True, "min_width": 300}
         drawdown = (self.equity / self.equity.cummax() - 1.0).rename("drawdown")
-        price = self.bars["close"].hvplot.line(label="close", height=260, responsive=True, title=self.symbol)
+        price = self.bars["close"].hvplot.line(label="close", **wide)
         marks = []
         for column, marker, color in (("entry_time", "triangle", "green"), ("exit_time", "inverted_triangle", "red")):
             times = self.trades[column].dropna()
             if len(times):
                 points = self.bars.loc[times, ["close"]].reset_index()
-                marks.append(points.hvplot.scatter(x="timestamp", y="close", marker=marker, color=color, size=60))
-        equity = self.equity.hvplot.line(height=220, responsive=True, title="equity")
-        under = drawdown.hvplot.area(height=160, responsive=True, title="drawdown", color="firebrick", alpha=0.5)
-        return hv.Layout([hv.Overlay([price, *marks]), equity, under]).cols(1)
+                marks.append(
+                    points.hvplot.scatter(x="timestamp", y="close", marker=marker, color=color, size=60, **wide)
+                )
+        top = hv.Overlay([price, *marks]).opts(title=self.symbol, height=260, **wide)
+        equity = self.equity.hvplot.line(height=220, title="equity", **wide)
+        under = drawdown.hvplot.area(height=160, title="drawdown", color="firebrick", alpha=0.5, **wide)
+        return hv.Layout([top, equity, under]).cols(1)
 
     def to_vectorbt(self):
         """The same fills as a ``vbt.Portfolio.from_orders`` portfolio (amounts and prices per bar, same fees).
@@ -127,6 +135,12 @@ class BacktestResult(RecordFrames, Saveable):
             init_cash=self.cash,
             freq=pd.infer_freq(self.bars.index[:10]) or "1D",
         )
+
+    def _repr_html_(self) -> str:
+        """A notebook cell's view of this result: what ran, costs, key metrics (``reports.summary``)."""
+        from workbench.reports.summary import backtest_html
+
+        return backtest_html(self)
 
     def __repr__(self) -> str:
         m = self.metrics

@@ -90,6 +90,12 @@ class PortfolioResult(RecordFrames, Saveable):
             freq=close.index.to_series().diff().min(),  # the bars' spacing (annualizes vectorbt's ratios)
         )
 
+    def _repr_html_(self) -> str:
+        """A notebook cell's view of this result: what ran, costs, key metrics (``reports.summary``)."""
+        from workbench.reports.summary import backtest_html
+
+        return backtest_html(self)
+
     def __repr__(self) -> str:
         m = self.metrics
         return (
