@@ -97,6 +97,7 @@ def configure_logging(
     console = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     if level != "DEBUG":
         console.addFilter(ThirdPartyNoise())
+    logging.captureWarnings(False)  # forget an earlier capture whose showwarning someone else has replaced since
     logging.captureWarnings(True)  # warnings become py.warnings records: filtered, redacted, in the log file too
     handlers: list[logging.Handler] = [console]
     renderers: list[Any] = [_json_renderer() if json else structlog.dev.ConsoleRenderer(colors=False)]
