@@ -29,8 +29,6 @@ from workbench.ports import Broker
 from workbench.risk.manager import RiskManager, RiskRules
 from workbench.risk.monitor import RiskMonitor
 from workbench.trading.account import PaperAccount
-from workbench.trading.reconcile import Reconciliation, reconcile
-from workbench.trading.run_lock import RunLease
 from workbench.trading.venue import Simulated, Venue
 
 if TYPE_CHECKING:
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     from workbench.config import Settings
     from workbench.notify.dispatcher import Dispatcher
     from workbench.store.journal import OrderJournal
+    from workbench.trading.reconcile import Reconciliation
 
 
 # --- venues ------------------------------------------------------------------------------------------------------
@@ -166,6 +165,8 @@ def resume(
             positions = {s: p.qty for s, p in state.positions.items()}
             venue.broker.restore(state.cash, positions, state.open_orders)
         return None
+    from workbench.trading.reconcile import reconcile  # the store's machinery: imported by the runs that use it
+
     return reconcile(journal, venue.broker, symbols, venue.clock.now(), cash_tolerance=cash_tolerance)
 
 
@@ -198,6 +199,8 @@ def api_account(
     risk_manager = RiskManager(rules)
     charges = {"fees": fees, "slippage": slippage}
     om = OrderManager(venue.broker, venue.clock, **charges, risk=risk_manager, journal=journal)
+    from workbench.trading.run_lock import RunLease
+
     return PaperAccount(venue, risk_manager, om, RunLease.acquire(store, journal.run_id))
 
 
