@@ -90,11 +90,13 @@ class UniverseJob:
         rules = (*costs.account_sessions(self.panel.index, self.panel.symbols), costs.risk, self.windows)
         common = (costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, self.leverage, self.ppy)
         batch = _BATCH if is_compiled(strategy) else stop - start  # weights panels held at once
+        if is_compiled(strategy):  # one buffer for every batch: its pages are touched (faulted in) once
+            buffer = np.empty((min(batch, stop - start), *self.panel.shape))
         for a in range(start, stop, batch):
             b = min(a + batch, stop)
             out = slice(a - start, b - start)
             if is_compiled(strategy):
-                weights = np.empty((b - a, *self.panel.shape))
+                weights = buffer[: b - a]
                 _weights_panels(signal_kernel(strategy), arrays, self.params[a:b], weights, errors[out])
             else:
                 weights = np.stack(
