@@ -43,3 +43,21 @@ def walk() -> pd.DataFrame:
     import workbench as wb
 
     return wb.validate_bars(make_walk(), symbol="WALK")
+
+
+# The longest tests (a minute or more on two cores), started first: spread over the cores by pytest-xdist, a long
+# test started last would run alone at the end of the suite.
+_LONGEST = (
+    "tests/docs/test_site.py",
+    "tests/test_notebooks_in_jupyterlab.py",
+    "tests/test_notebooks.py",
+    "tests/store/test_journal.py::test_sigkill",
+    "tests/trading/test_live_crash.py",
+    "tests/strategies/test_registry_cache.py",
+    "tests/research/test_parity_vectorbt.py",
+    "tests/engine/test_portfolio.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONGEST))  # stable: the rest keep their order
