@@ -1,7 +1,9 @@
 """The risk rules of the N-symbol account (``engine.portfolio_rules`` in ``engine.weights_kernel``).
 
-On one symbol, weights given where a one-symbol strategy's exposure changes are that strategy: without costs the
-account then equals the one-symbol kernel (``simulate.run_nb``, itself pinned to vectorbt) under every rule. Over
+On one symbol, weights given where a one-symbol strategy's exposure changes are that strategy: the account then
+equals the one-symbol kernel (``simulate.run_nb``, itself pinned to vectorbt) under every rule - without costs in
+either sizing, and with fees, slippage and a fixed fee when the orders are sized after fees (``AFTER_FEES``, the
+one-symbol kernel's sizing). Over
 several symbols each rule is checked on a case computed by hand: a stop closes one position and leaves the others,
 the drawdown switch flattens all of them, the exposure limits scale a row, the order count is the account's.
 """
@@ -14,6 +16,7 @@ import pytest
 
 import workbench as wb
 from workbench.engine.inputs import check_costs
+from workbench.engine.portfolio import AFTER_FEES, TARGET_PERCENT
 from workbench.engine.sessions import CLOSED
 from workbench.engine.single import simulate_exposure
 from workbench.engine.universe_run import simulate_weights
@@ -45,14 +48,19 @@ def changes(exposure: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+SIZINGS = {"target_percent, no costs": (TARGET_PERCENT, (0.0, 0.0, 0.0)), "after fees": (AFTER_FEES, (0.001, 0.0005, 1.0))}
+
+
+@pytest.mark.parametrize("sizing", list(SIZINGS))
 @pytest.mark.parametrize("fill", ["close", "next_open"])
 @pytest.mark.parametrize("strategy", ["sma_cross", "zscore_reversion"])
 @pytest.mark.parametrize("rules", RULES, ids=[",".join(r) or "none" for r in RULES])
-def test_one_symbols_account_equals_the_one_symbol_kernel_under_every_rule(rules, strategy, fill) -> None:
-    costs = check_costs(10_000.0, 0.0, 0.0, fill, rules)
+def test_one_symbols_account_equals_the_one_symbol_kernel_under_every_rule(rules, strategy, fill, sizing) -> None:
+    mode, (fees, slippage, fixed_fee) = SIZINGS[sizing]
+    costs = check_costs(10_000.0, fees, slippage, fill, rules, fixed_fee)
     exposure = wb.strategy(strategy)().exposure(SPY).to_numpy()
     single = simulate_exposure(exposure, SPY, costs, 252.0)
-    account = simulate_weights(changes(exposure)[:, None], Panel.of({"SPY": SPY}), costs, 252.0)
+    account = simulate_weights(changes(exposure)[:, None], Panel.of({"SPY": SPY}), costs, 252.0, sizing=mode)
     np.testing.assert_allclose(account.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(account.positions["SPY"].to_numpy(), single.position.to_numpy(), rtol=1e-9, atol=1e-9)
     assert len(account.fills) >= 4  # the rule acts on a run that trades

@@ -9,6 +9,11 @@ cash_sharing=True, call_seq="auto")`` by tests):
 - The account's value for sizing is the cash plus every holding at its valuation price: the price the orders of
   that bar fill at (the close with ``fill_close``, else the next bar's open), or the last such price where a
   symbol has none. Every order of a bar is sized from that one value: ``weight x value / price - position``.
+- Sizing (``sizing``): ``TARGET_PERCENT`` (a universe strategy's weights) sizes every order of a bar from that one
+  value, as above. ``AFTER_FEES`` (a one-symbol strategy's exposure, alone or at fixed weights over several symbols)
+  sizes each order when it runs, from the cash left by the orders before it plus the other holdings, so that the
+  position is ``weight x`` the account's value after the order's fees (``fills.target_size_nb``, the one-symbol
+  kernel's sizing, pinned to vectorbt's ``from_signals``): on one symbol the step is then the one-symbol kernel.
 - A bar's orders run in the order of their value, the most negative first (sells free cash for the buys; ties
   and equal values keep the symbols' order). A buy that cash cannot cover, fees included, is cut to what it
   covers; sells (and short sales) are not limited. Orders smaller than ``MIN_ORDER_SIZE`` units are dropped.
@@ -23,12 +28,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
+from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb, target_size_nb
 from workbench.engine.portfolio_rules import ORDERS_TODAY, opened_nb
 from workbench.engine.risk_rules import cap_order_size_nb, order_allowed_nb
 
 # Errors a run reports (with the bar and symbol) instead of a wrong number.
 OK, NAN_PRICE, OVER_LEVERAGE, BAD_SHAPE = 0, 1, 2, 3  # BAD_SHAPE: weights of another shape than the panel
+# How an order is sized (see the module docstring).
+TARGET_PERCENT, AFTER_FEES = 0, 1
 # Fields of a symbol's round-trip state (one row per symbol).
 _ENTRY_BAR, _DIRECTION, _ENTERED, _ENTRY_VALUE, _EXITED, _EXIT_VALUE, _FEES = range(7)
 N_TRIP_STATE = 7
@@ -189,6 +196,20 @@ def plan_nb(weights, prices, val_prices, cash, positions, seq, sizes):
 
 
 @njit(cache=True, nogil=True)
+def order_units_nb(sizing, planned, weight, j, cash, positions, prices, val_prices, fees, fixed_fee, slippage):
+    """Units of symbol ``j``'s order as it runs: ``planned`` (from `plan_nb`) with ``TARGET_PERCENT``; with
+    ``AFTER_FEES`` sized now to ``weight`` x the account's value after fees (`target_size_nb`), from ``cash`` and the
+    other holdings at their valuation prices."""
+    if sizing == TARGET_PERCENT:
+        return planned
+    others = 0.0
+    for i in range(positions.shape[0]):
+        if i != j and positions[i] != 0.0:
+            others += positions[i] * val_prices[i]
+    return target_size_nb(cash + others, positions[j], prices[j], weight, fees, fixed_fee, slippage)
+
+
+@njit(cache=True, nogil=True)
 def rebalance_nb(
     t,
     weights,
@@ -210,8 +231,10 @@ def rebalance_nb(
     risk,
     account,
     symbols,
+    sizing,
 ):
-    """Run bar ``t``'s orders toward ``weights`` at ``prices`` (the step; see the module docstring). Updates
+    """Run bar ``t``'s orders toward ``weights`` at ``prices`` (the step; see the module docstring), sized by
+    ``sizing`` (`order_units_nb`). Updates
     ``positions`` in place and the round-trip state; ``stats`` holds (trips closed, wins, gross win, gross loss,
     fills recorded). With ``rules_on`` each order but an exit is cut to the size caps and refused beyond the day's
     order count, and the rule state follows the fills (`engine.portfolio_rules`). Returns the cash after the orders
@@ -221,7 +244,9 @@ def rebalance_nb(
         return cash, missing
     for k in range(n):
         j = seq[k]
-        size = sizes[k]
+        size = order_units_nb(
+            sizing, sizes[k], weights[j], j, cash, positions, prices, val_prices, fees, fixed_fee, slippage
+        )
         if size == 0.0 or is_close_nb(size, 0.0):
             continue
         position = positions[j]

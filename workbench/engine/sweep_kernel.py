@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, types
 
+from workbench.engine.portfolio import TARGET_PERCENT
 from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.weights_kernel import simulate_weights_nb
 
@@ -230,7 +231,7 @@ def _panel_metrics_nb(
         simulate_weights_nb(
             open_, close, weights, days, allowed, risk, windows[w, 0], windows[w, 1], cash, fees, fixed_fee,
             slippage, fill_close, leverage, periods_per_year, metrics_out[w], blocks_out if w == 0 else blocks_out[:0],
-            errors_out, False, no_record, no_record, no_rows, no_rows, no_rows,
+            errors_out, False, no_record, no_record, no_rows, no_rows, no_rows, TARGET_PERCENT,
         )  # fmt: skip
         if errors_out[0] != 0:
             return

@@ -10,7 +10,15 @@ import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS
-from workbench.engine.portfolio import FILL_FIELDS, N_FILL_FIELDS, N_TRIP_FIELDS, NAN_PRICE, OK, TRIP_FIELDS
+from workbench.engine.portfolio import (
+    FILL_FIELDS,
+    N_FILL_FIELDS,
+    N_TRIP_FIELDS,
+    NAN_PRICE,
+    OK,
+    TARGET_PERCENT,
+    TRIP_FIELDS,
+)
 from workbench.engine.weights_kernel import simulate_weights_nb
 from workbench.strategies.universe import Panel
 
@@ -44,10 +52,12 @@ def simulate_weights(
     start: int = 0,
     end: int | None = None,
     name: str = "run",
+    sizing: int = TARGET_PERCENT,
 ) -> UniverseRun:
     """Run ``weights`` (bars x symbols, as ``UniverseStrategy.weights`` returns) over ``panel``'s bar times
     [start, end) with ``costs``; record everything. ``ValueError`` where the weights ask for more than
-    ``leverage`` or to trade a symbol without a price (naming the bar and symbol)."""
+    ``leverage`` or to trade a symbol without a price (naming the bar and symbol). ``sizing``: ``AFTER_FEES`` runs
+    a one-symbol strategy's exposures as the one-symbol kernel sizes them (see ``engine.portfolio``)."""
     end = panel.shape[0] if end is None else end
     n, m = end - start, panel.shape[1]
     metrics, error = np.empty(N_METRICS), np.zeros(3, dtype=np.int64)
@@ -57,7 +67,7 @@ def simulate_weights(
     n_trips, n_fills = simulate_weights_nb(
         panel.arrays[0], panel.arrays[3], np.ascontiguousarray(weights, dtype=np.float64), days, allowed,
         costs.risk, start, end, costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, leverage,
-        periods_per_year, metrics, np.zeros((0, 2)), error, True, equity, cash, positions, trips, fills,
+        periods_per_year, metrics, np.zeros((0, 2)), error, True, equity, cash, positions, trips, fills, sizing,
     )  # fmt: skip
     if error[0] != OK:
         raise ValueError(weights_error(error, weights[error[1]], panel, costs.fill_close, leverage))

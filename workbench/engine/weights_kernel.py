@@ -94,6 +94,7 @@ def simulate_weights_nb(
     positions_out,
     trips_out,
     fills_out,
+    sizing,
 ):
     """Run ``weights`` over bars [start, end) of 2-D ``open_``/``close`` (bars x symbols, NaN where a symbol has no
     bar) from ``cash0`` and flat; the account's metrics go to ``metrics_out`` (``METRIC_NAMES``, trades = round
@@ -104,7 +105,9 @@ def simulate_weights_nb(
     whose weights hold more than ``leverage`` in total (absolute) stops the run with ``OVER_LEVERAGE``, a weight of
     a symbol without a price at its fill bar with ``NAN_PRICE``: ``error_out`` = (code, bar of the weights,
     symbol). With ``record``: equity, cash and positions after each bar's close, the round trips (``TRIP_FIELDS``)
-    and the fills (``FILL_FIELDS``). Returns (round trips, fills) recorded.
+    and the fills (``FILL_FIELDS``). ``sizing``: how orders are sized (``portfolio.TARGET_PERCENT`` for a universe
+    strategy's weights, ``portfolio.AFTER_FEES`` for a one-symbol strategy's exposures). Returns (round trips, fills)
+    recorded.
     """
     m = close.shape[1]
     cash = cash0
@@ -149,7 +152,7 @@ def simulate_weights_nb(
             n_due = 0
             cash, missing = rebalance_nb(
                 t, due, open_[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
-                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols,
+                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols, sizing,
             )  # fmt: skip
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t - 1, missing
@@ -171,7 +174,7 @@ def simulate_weights_nb(
             n_due = 0
             cash, missing = rebalance_nb(
                 t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
-                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols,
+                trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols, sizing,
             )  # fmt: skip
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
@@ -196,7 +199,7 @@ def simulate_weights_nb(
                 n_due = 0
                 cash, _ = rebalance_nb(
                     t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
-                    trips_out, fills_out, seq, sizes, True, risk, account, symbols,
+                    trips_out, fills_out, seq, sizes, True, risk, account, symbols, sizing,
                 )  # fmt: skip
                 equity = account_value_nb(cash, positions, last_close)
         if rules_on:
