@@ -48,7 +48,10 @@ def changes(exposure: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-SIZINGS = {"target_percent, no costs": (TARGET_PERCENT, (0.0, 0.0, 0.0)), "after fees": (AFTER_FEES, (0.001, 0.0005, 1.0))}
+SIZINGS = {
+    "target_percent, no costs": (TARGET_PERCENT, (0.0, 0.0, 0.0)),
+    "after fees": (AFTER_FEES, (0.001, 0.0005, 1.0)),
+}
 
 
 @pytest.mark.parametrize("sizing", list(SIZINGS))
