@@ -1,8 +1,9 @@
-"""Universe strategies traded through the objects that trade live: ``UniverseDriver`` turns each bar time's target
-weights into orders with the sweep's own step and rules (`engine.portfolio_rules` decides, `engine.portfolio.plan_nb`
-sizes and orders them, sells first; `engine.portfolio.fill_order_nb` cuts a buy to the cash) and sends each through
-RiskManager -> OrderManager -> broker; `run_universe` is the event-driven backtest of a universe strategy
-(``wb.backtest``), equal to its sweep row."""
+"""Several symbols in one account traded through the objects that trade live: ``UniverseDriver`` turns each bar
+time's target weights into orders with the sweep's own step and rules (`engine.portfolio_rules` decides,
+`engine.portfolio.plan_nb` sizes and orders them, sells first; `engine.portfolio.fill_order_nb` cuts a buy to the
+cash) and sends each through RiskManager -> OrderManager -> broker. `run_weights` is the event-driven backtest of
+several symbols: a universe strategy's weights (`run_universe`, equal to its sweep row) or a one-symbol strategy's
+exposures at fixed weights (`trading.exposure_weights`, sized as the one-symbol kernel sizes)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.portfolio import (
+    AFTER_FEES,
     N_TRIP_FIELDS,
     N_TRIP_STATE,
+    TARGET_PERCENT,
     TRIP_FIELDS,
     account_value_nb,
     book_trip_nb,
     fill_order_nb,
     open_trip_nb,
+    order_units_nb,
     plan_nb,
     trip_pnl_nb,
     write_trip_nb,
@@ -52,8 +56,10 @@ from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, Side
 from workbench.risk.manager import ACCOUNT, RiskManager, RiskRules
 from workbench.risk.monitor import path_alerts
+from workbench.strategies.base import Strategy
 from workbench.strategies.universe import Panel, UniverseStrategy, call_weights
 from workbench.trading.build import backtest_account
+from workbench.trading.exposure_weights import ExposureWeights
 from workbench.trading.gc_pause import gc_paused
 from workbench.trading.venue import Venue
 
@@ -65,7 +71,10 @@ class UniverseDriver:
     through the OrderManager. The round trips of every symbol follow the fills (``trips``), as the sweep books them.
 
     Feed it each complete row with `bar`. With next-open fills a row's decisions need the next row (is its fill bar
-    in session, has each symbol an open there?), so they are made when that row arrives, before its orders."""
+    in session, has each symbol an open there?), so they are made when that row arrives, before its orders.
+
+    With ``targets`` (a one-symbol strategy at fixed weights) the rows given to `bar` are the symbols' exposures,
+    turned into weights by ``targets`` when the fill row is known; ``sizing`` is then ``AFTER_FEES``."""
 
     def __init__(
         self,
@@ -75,9 +84,13 @@ class UniverseDriver:
         om: OrderManager,
         risk_manager: RiskManager,
         leverage: float,
+        *,
+        sizing: int = TARGET_PERCENT,
+        targets: ExposureWeights | None = None,
     ) -> None:
         self.symbols, self.costs, self.venue, self.om, self.risk_manager = symbols, costs, venue, om, risk_manager
-        self.leverage = leverage
+        self.leverage, self.sizing, self.targets = leverage, sizing, targets
+        self._denied = targets is None  # a fixed-weight portfolio names the symbols it may not trade once
         m = len(symbols)
         self.allowed = costs.account_sessions(pd.DatetimeIndex([], tz="UTC"), symbols)[1]
         self.rules_on = bool(rules_active_nb(costs.risk, np.zeros(0, dtype=np.int64), self.allowed)) or (
@@ -148,8 +161,11 @@ class UniverseDriver:
         """Row ``t``'s weights under the rules (released if the fill bar, of session ``fill_day`` at ``fill_prices``,
         is in session), then its close: marks, the exit rules, the account's peak and day."""
         fill_close = self.costs.fill_close
-        self._check_leverage(moment, weights)
         fill_open = fill_day != CLOSED
+        if self.targets is not None:
+            self._deny_disallowed(moment)
+            weights = self.targets.row(weights, self.allowed & fill_open & ~np.isnan(fill_prices))
+        self._check_leverage(moment, weights)
         self.n_due = int(
             decide_nb(
                 weights, self.allowed, self.costs.risk, fill_open, self.account, self.rule_state, self._limited,
@@ -179,6 +195,15 @@ class UniverseDriver:
                 equity = float(account_value_nb(cash, positions, self.last_close))
         if self.rules_on:
             settle_nb(self.account, equity)
+
+    def _deny_disallowed(self, moment: datetime) -> None:
+        """A fixed-weight portfolio's symbols that may not trade, each denied once (their weights never go out)."""
+        if self._denied:
+            return
+        self._denied = True
+        for j in np.flatnonzero(~self.allowed):
+            weight = float(self.targets.weights[j])
+            self.risk_manager.denied(moment, self.symbols[j], "allowed_symbols", {"weight": weight})
 
     def _check_leverage(self, moment: datetime, weights: np.ndarray) -> None:
         gross = float(np.nansum(np.abs(weights)))
@@ -212,16 +237,23 @@ class UniverseDriver:
         costs = self.costs
         for k in range(n):
             j, size = int(self._seq[k]), float(self._sizes[k])
+            symbol, weight = self.symbols[j], float(weights[j])
+            cash, positions = self.holdings()
+            if self.sizing != TARGET_PERCENT:  # sized now, from the cash the orders before it left
+                size = order_units_nb(
+                    self.sizing, size, weight, j, cash - float(np.nansum(pending * prices)), positions + pending,
+                    prices, self.val_prices, costs.fees, costs.fixed_fee, costs.slippage,
+                )  # fmt: skip
             if size == 0.0 or is_close_nb(size, 0.0):
                 continue
-            symbol, weight = self.symbols[j], float(weights[j])
             if pending[j] != 0.0:  # the working order makes way for the one that replaces it
                 if not self.om.replace_working(symbol):
                     continue
-                size = float(held[j]) + size - self.holdings()[1][j]
+                size = float(positions[j] + pending[j]) + size - self.holdings()[1][j]
+                pending[j] = 0.0
                 if is_close_nb(size, 0.0):
                     continue
-            cash, positions = self.holdings()
+                cash, positions = self.holdings()
             if self.rules_on and weight != 0.0:
                 size = self.risk_manager.cap_size(moment, symbol, size, float(positions[j]), float(prices[j]))
                 if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
@@ -298,19 +330,53 @@ def run_universe(
     instance: UniverseStrategy, panel: Panel, costs: Costs, leverage: float, ppy: float, rules: RiskRules
 ) -> dict[str, object]:
     """The event-driven backtest of ``instance`` over ``panel`` under ``rules``: its weights (computed once, as the
-    sweep does) traded bar time by bar time through RiskManager -> OrderManager -> SimBroker on a simulated clock,
-    equity marked at each close. Returns the pieces of a result (see ``trading.backtest.backtest``)."""
+    sweep does) traded by `run_weights`."""
     weights = call_weights(type(instance), panel, tuple(instance.values.values()))
+    return run_weights(weights, panel, costs, leverage, ppy, rules, type(instance).name, repr(instance))
+
+
+def run_exposures(
+    instance: Strategy, frames: dict[str, pd.DataFrame], weights: dict[str, float], costs: Costs, ppy: float,
+    rules: RiskRules,
+) -> dict[str, object]:  # fmt: skip
+    """The event-driven backtest of one-symbol strategy ``instance`` over every symbol of ``frames`` in one account,
+    each held at ``weights[symbol] x`` its exposure (from its own bars, `trading.exposure_weights`), sized as the
+    one-symbol kernel sizes (``AFTER_FEES``): on one symbol at weight 1 it is the one-symbol backtest."""
+    panel = Panel.of(frames)
+    exposures = np.column_stack(
+        [instance.exposure(frame).reindex(panel.index).to_numpy(dtype=np.float64) for frame in frames.values()]
+    )
+    targets = ExposureWeights(np.array([weights[s] for s in panel.symbols]))
+    name, label = type(instance).name, repr(instance)
+    return run_weights(exposures, panel, costs, 1.0, ppy, rules, name, label, sizing=AFTER_FEES, targets=targets)
+
+
+def run_weights(
+    rows: np.ndarray,
+    panel: Panel,
+    costs: Costs,
+    leverage: float,
+    ppy: float,
+    rules: RiskRules,
+    strategy: str,
+    label: str,
+    *,
+    sizing: int = TARGET_PERCENT,
+    targets: ExposureWeights | None = None,
+) -> dict[str, object]:
+    """``rows`` (bars x symbols: weights, or exposures with ``targets``) traded bar time by bar time by a
+    `UniverseDriver` through RiskManager -> OrderManager -> SimBroker on a simulated clock, equity marked at each
+    close. Returns the pieces of a result (see ``trading.backtest.backtest``), the metrics named ``label``."""
     opens, closes = panel.arrays[0], panel.arrays[3]
     n, m = panel.shape
     moments = list(panel.index.to_pydatetime())
     days = costs.account_sessions(panel.index, panel.symbols)[0]
-    venue, risk_manager, om = backtest_account(costs, moments[0], type(instance).name, rules)
-    driver = UniverseDriver(panel.symbols, costs, venue, om, risk_manager, leverage)
+    venue, risk_manager, om = backtest_account(costs, moments[0], strategy, rules)
+    driver = UniverseDriver(panel.symbols, costs, venue, om, risk_manager, leverage, sizing=sizing, targets=targets)
     equity, cash, positions = np.empty(n), np.empty(n), np.empty((n, m))
     with gc_paused():
         for t in range(n):
-            driver.bar(t, moments[t], int(days[t]), opens[t], closes[t], weights[t])
+            driver.bar(t, moments[t], int(days[t]), opens[t], closes[t], rows[t])
             for j in np.flatnonzero(~np.isnan(closes[t])):
                 venue.simulation.quote(panel.symbols[j], float(closes[t, j]))  # marks the account at the close
             cash[t], positions[t] = driver.holdings()
@@ -325,7 +391,7 @@ def run_universe(
         "equity": pd.Series(equity, index=panel.index, name="equity"),
         "positions": pd.DataFrame(positions, index=panel.index, columns=panel.symbols),
         "trades": trades,
-        "metrics": pd.Series(metrics, index=list(METRIC_NAMES), name=repr(instance)),
+        "metrics": pd.Series(metrics, index=list(METRIC_NAMES), name=label),
         "order_records": list(om.orders.values()),
         "fill_records": om.fills,
         "events": om.events,
