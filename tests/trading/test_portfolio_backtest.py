@@ -1,4 +1,5 @@
-"""Multi-symbol backtests: one account, target weights, the single-symbol arithmetic."""
+"""Multi-symbol backtests: one account, target weights, the single-symbol arithmetic; without costs, vectorbt's
+``from_orders`` of the weights the exposures make (``trading.exposure_weights``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 import workbench as wb
 from workbench.engine.inputs import check_costs
 from workbench.risk.manager import RiskRules
+from workbench.strategies.universe import Panel
+from workbench.trading.exposure_weights import ExposureWeights
 from workbench.trading.portfolio import PortfolioResult, run_portfolio
 
 
@@ -47,6 +50,34 @@ def test_portfolio_accounting(bars, fill: str) -> None:
         ts = fill_row.timestamp
         value = res.positions.at[ts, fill_row.symbol] * fill_row.price
         assert value / res.equity.at[ts] == pytest.approx(1 / 3, abs=0.05)
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_without_costs_a_portfolio_is_vectorbts_target_percent_orders_of_its_weights(bars, fill: str) -> None:
+    """Each symbol at ``weight x exposure``, rebalanced when a target moves: vectorbt's ``from_orders``
+    (targetpercent, one shared cash, sells first) of those weights gives the same equity bar by bar (without costs
+    the one-symbol sizing after fees is target percent), META's missing bars before 2012 included."""
+    import pandas as pd
+    import vectorbt as vbt
+
+    strategy, weights = wb.strategy("zscore_reversion")(), {"SPY": 0.5, "QQQ": 0.3, "META": 0.2}
+    res = wb.backtest(strategy, bars, weights=weights, fees=0.0, slippage=0.0, fill=fill)
+    panel = Panel.of({s: bars[s] for s in bars.symbols})
+    opens, closes = panel.arrays[0], panel.arrays[3]
+    fills = closes if fill == "close" else np.vstack([opens[1:], np.full((1, len(panel.symbols)), np.nan)])
+    exposures = np.column_stack([strategy.exposure(bars[s]).reindex(panel.index) for s in panel.symbols])
+    targets = ExposureWeights(np.array([weights[s] for s in panel.symbols]))
+    rows = np.array([targets.row(exposures[t], ~np.isnan(fills[t])) for t in range(len(panel.index))])
+    close = pd.DataFrame(closes, index=panel.index, columns=panel.symbols)
+    options = dict(size_type="targetpercent", group_by=True, cash_sharing=True, call_seq="auto", init_cash=10_000.0)
+    if fill == "close":
+        pf = vbt.Portfolio.from_orders(close, size=rows, **options, freq="1D")
+    else:
+        shifted = np.vstack([np.full((1, rows.shape[1]), np.nan), rows[:-1]])
+        pf = vbt.Portfolio.from_orders(close, size=shifted, price=opens, **options, freq="1D")
+    assert len(res.fills) > 100
+    np.testing.assert_allclose(res.equity.to_numpy(), pf.value().to_numpy(), rtol=1e-9)
+    assert len(res.fills) == len(pf.orders.records)
 
 
 def test_custom_weights_and_bad_weights(bars) -> None:
