@@ -132,22 +132,6 @@ def exposure_limit_nb(risk):
 
 
 @njit(cache=True, nogil=True)
-def scale_portfolio_nb(targets, risk):
-    """Per-symbol targets (fractions of equity, signed) within ``max_exposure`` each, then scaled down
-    together until the gross (sum of absolute values) and net (sum) exposures fit their limits."""
-    out = np.empty_like(targets)
-    for j in range(targets.shape[0]):
-        out[j] = clamp_exposure_nb(targets[j], risk[MAX_EXPOSURE])
-    gross = np.abs(out).sum()
-    if gross > risk[MAX_GROSS_EXPOSURE]:
-        out *= risk[MAX_GROSS_EXPOSURE] / gross
-    net = out.sum()
-    if abs(net) > risk[MAX_NET_EXPOSURE]:
-        out *= risk[MAX_NET_EXPOSURE] / abs(net)
-    return out
-
-
-@njit(cache=True, nogil=True)
 def clamp_exposure_nb(target, max_exposure):
     """``target`` limited to [-max_exposure, max_exposure] (the position-size rule's resize)."""
     if np.isnan(max_exposure):

@@ -31,7 +31,9 @@ from workbench.engine.portfolio import (
     write_trip_nb,
 )
 from workbench.engine.portfolio_rules import (
+    HALTED,
     ORDERS_TODAY,
+    PEAK,
     days_on_nb,
     decide_nb,
     exit_orders_nb,
@@ -118,6 +120,12 @@ class UniverseDriver:
             if qty != 0.0:
                 open_trip_nb(self.trips, j, bar, qty, avg_price, 0.0)
                 opened_nb(self.rule_state, j, 0.0, qty, avg_price)
+
+    def lift_halt(self) -> None:
+        """A person restarted trading after a halt: the drawdown rule's halt is lifted, its peak measured again from
+        the next close."""
+        self.account[HALTED] = 0.0
+        self.account[PEAK] = np.nan
 
     def prime(self, t: int, moment: datetime, closes: np.ndarray, weights: np.ndarray) -> None:
         """Take the last warm-up row as traded: its closes are the last prices, and with next-open fills its weights
