@@ -156,3 +156,41 @@ def test_the_order_count_is_the_accounts() -> None:
 def test_weights_of_a_symbol_not_allowed_are_dropped() -> None:
     account = run({"A": [100, 100], "B": [100, 100]}, [[0.5, 0.5], [N, N]], allowed_symbols=["A"])
     assert account.positions.iloc[-1].tolist() == [5.0, 0.0]
+
+
+def gappy_panel(closes: dict[str, list[float]], freq: str = "D") -> Panel:
+    """Bars whose open equals the close; a NaN close is a bar the symbol does not have."""
+    index = pd.date_range("2024-01-01", periods=len(next(iter(closes.values()))), freq=freq, tz="UTC")
+    frames = {}
+    for symbol, values in closes.items():
+        price = pd.Series(values, index=index, dtype=float).dropna()
+        frame = pd.DataFrame(
+            {"open": price, "high": price, "low": price, "close": price, "volume": 1e6}, index=price.index
+        ).rename_axis("timestamp")
+        frames[symbol] = wb.validate_bars(frame, symbol=symbol)
+    return Panel.of(frames)
+
+
+def test_the_drawdown_switch_sells_a_symbol_without_a_bar_at_its_next_bar() -> None:
+    # bar 2: A falls to 80 (equity 5*80 + 5*100 = 900, 10 % down); B has no bar there: A is sold at that close, B at
+    # its next bar's close, 90 (its exit waits for a fill instead of being lost)
+    costs = check_costs(1_000.0, 0.0, 0.0, "close", {"max_drawdown": 0.05})
+    weights = np.array([[0.5, 0.5], [N, N], [N, N], [N, N], [N, N]])
+    account = simulate_weights(
+        weights, gappy_panel({"A": [100, 100, 80, 80, 80], "B": [100, 100, N, 90, 90]}), costs, 252.0
+    )
+    assert account.positions["A"].tolist() == [5.0, 5.0, 0.0, 0.0, 0.0]
+    assert account.positions["B"].tolist() == [5.0, 5.0, 5.0, 0.0, 0.0]
+    assert account.equity.iloc[-1] == pytest.approx(5 * 80 + 5 * 90)
+
+
+def test_a_weight_held_by_a_daily_halt_waits_for_its_symbols_next_bar() -> None:
+    # four bars a day: bar 1 loses 20 % (daily_loss 10 %), so the account is flat and halted for the day; bar 2's
+    # weights are held to the next day (bar 4), where B has no bar: A's is traded there, B's waits for B's next bar
+    costs = check_costs(1_000.0, 0.0, 0.0, "close", {"daily_loss": 0.1})
+    weights = np.array([[0.5, 0.5], [N, N], [0.3, 0.3], [N, N], [N, N], [N, N]])
+    prices = {"A": [100, 80, 80, 80, 80, 80], "B": [100, 80, 80, 80, N, 80]}
+    account = simulate_weights(weights, gappy_panel(prices, freq="6h"), costs, 252.0)
+    size = 0.3 * (5 * 80 + 5 * 80.0) / 80
+    assert account.positions["A"].tolist() == pytest.approx([5.0, 0.0, 0.0, 0.0, size, size])
+    assert account.positions["B"].tolist() == pytest.approx([5.0, 0.0, 0.0, 0.0, 0.0, size])

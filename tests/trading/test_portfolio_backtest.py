@@ -207,3 +207,39 @@ def test_affordable_size_cuts_only_buys_the_cash_cannot_pay() -> None:
     assert affordable_size_nb(1_000.0, 0.0, 100.0, -50.0, 0.001, 1.0, 0.0) == -50.0  # sells pass
     assert affordable_size_nb(10.0, -30.0, 100.0, 20.0, 0.001, 1.0, 0.0) == 20.0  # covering a short passes
     assert affordable_size_nb(0.5, 0.0, 100.0, 1.0, 0.0, 1.0, 0.0) == 0.0  # not even the fixed fee
+
+
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+@pytest.mark.parametrize(
+    "rules",
+    [{"trading_hours": "09:30-16:00", "daily_loss": 0.003, "stop_loss": 0.001, "max_orders_per_day": 8},
+     {"daily_loss": 0.002, "max_drawdown": 0.01}],
+    ids=["hours+daily+stop", "daily+drawdown"],
+)  # fmt: skip
+def test_the_event_driven_portfolio_equals_the_weights_kernel_on_gappy_minute_bars(fill: str, rules: dict) -> None:
+    """A symbol with every other minute bar: weights that wait (trading hours, a daily halt) and exits of the account
+    wait for its next bar in both the kernel and the event-driven driver (whose quiet bars run compiled), alike."""
+    from workbench.engine.exposure_weights import exposure_rows_nb
+    from workbench.engine.portfolio import AFTER_FEES
+    from workbench.engine.sessions import CLOSED
+    from workbench.engine.universe_run import simulate_weights
+
+    spy = wb.load("SPY_1min", end="2011-02-01")
+    other = spy.copy()
+    other[["open", "high", "low", "close"]] *= 1.01
+    frames = {"SPY": spy, "ALT": other.iloc[::2]}
+    strategy = wb.strategy("sma_cross")(fast=5, slow=30)
+    costs = check_costs(10_000.0, 0.0002, 0.0, fill, rules)
+    res = run_portfolio(strategy, frames, costs, {"SPY": 0.5, "ALT": 0.5}, 98_000.0, RiskRules(**rules))
+
+    panel = Panel.of(frames)
+    days = costs.account_sessions(panel.index, panel.symbols)[0]
+    prices = panel.arrays[3] if fill == "close" else np.vstack([panel.arrays[0][1:], np.full((1, 2), np.nan)])
+    in_session = days != CLOSED if fill == "close" else np.append(days[1:] != CLOSED, False)
+    exposures = np.column_stack([strategy.exposure(f).reindex(panel.index) for f in frames.values()])
+    rows = np.empty(panel.shape)
+    exposure_rows_nb(exposures, np.array([0.5, 0.5]), in_session[:, None] & ~np.isnan(prices), rows)
+    kernel = simulate_weights(rows, panel, costs, 98_000.0, sizing=AFTER_FEES)
+    assert len(res.fills) == len(kernel.fills) > 50
+    np.testing.assert_allclose(res.equity.to_numpy(), kernel.equity.to_numpy(), rtol=1e-9)
+    assert any(e.decision in {"exit", "halt"} for e in res.risk_events)

@@ -215,18 +215,20 @@ def lift_held_nb(account, held, waiting):
 
 
 @njit(cache=True, nogil=True)
-def decide_nb(raw, allowed, risk, fill_open, account, symbols, limited, waiting, held, out):
+def decide_nb(raw, allowed, risk, fill_open, fill_prices, account, symbols, limited, waiting, held, out):
     """A bar's weights ``raw`` (NaN: none for that symbol) under the rules: limited (`limit_weights_nb`, into
     ``limited``; all NaN when the row gives none or the account is halted for good), then waiting for their fill (held
     back instead while a daily-loss halt lasts). When the fill bar is in session (``fill_open``) the waiting weights
-    are released into ``out`` past the re-entry rule (`reentry_nb`). Returns how many were released."""
+    are released into ``out`` past the re-entry rule (`reentry_nb`); one waiting from an earlier bar (a fill bar out
+    of session, a daily halt, an exit that could not fill) goes on waiting while its symbol has no price there
+    (``fill_prices``). Returns how many were released."""
     given = False
+    hold = account[DAY_HALTED] != 0.0
     for j in range(raw.shape[0]):
         limited[j] = np.nan
         given = given or raw[j] == raw[j]
     if given and account[HALTED] == 0.0:
         limit_weights_nb(raw, allowed, risk, limited)
-        hold = account[DAY_HALTED] != 0.0
         for j in range(raw.shape[0]):
             if limited[j] == limited[j]:
                 if hold:
@@ -238,10 +240,13 @@ def decide_nb(raw, allowed, risk, fill_open, account, symbols, limited, waiting,
         return 0
     released = 0
     for j in range(waiting.shape[0]):
+        out[j] = np.nan
+        carried = hold or limited[j] != limited[j]  # not this bar's weight
+        if waiting[j] != waiting[j] or (carried and fill_prices[j] != fill_prices[j]):
+            continue
         out[j] = waiting[j]
-        if waiting[j] == waiting[j]:
-            released += 1
         waiting[j] = np.nan
+        released += 1
     if released == 0:
         return 0
     return reentry_nb(out, symbols)
@@ -251,7 +256,8 @@ def decide_nb(raw, allowed, risk, fill_open, account, symbols, limited, waiting,
 def exit_orders_nb(positions, last_close, tradable, equity, risk, account, symbols, reasons, waiting, due):
     """The exit rules after a close (`exit_scan_nb`) as orders: each exiting symbol's weight in ``due`` (the orders
     of this close, or those due at the next open) set to 0; the account's rule also drops every other weight due or
-    waiting. Returns the account's rule (``NO_EXIT`` when none) and how many weights are due now."""
+    waiting, and the exit of a symbol that cannot trade there waits for its fill (weight 0 waiting). Returns the
+    account's rule (``NO_EXIT`` when none) and how many weights are due now."""
     rule = exit_scan_nb(positions, last_close, tradable, equity, due, risk, account, symbols, reasons)
     n = 0
     for j in range(positions.shape[0]):
@@ -259,7 +265,10 @@ def exit_orders_nb(positions, last_close, tradable, equity, risk, account, symbo
             waiting[j] = np.nan
             due[j] = np.nan
         if reasons[j] != NO_EXIT:
-            due[j] = 0.0
+            if tradable[j]:
+                due[j] = 0.0
+            else:  # the account's rule closes a symbol that cannot trade there: its exit waits for its fill
+                waiting[j] = 0.0
         if due[j] == due[j]:
             n += 1
     return rule, n

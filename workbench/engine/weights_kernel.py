@@ -165,7 +165,10 @@ def simulate_weights_nb(
             return int(stats[0]), int(stats[4])
         if rules_on:
             fill_open = fill_bar < end and days[fill_bar] != CLOSED
-            n_due = decide_nb(weights[t], allowed, risk, fill_open, account, symbols, limited, waiting, held, due)
+            fill_row = close[t] if fill_close else open_[fill_bar if fill_bar < end else t]
+            n_due = decide_nb(
+                weights[t], allowed, risk, fill_open, fill_row, account, symbols, limited, waiting, held, due
+            )
         elif given > 0 and fill_bar < end:
             for j in range(m):
                 due[j] = weights[t, j]

@@ -9,7 +9,6 @@ same parameters, fill model and costs — trades, fill prices and equity — and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -46,6 +45,7 @@ from workbench.strategies.universe import UniverseStrategy
 from workbench.trading.build import backtest_account
 from workbench.trading.driver import TargetDriver
 from workbench.trading.gc_pause import gc_paused
+from workbench.trading.moments import Moments
 from workbench.trading.portfolio import PortfolioResult, run_portfolio
 from workbench.trading.records import RecordFrames
 from workbench.trading.universe import run_universe
@@ -223,7 +223,7 @@ def backtest(
     exposure = call_signals(cls, arrays, tuple(instance.values.values()))  # as the sweep calls it
     opens, closes = arrays[0], arrays[3]
     n = len(frame)
-    stamps = _Moments(frame.index)  # datetimes made only at the bars where something happens
+    stamps = Moments(frame.index)  # datetimes made only at the bars where something happens
 
     venue, risk_manager, om = backtest_account(costs, stamps[0], cls.name, rules)
     if costs.allowed is not None and symbol not in costs.allowed:
@@ -281,18 +281,6 @@ def _backtest_universe(
     return result
 
 
-class _Moments:
-    """Bar ``i``'s timestamp as an aware ``datetime``, from the index's int64 nanoseconds (cheaper than pandas'
-    per-element indexing, which dominated a backtest's bookkeeping)."""
-
-    def __init__(self, index: pd.DatetimeIndex) -> None:
-        self._micros = index.as_unit("ns").asi8 // 1_000
-
-    def __getitem__(self, i: int) -> datetime:
-        return _EPOCH + timedelta(microseconds=int(self._micros[i]))
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _METRIC_INDEX = pd.Index(METRIC_NAMES)  # made once: a string index costs more than a daily backtest's fills
 
 

@@ -1,20 +1,17 @@
-"""``ExposureWeights``: a one-symbol strategy run over several symbols at fixed weights, as the weights of a universe.
-
-A portfolio of a one-symbol strategy holds each symbol at ``weight x its exposure`` (the last exposure its own bars
-gave) of the whole account, and rebalances when a target moves: at a bar time where some symbol's target differs
-from the one last sent and that symbol can trade, every symbol that can trade is sent its target (the holdings that
-drifted go back to their weights); otherwise no weight is given (NaN). A symbol that cannot trade then (no bar at
-the fill, outside its trading hours, not allowed) keeps its target for the next time it can. Fed to the N-symbol
-core (`trading.universe.UniverseDriver`) sized ``AFTER_FEES``, these weights are the one-symbol kernel on one symbol.
+"""``ExposureWeights``: a one-symbol strategy run over several symbols at fixed weights, as the weights of a universe,
+one bar time at a time (`engine.exposure_weights` says when a row rebalances). Fed to the N-symbol core
+(`trading.universe.UniverseDriver`) sized ``AFTER_FEES``, these weights are the one-symbol kernel on one symbol.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from workbench.engine.exposure_weights import exposure_row_nb
+
 
 class ExposureWeights:
-    """The weights row of each bar time from the symbols' exposures; see the module docstring.
+    """The weights row of each bar time from the symbols' exposures, as bars arrive.
 
     Examples
     --------
@@ -33,12 +30,9 @@ class ExposureWeights:
     def row(self, exposures: np.ndarray, tradable: np.ndarray) -> np.ndarray:
         """The weights of a bar time whose exposures (NaN: none given) are ``exposures`` and whose orders can fill
         for the symbols ``tradable``."""
-        self.exposure = np.where(np.isnan(exposures), self.exposure, exposures)
-        target = self.weights * self.exposure
-        if not (tradable & (target != self.sent)).any():
-            return np.full(len(target), np.nan)
-        self.sent = np.where(tradable, target, self.sent)
-        return np.where(tradable, target, np.nan)
+        out = np.empty(len(self.weights))
+        exposure_row_nb(np.asarray(exposures, dtype=np.float64), self.weights, tradable, self.exposure, self.sent, out)
+        return out
 
     def start(self, exposure: np.ndarray, sent: np.ndarray) -> None:
         """Continue from warm-up bars: ``exposure`` in force, ``sent`` the exposures already traded to (NaN where

@@ -12,6 +12,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from workbench.engine.exposure_weights import exposure_rows_nb
 from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb
 from workbench.engine.inputs import Costs
 from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
@@ -45,6 +46,7 @@ from workbench.engine.portfolio_rules import (
     roll_day_nb,
     settle_nb,
 )
+from workbench.engine.quiet_bars import quiet_bars_nb
 from workbench.engine.risk_rules import (
     MAX_EXPOSURE,
     MAX_NET_EXPOSURE,
@@ -63,6 +65,7 @@ from workbench.strategies.universe import Panel, UniverseStrategy, call_weights
 from workbench.trading.build import backtest_account
 from workbench.trading.exposure_weights import ExposureWeights
 from workbench.trading.gc_pause import gc_paused
+from workbench.trading.moments import Moments
 from workbench.trading.venue import Venue
 
 
@@ -92,7 +95,7 @@ class UniverseDriver:
     ) -> None:
         self.symbols, self.costs, self.venue, self.om, self.risk_manager = symbols, costs, venue, om, risk_manager
         self.leverage, self.sizing, self.targets = leverage, sizing, targets
-        self._denied = targets is None  # a fixed-weight portfolio names the symbols it may not trade once
+        self._denied = False  # a fixed-weight portfolio names the symbols it may not trade once
         m = len(symbols)
         self.allowed = costs.account_sessions(pd.DatetimeIndex([], tz="UTC"), symbols)[1]
         self.rules_on = bool(rules_active_nb(costs.risk, np.zeros(0, dtype=np.int64), self.allowed)) or (
@@ -171,12 +174,14 @@ class UniverseDriver:
         fill_close = self.costs.fill_close
         fill_open = fill_day != CLOSED
         if self.targets is not None:
-            self._deny_disallowed(moment)
+            if not self._denied:
+                self.deny_disallowed(moment, self.targets.weights)
             weights = self.targets.row(weights, self.allowed & fill_open & ~np.isnan(fill_prices))
         self._check_leverage(moment, weights)
         self.n_due = int(
             decide_nb(
-                weights, self.allowed, self.costs.risk, fill_open, self.account, self.rule_state, self._limited,
+                weights, self.allowed, self.costs.risk, fill_open, fill_prices, self.account, self.rule_state,
+                self._limited,
                 self.waiting, self.held, self.due,
             )
         )  # fmt: skip
@@ -204,14 +209,12 @@ class UniverseDriver:
         if self.rules_on:
             settle_nb(self.account, equity)
 
-    def _deny_disallowed(self, moment: datetime) -> None:
-        """A fixed-weight portfolio's symbols that may not trade, each denied once (their weights never go out)."""
-        if self._denied:
-            return
+    def deny_disallowed(self, moment: datetime, weights: np.ndarray) -> None:
+        """Deny a fixed-weight portfolio's symbols that may not trade (at their ``weights``), once: the weights of
+        its rows leave them out."""
         self._denied = True
         for j in np.flatnonzero(~self.allowed):
-            weight = float(self.targets.weights[j])
-            self.risk_manager.denied(moment, self.symbols[j], "allowed_symbols", {"weight": weight})
+            self.risk_manager.denied(moment, self.symbols[j], "allowed_symbols", {"weight": float(weights[j])})
 
     def _check_leverage(self, moment: datetime, weights: np.ndarray) -> None:
         gross = float(np.nansum(np.abs(weights)))
@@ -348,15 +351,24 @@ def run_exposures(
     rules: RiskRules,
 ) -> dict[str, object]:  # fmt: skip
     """The event-driven backtest of one-symbol strategy ``instance`` over every symbol of ``frames`` in one account,
-    each held at ``weights[symbol] x`` its exposure (from its own bars, `trading.exposure_weights`), sized as the
-    one-symbol kernel sizes (``AFTER_FEES``): on one symbol at weight 1 it is the one-symbol backtest."""
+    each held at ``weights[symbol] x`` its exposure (from its own bars; `engine.exposure_weights` makes the rows),
+    sized as the one-symbol kernel sizes (``AFTER_FEES``): on one symbol at weight 1 it is the one-symbol backtest."""
     panel = Panel.of(frames)
     exposures = np.column_stack(
         [instance.exposure(frame).reindex(panel.index).to_numpy(dtype=np.float64) for frame in frames.values()]
     )
-    targets = ExposureWeights(np.array([weights[s] for s in panel.symbols]))
+    fixed = np.array([weights[s] for s in panel.symbols], dtype=np.float64)
+    days, allowed = costs.account_sessions(panel.index, panel.symbols)
+    opens, closes = panel.arrays[0], panel.arrays[3]
+    if costs.fill_close:
+        tradable = (days != CLOSED)[:, None] & ~np.isnan(closes)
+    else:  # the order of bar t fills at t + 1's open: none for the last bar
+        tradable = np.zeros(panel.shape, dtype=np.bool_)
+        tradable[:-1] = (days[1:] != CLOSED)[:, None] & ~np.isnan(opens[1:])
+    rows = np.empty(panel.shape)
+    exposure_rows_nb(exposures, fixed, tradable & allowed, rows)
     name, label = type(instance).name, repr(instance)
-    return run_weights(exposures, panel, costs, 1.0, ppy, rules, name, label, sizing=AFTER_FEES, targets=targets)
+    return run_weights(rows, panel, costs, 1.0, ppy, rules, name, label, sizing=AFTER_FEES, fixed=fixed)
 
 
 def run_weights(
@@ -370,25 +382,48 @@ def run_weights(
     label: str,
     *,
     sizing: int = TARGET_PERCENT,
-    targets: ExposureWeights | None = None,
+    fixed: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """``rows`` (bars x symbols: weights, or exposures with ``targets``) traded bar time by bar time by a
-    `UniverseDriver` through RiskManager -> OrderManager -> SimBroker on a simulated clock, equity marked at each
-    close. Returns the pieces of a result (see ``trading.backtest.backtest``), the metrics named ``label``."""
+    """``rows`` (bars x symbols of weights) traded bar time by bar time by a `UniverseDriver` through RiskManager ->
+    OrderManager -> SimBroker on a simulated clock, equity marked at each close; the bars where nothing can trade
+    advance in one compiled loop (`engine.quiet_bars`). ``fixed``: a fixed-weight portfolio's weights (its symbols
+    that may not trade are denied once). Returns the pieces of a result (see ``trading.backtest.backtest``), the
+    metrics named ``label``."""
     opens, closes = panel.arrays[0], panel.arrays[3]
     n, m = panel.shape
-    moments = list(panel.index.to_pydatetime())
+    stamps = Moments(panel.index)
     days = costs.account_sessions(panel.index, panel.symbols)[0]
-    venue, risk_manager, om = backtest_account(costs, moments[0], strategy, rules)
-    driver = UniverseDriver(panel.symbols, costs, venue, om, risk_manager, leverage, sizing=sizing, targets=targets)
+    venue, risk_manager, om = backtest_account(costs, stamps[0], strategy, rules)
+    driver = UniverseDriver(panel.symbols, costs, venue, om, risk_manager, leverage, sizing=sizing)
+    if fixed is not None:
+        driver.deny_disallowed(stamps[0], fixed)
     equity, cash, positions = np.empty(n), np.empty(n), np.empty((n, m))
+    fill_close, risk = costs.fill_close, costs.risk
+    t = 0
     with gc_paused():
-        for t in range(n):
-            driver.bar(t, moments[t], int(days[t]), opens[t], closes[t], rows[t])
+        while t < n:
+            if t > 0:
+                money, held = driver.holdings()
+                s = quiet_bars_nb(
+                    t, n, opens, closes, rows, days, risk, fill_close, driver.rules_on, driver.exits_on,
+                    driver.days_on, money, held, driver.val_prices, driver.last_close, driver.account,
+                    driver.rule_state, driver.waiting, driver.held, equity,
+                )  # fmt: skip
+                if s > t:
+                    cash[t:s], positions[t:s] = money, held
+                    if not fill_close:  # the last quiet row is decided at the next bar, as the driver does
+                        driver.prime(s - 1, stamps[s - 1], closes[s - 1], rows[s - 1])
+                    for j in np.flatnonzero(~np.isnan(driver.last_close)):
+                        venue.simulation.quote(panel.symbols[j], float(driver.last_close[j]))
+                    t = s
+                    if t == n:
+                        break
+            driver.bar(t, stamps[t], int(days[t]), opens[t], closes[t], rows[t])
             for j in np.flatnonzero(~np.isnan(closes[t])):
                 venue.simulation.quote(panel.symbols[j], float(closes[t, j]))  # marks the account at the close
             cash[t], positions[t] = driver.holdings()
             equity[t] = account_value_nb(cash[t], positions[t], driver.last_close)
+            t += 1
     trades = _trades(driver, positions[-1], driver.last_close, panel, n)
     metrics = np.empty(N_METRICS)
     stats = driver.stats
