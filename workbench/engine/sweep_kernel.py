@@ -207,6 +207,8 @@ WEIGHTS_SIG = types.float64[:, :](_f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8)
 def _panel_metrics_nb(
     open_,
     close,
+    last_closes,
+    fill_marks,
     weights,
     days,
     allowed,
@@ -229,9 +231,10 @@ def _panel_metrics_nb(
     no_rows = np.empty((0, 0))
     for w in range(windows.shape[0]):
         simulate_weights_nb(
-            open_, close, weights, days, allowed, risk, windows[w, 0], windows[w, 1], cash, fees, fixed_fee,
-            slippage, fill_close, leverage, periods_per_year, metrics_out[w], blocks_out if w == 0 else blocks_out[:0],
-            errors_out, False, no_record, no_record, no_rows, no_rows, no_rows, TARGET_PERCENT,
+            open_, close, last_closes, fill_marks, weights, days, allowed, risk, windows[w, 0], windows[w, 1], cash,
+            fees, fixed_fee, slippage, fill_close, leverage, periods_per_year, metrics_out[w],
+            blocks_out if w == 0 else blocks_out[:0], errors_out, False, no_record, no_record, no_rows, no_rows,
+            no_rows, TARGET_PERCENT,
         )  # fmt: skip
         if errors_out[0] != 0:
             return
@@ -241,6 +244,8 @@ def _panel_metrics_nb(
 def sweep_weight_panels_nb(
     open_,
     close,
+    last_closes,
+    fill_marks,
     weights,
     days,
     allowed,
@@ -265,6 +270,6 @@ def sweep_weight_panels_nb(
         if errors_out[k, 0] != 0:
             continue
         _panel_metrics_nb(
-            open_, close, weights[k], days, allowed, risk, windows, cash, fees, fixed_fee, slippage, fill_close,
-            leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
+            open_, close, last_closes, fill_marks, weights[k], days, allowed, risk, windows, cash, fees, fixed_fee,
+            slippage, fill_close, leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
         )  # fmt: skip

@@ -84,11 +84,13 @@ class UniverseJob:
         """Metrics and blocks of parameter sets ``start .. stop - 1``; ``ValueError`` names the first set whose
         weights ask for more than the leverage or to trade a symbol without a price."""
         from workbench.engine.sweep_kernel import sweep_weight_panels_nb
+        from workbench.engine.weights_kernel import last_prices_nb
 
         costs, arrays = self.costs, self.panel.arrays
         errors = np.zeros((stop - start, 3), dtype=np.int64)
         rules = (*costs.account_sessions(self.panel.index, self.panel.symbols), costs.risk, self.windows)
         common = (costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, self.leverage, self.ppy)
+        marks = (last_prices_nb(arrays[3]), last_prices_nb(arrays[3] if costs.fill_close else arrays[0]))
         batch = _BATCH if is_compiled(strategy) else stop - start  # weights panels held at once
         if is_compiled(strategy):  # one buffer for every batch: its pages are touched (faulted in) once
             buffer = np.empty((min(batch, stop - start), *self.panel.shape))
@@ -103,7 +105,7 @@ class UniverseJob:
                     [call_weights(strategy, self.panel, row_values(strategy, self.grid, k)) for k in range(a, b)]
                 )
             sweep_weight_panels_nb(
-                arrays[0], arrays[3], weights, *rules, *common, metrics[out], blocks[out], errors[out]
+                arrays[0], arrays[3], *marks, weights, *rules, *common, metrics[out], blocks[out], errors[out]
             )
         self.raise_on_error(strategy, start, errors)
 

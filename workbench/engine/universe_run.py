@@ -19,7 +19,7 @@ from workbench.engine.portfolio import (
     TARGET_PERCENT,
     TRIP_FIELDS,
 )
-from workbench.engine.weights_kernel import simulate_weights_nb
+from workbench.engine.weights_kernel import last_prices_nb, simulate_weights_nb
 from workbench.strategies.universe import Panel
 
 
@@ -65,7 +65,9 @@ def simulate_weights(
     trips, fills = np.empty((2 * n * m + m, N_TRIP_FIELDS)), np.empty((2 * n * m, N_FILL_FIELDS))  # an exit too
     days, allowed = costs.account_sessions(panel.index, panel.symbols)
     n_trips, n_fills = simulate_weights_nb(
-        panel.arrays[0], panel.arrays[3], np.ascontiguousarray(weights, dtype=np.float64), days, allowed,
+        panel.arrays[0], panel.arrays[3], last_prices_nb(panel.arrays[3]),
+        last_prices_nb(panel.arrays[3] if costs.fill_close else panel.arrays[0]),
+        np.ascontiguousarray(weights, dtype=np.float64), days, allowed,
         costs.risk, start, end, costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, leverage,
         periods_per_year, metrics, np.zeros((0, 2)), error, True, equity, cash, positions, trips, fills, sizing,
     )  # fmt: skip

@@ -20,7 +20,6 @@ from workbench.engine.portfolio import (
     NAN_PRICE,
     OK,
     OVER_LEVERAGE,
-    account_value_nb,
     rebalance_nb,
     trip_pnl_nb,
     write_trip_nb,
@@ -69,9 +68,44 @@ def _gross_nb(row):
 
 
 @njit(cache=True, nogil=True)
+def last_prices_nb(prices):
+    """Each symbol's last price at every bar (``prices`` carried forward over its NaN cells): what a held position is
+    marked at, computed once for every parameter set of a sweep."""
+    out = prices.copy()
+    for t in range(1, out.shape[0]):
+        for j in range(out.shape[1]):
+            if out[t, j] != out[t, j]:
+                out[t, j] = out[t - 1, j]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _held_nb(positions, held):
+    """The symbols held (nonzero positions), in symbol order, into ``held``; returns how many."""
+    n = 0
+    for j in range(positions.shape[0]):
+        if positions[j] != 0.0:
+            held[n] = j
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _held_value_nb(cash, positions, held, n_held, prices):
+    """`portfolio.account_value_nb` over the held symbols only (the same sum, in the same order)."""
+    value = cash
+    for i in range(n_held):
+        j = held[i]
+        value += positions[j] * prices[j]
+    return value
+
+
+@njit(cache=True, nogil=True)
 def simulate_weights_nb(
     open_,
     close,
+    last_closes,
+    fill_marks,
     weights,
     days,
     allowed,
@@ -97,8 +131,10 @@ def simulate_weights_nb(
     sizing,
 ):
     """Run ``weights`` over bars [start, end) of 2-D ``open_``/``close`` (bars x symbols, NaN where a symbol has no
-    bar) from ``cash0`` and flat; the account's metrics go to ``metrics_out`` (``METRIC_NAMES``, trades = round
-    trips) and the block moments of its returns to ``block_out`` (see ``simulate.run_nb``).
+    bar) from ``cash0`` and flat, held positions marked at ``last_closes`` and orders valued at ``fill_marks`` (the
+    closes, and the fill prices, carried forward: `last_prices_nb`); the account's metrics go to ``metrics_out``
+    (``METRIC_NAMES``, trades = round trips) and the block moments of its returns to ``block_out`` (see
+    ``simulate.run_nb``).
 
     ``days[t]``: bar t's session id (``sessions.session_ids``: its UTC day, ``CLOSED`` outside the trading hours);
     ``allowed[j]``: whether symbol j may trade; ``risk``: a ``risk_rules.risk_array`` (all NaN: no rules). A row
@@ -112,8 +148,9 @@ def simulate_weights_nb(
     m = close.shape[1]
     cash = cash0
     positions = np.zeros(m)
-    last_close = np.full(m, np.nan)
-    val_prices = np.full(m, np.nan)
+    held_idx = np.empty(m, dtype=np.int64)  # the symbols held, in symbol order: a bar marks only those
+    n_held = 0
+    traded = False  # whether orders ran since the held symbols were listed
     trips = np.zeros((m, N_TRIP_STATE))
     stats = np.zeros(5)
     seq = np.empty(m, dtype=np.int64)
@@ -140,11 +177,8 @@ def simulate_weights_nb(
     next_edge = start + (end - start) // n_blocks if n_blocks > 0 else end
     error_out[0] = OK
     for t in range(start, end):
-        fill_prices = close if fill_close else open_
-        for j in range(m):  # plain 2-D indexing: a row view per bar costs more than the loop
-            price = fill_prices[t, j]
-            if price == price:
-                val_prices[j] = price
+        val_prices = fill_marks[t]
+        last_close = last_closes[t]
         if days_on:
             roll_day_nb(account, days[t])
             lift_held_nb(account, held, waiting)
@@ -154,6 +188,7 @@ def simulate_weights_nb(
                 t, due, open_[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
                 trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols, sizing,
             )  # fmt: skip
+            traded = True
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t - 1, missing
                 return int(stats[0]), int(stats[4])
@@ -179,15 +214,14 @@ def simulate_weights_nb(
                 t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
                 trips_out, fills_out, seq, sizes, rules_on, risk, account, symbols, sizing,
             )  # fmt: skip
+            traded = True
             if missing >= 0:
                 error_out[0], error_out[1], error_out[2] = NAN_PRICE, t, missing
                 return int(stats[0]), int(stats[4])
         # the close: marks, then the exit rules on it
-        for j in range(m):
-            price = close[t, j]
-            if price == price:
-                last_close[j] = price
-        equity = account_value_nb(cash, positions, last_close)
+        n_held = _held_nb(positions, held_idx) if traded else n_held
+        traded = False
+        equity = _held_value_nb(cash, positions, held_idx, n_held, last_close)
         if exits_on and not halted_nb(account):
             mark_extremes_nb(positions, close[t], symbols)
             if n_due == 0:
@@ -204,7 +238,8 @@ def simulate_weights_nb(
                     t, due, close[t], val_prices, cash, positions, fees, fixed_fee, slippage, trips, stats, record,
                     trips_out, fills_out, seq, sizes, True, risk, account, symbols, sizing,
                 )  # fmt: skip
-                equity = account_value_nb(cash, positions, last_close)
+                n_held = _held_nb(positions, held_idx)
+                equity = _held_value_nb(cash, positions, held_idx, n_held, last_close)
         if rules_on:
             settle_nb(account, equity)
         ret, ret_sum, ret_sq, down_sq, peak, max_dd = mark_bar_nb(
@@ -219,10 +254,8 @@ def simulate_weights_nb(
             next_edge = start + ((block + 1) * (end - start)) // n_blocks
         block_sum += ret
         block_sq += ret * ret
-        for j in range(m):
-            if positions[j] != 0.0:
-                exposed += 1
-                break
+        if n_held > 0:
+            exposed += 1
         if record:
             equity_out[t - start] = equity
             cash_out[t - start] = cash
@@ -232,7 +265,7 @@ def simulate_weights_nb(
         block_out[block, 1] += block_sq
     for j in range(m):  # round trips still open: marked at the last close, no exit fee
         if positions[j] != 0.0:
-            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_close[j])
+            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_closes[end - 1, j])
             if record:
                 write_trip_nb(trips[j], j, -1, pnl, trips_out[int(stats[0])])
             stats[0] += 1.0
