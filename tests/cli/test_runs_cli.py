@@ -88,7 +88,9 @@ def test_rerun_exits_0_when_reproduced_and_1_otherwise(db_url: str, store: Store
         row.metrics = {**row.metrics, "end_value": 1.0}
         row.config = {**row.config, "strategy_hash": "0" * 64}
     result = _invoke(db_url, "rerun", str(run_id))
-    assert result.exit_code == 1 and result.stdout.startswith("not reproducible: the source of strategy 'sma_cross'")
+    assert result.exit_code == 1 and result.stdout.startswith(
+        "This run cannot be run as it was: the source of strategy 'sma_cross'"
+    )
     result = _invoke(db_url, "rerun", str(run_id), "--ignore-code")
     assert result.exit_code == 1
     assert result.stdout == (
@@ -100,4 +102,4 @@ def test_rerun_of_bars_passed_in_memory_exits_1(db_url: str, store: Store) -> No
     run_id = save_run(wb.backtest("sma_cross", make_walk(300)), store)
     result = _invoke(db_url, "rerun", str(run_id))
     assert result.exit_code == 1
-    assert result.stdout.startswith("not reproducible: the bars of this run were passed in memory")
+    assert result.stdout.startswith("This run cannot be run again: its bars were passed in memory")

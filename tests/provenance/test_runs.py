@@ -142,7 +142,7 @@ def test_bars_passed_in_memory_save_but_do_not_rerun(store: Store) -> None:
 def test_runs_without_a_spec_do_not_rerun(store: Store) -> None:
     with store.unit_of_work() as uow:
         live = uow.runs.start("live", "sma_cross").id
-    with pytest.raises(NotReproducible, match=f"run {live} \\(live\\) has no run spec"):
+    with pytest.raises(NotReproducible, match=f"Run {live} \\(live\\) has no run spec"):
         rerun_run(live, store)
     with pytest.raises(StoreError, match="run 999 is not stored"):
         rerun_run(999, store)

@@ -100,7 +100,7 @@ def runs_rerun(
         try:
             result, differences = runs.rerun(store, run_id, check_code=not ignore_code)
         except NotReproducible as exc:
-            typer.echo(f"not reproducible: {exc}")
+            typer.echo(str(exc))
             raise typer.Exit(1) from None
     if differences:
         for difference in differences:

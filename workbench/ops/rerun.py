@@ -31,7 +31,8 @@ def rerun(spec: RunSpec | Mapping[str, Any], *, check_code: bool = True, progres
     spec = spec if isinstance(spec, RunSpec) else RunSpec.from_dict(spec)
     if spec.origin is None:
         raise NotReproducible(
-            "the bars of this run were passed in memory, not made by wb.load, so they cannot be reloaded"
+            "This run cannot be run again: its bars were passed in memory, not made by wb.load, so they cannot be "
+            "reloaded. Load the bars with wb.load (from a source such as a CSV folder) to make a run reproducible."
         )
     origin = spec.origin
     bars = load(
@@ -44,17 +45,19 @@ def rerun(spec: RunSpec | Mapping[str, Any], *, check_code: bool = True, progres
     )
     if bars_hash(bars) != spec.data_hash:
         raise NotReproducible(
-            f"the bars of {', '.join(spec.symbols)} from {origin['source']} changed since the run (their hash "
-            "differs): the data was updated or edited"
+            f"This run cannot be run again: the bars of {', '.join(spec.symbols)} from {origin['source']} changed "
+            "since the run (their hash differs), so the data was updated or edited."
         )
     try:
         cls = strategy(spec.strategy)
     except Exception as exc:
-        raise NotReproducible(f"strategy {spec.strategy!r} is not registered here: {exc}") from None
+        raise NotReproducible(
+            f"This run cannot be run again: strategy {spec.strategy!r} is not registered here ({exc})."
+        ) from None
     if check_code and strategy_hash(cls) != spec.strategy_hash:
         raise NotReproducible(
-            f"the source of strategy {spec.strategy!r} changed since the run; pass check_code=False "
-            "(CLI: --ignore-code) to run the current code on the recorded inputs"
+            f"This run cannot be run as it was: the source of strategy {spec.strategy!r} changed since the run. "
+            "Pass check_code=False (CLI: --ignore-code) to run the current code on the recorded inputs."
         )
     data = bars if len(spec.symbols) > 1 else bars[bars.symbols[0]]
     costs, risk = dict(spec.costs), dict(spec.risk) or None
@@ -91,6 +94,8 @@ def rerun_run(run_id: int, store: Any = None, *, check_code: bool = True) -> tup
     try:
         spec = RunSpec.from_dict(spec_dict(row))
     except (TypeError, ValueError):  # missing fields, or a kind rerun does not know
-        raise NotReproducible(f"run {run_id} ({row.kind}) has no run spec to run again") from None
+        raise NotReproducible(
+            f"Run {run_id} ({row.kind}) has no run spec to run again: only backtests and sweeps record one."
+        ) from None
     result = rerun(spec, check_code=check_code)
     return result, differences(row.metrics or {}, result_metrics(result))
