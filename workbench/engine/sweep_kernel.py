@@ -204,7 +204,7 @@ WEIGHTS_SIG = types.float64[:, :](_f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8_2d, _f8)
 
 
 @njit(cache=True, nogil=True)
-def _panel_metrics_nb(
+def panel_metrics_nb(
     open_,
     close,
     last_closes,
@@ -269,7 +269,7 @@ def sweep_weight_panels_nb(
     for k in prange(weights.shape[0]):
         if errors_out[k, 0] != 0:
             continue
-        _panel_metrics_nb(
+        panel_metrics_nb(
             open_, close, last_closes, fill_marks, weights[k], days, allowed, risk, windows, cash, fees, fixed_fee,
             slippage, fill_close, leverage, periods_per_year, metrics_out[k], blocks_out[k], errors_out[k],
         )  # fmt: skip

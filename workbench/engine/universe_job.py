@@ -3,7 +3,6 @@ loop and the Dask engine run either the same way): one item is one parameter set
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,10 +17,6 @@ from workbench.engine.portfolio import BAD_SHAPE, OK
 from workbench.engine.universe_run import weights_error
 from workbench.strategies.kernel import is_compiled, signal_kernel
 from workbench.strategies.universe import Panel, UniverseStrategy, call_weights
-
-# Parameter sets whose weights panels a compiled strategy's chunk holds at once: enough to keep every core busy
-# in the simulation, few enough that memory stays flat in the number of sets.
-_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class UniverseJob:
 
     def bytes_per_item(self, strategy: type[UniverseStrategy]) -> float:
         """Memory an item needs while its chunk runs: its outputs, plus its weights when computed in Python (a
-        compiled strategy's are computed ``_BATCH`` sets at a time)."""
+        compiled strategy's are simulated as each thread makes them)."""
         outputs = 8.0 * (self.windows.shape[0] * N_METRICS + 2 * self.n_blocks + 3)
         n, m = self.panel.shape
         return outputs if is_compiled(strategy) else outputs + 8.0 * n * m
@@ -83,30 +78,34 @@ class UniverseJob:
     ) -> None:
         """Metrics and blocks of parameter sets ``start .. stop - 1``; ``ValueError`` names the first set whose
         weights ask for more than the leverage or to trade a symbol without a price."""
-        from workbench.engine.sweep_kernel import sweep_weight_panels_nb
+        from workbench.engine.sweep_kernel import panel_metrics_nb, sweep_weight_panels_nb
         from workbench.engine.weights_kernel import last_prices_nb
 
         costs, arrays = self.costs, self.panel.arrays
         errors = np.zeros((stop - start, 3), dtype=np.int64)
+        marks = (last_prices_nb(arrays[3]), last_prices_nb(arrays[3] if costs.fill_close else arrays[0]))
         rules = (*costs.account_sessions(self.panel.index, self.panel.symbols), costs.risk, self.windows)
         common = (costs.cash, costs.fees, costs.fixed_fee, costs.slippage, costs.fill_close, self.leverage, self.ppy)
-        marks = (last_prices_nb(arrays[3]), last_prices_nb(arrays[3] if costs.fill_close else arrays[0]))
-        batch = _BATCH if is_compiled(strategy) else stop - start  # weights panels held at once
-        if is_compiled(strategy):  # one buffer for every batch: its pages are touched (faulted in) once
-            buffer = np.empty((min(batch, stop - start), *self.panel.shape))
-        for a in range(start, stop, batch):
-            b = min(a + batch, stop)
-            out = slice(a - start, b - start)
-            if is_compiled(strategy):
-                weights = buffer[: b - a]
-                _weights_panels(signal_kernel(strategy), arrays, self.params[a:b], weights, errors[out])
-            else:
-                weights = np.stack(
-                    [call_weights(strategy, self.panel, row_values(strategy, self.grid, k)) for k in range(a, b)]
-                )
-            sweep_weight_panels_nb(
-                arrays[0], arrays[3], *marks, weights, *rules, *common, metrics[out], blocks[out], errors[out]
+        if is_compiled(strategy):  # each set's weights simulated by the thread that made them, while in cache
+            weights_fn, shape = signal_kernel(strategy), self.panel.shape
+
+            def one(k: int) -> None:
+                weights = weights_fn(*arrays, self.params[start + k])
+                if weights.shape != shape:
+                    errors[k, 0] = BAD_SHAPE
+                    return
+                panel_metrics_nb(
+                    arrays[0], arrays[3], *marks, np.ascontiguousarray(weights, dtype=np.float64), *rules, *common,
+                    metrics[k], blocks[k], errors[k],
+                )  # fmt: skip
+
+            with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
+                list(pool.map(one, range(stop - start)))
+        else:
+            weights = np.stack(
+                [call_weights(strategy, self.panel, row_values(strategy, self.grid, k)) for k in range(start, stop)]
             )
+            sweep_weight_panels_nb(arrays[0], arrays[3], *marks, weights, *rules, *common, metrics, blocks, errors)
         self.raise_on_error(strategy, start, errors)
 
     def raise_on_error(self, strategy: type[UniverseStrategy], start: int, errors: np.ndarray) -> None:
@@ -122,29 +121,3 @@ class UniverseJob:
         row = call_weights(strategy, self.panel, values)[errors[k, 1]]
         message = weights_error(errors[k], row, self.panel, self.costs.fill_close, self.leverage)
         raise ValueError(f"{strategy.__name__} with {named}: {message}")
-
-
-def _weights_panels(
-    weights_fn: Callable[..., np.ndarray],
-    arrays: tuple[np.ndarray, ...],
-    params: np.ndarray,
-    out: np.ndarray,
-    errors: np.ndarray,
-) -> None:
-    """The weights of parameter sets ``params[k]`` into ``out[k]``, on as many threads as numba's (the compiled
-    adapter releases the GIL); a set whose weights have the wrong shape is flagged ``BAD_SHAPE`` in ``errors[k]``
-    and its panel left NaN (no orders).
-
-    Not a numba kernel: ``weights_fn`` is an adapter made in each process, which no cached kernel can take as an
-    argument; the simulation (``sweep_weight_panels_nb``) takes arrays only and loads from numba's cache."""
-
-    def one(k: int) -> None:
-        weights = weights_fn(*arrays, params[k])
-        if weights.shape != out.shape[1:]:
-            errors[k, 0] = BAD_SHAPE
-            out[k] = np.nan
-        else:
-            out[k] = weights
-
-    with ThreadPoolExecutor(max_workers=numba.get_num_threads()) as pool:
-        list(pool.map(one, range(len(params))))
