@@ -72,42 +72,73 @@ class Dashboard(pn.viewable.Viewer):
         self.risk = RiskView(controls, self.feedback, rules)
         self.runs = RunsView(reports_dir, reports_url)
         self.research = ResearchView(poller.store, self.feedback, sweep)
-        self.tabs = pn.Tabs(
-            ("Overview", self.overview),
-            ("Positions", self.positions),
-            ("Orders & fills", self.orders),
-            ("Strategies", self.strategies),
-            ("Risk", self.risk),
-            ("Runs & reports", self.runs),
-            ("Research", self.research),
-            sizing_mode="stretch_width",
-            dynamic=True,  # only the shown tab is built and sent: first paint draws one tab, not seven
-        )
+        self.views = {
+            "Overview": self.overview,
+            "Positions": self.positions,
+            "Orders & fills": self.orders,
+            "Strategies": self.strategies,
+            "Risk": self.risk,
+            "Runs & reports": self.runs,
+            "Research": self.research,
+        }
+        # each tab starts empty but the first, and is filled when shown or, in a served page, one after another
+        # once the page has loaded: first paint draws one tab, and a tab clicked later is there already
+        self.slots = [pn.Column(sizing_mode="stretch_width") for _ in self.views]
+        self.tabs = pn.Tabs(*zip(self.views, self.slots, strict=True), sizing_mode="stretch_width")
+        self.tabs.param.watch(lambda event: self.fill(event.new), "active")
+        self.fill(0)
         self.version = -1
+        self._snapshot: Any = None
         self.refresh()
 
     def refresh(self) -> bool:
-        """Show the poller's latest state if it is newer than the one shown; returns whether it was."""
+        """Show the poller's latest state if it is newer than the one shown; returns whether it was. The views of
+        the snapshot are updated only when the snapshot changed, not when only the health report did."""
         state = self.poller.current
         if state.version == self.version:
             return False
         self.version = state.version
-        for view in (self.overview, self.positions, self.orders, self.strategies, self.risk, self.runs, self.research):
-            view.update(state)
+        if state.snapshot is not self._snapshot:
+            self._snapshot = state.snapshot
+            for view in (self.positions, self.orders, self.strategies, self.risk, self.runs, self.research):
+                view.update(state)
+        else:  # a new health report only (every few seconds): the tables stay as they are
+            self.runs.rescan()
+        self.overview.update(state)
         self.problem.param.update(
             object=f"The store cannot be read ({state.error}): showing what it held before." if state.error else "",
             visible=state.error is not None,
         )
         return True
 
+    def fill(self, index: int) -> bool:
+        """Put tab ``index``'s view in its slot if it is not there yet; returns whether it was put."""
+        slot = self.slots[index]
+        if slot.objects:
+            return False
+        slot.objects = [list(self.views.values())[index]]
+        return True
+
     def start(self) -> Any:
         """Refresh on every new state of the poller (in a served tab) and every ``period`` seconds (anywhere);
-        returns the periodic callback."""
+        returns the periodic callback. In a served tab the other tabs are filled one per event-loop turn once the
+        page has loaded, so a click on a tab meanwhile is served between two of them."""
         document = pn.state.curdoc
         if document is not None and document.session_context is not None:
             # the poller's thread may not touch the document: it schedules the refresh on the document's loop
             unsubscribe = self.poller.subscribe(lambda: document.add_next_tick_callback(self.refresh))
             pn.state.on_session_destroyed(lambda _context: unsubscribe())
+
+            def fill_next() -> None:
+                pending = [i for i, slot in enumerate(self.slots) if not slot.objects]
+                if pending:
+                    self.fill(pending[0])
+                    document.add_timeout_callback(fill_next, 20)
+
+            pn.state.onload(fill_next)
+        else:
+            for index in range(len(self.slots)):
+                self.fill(index)
         return pn.state.add_periodic_callback(self.refresh, period=int(self.period * 1000))
 
     def user_bar(self) -> pn.pane.HTML:
