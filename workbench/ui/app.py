@@ -27,6 +27,9 @@ from workbench.ui.views.runs import RunsView
 from workbench.ui.views.strategies import StrategiesView
 
 TITLE = "Quant Workbench"
+#: Milliseconds between filling two tabs in the background: about what the browser takes to draw one, so that a
+#: tab clicked meanwhile waits for one tab's drawing at most, not for a queue of them.
+FILL_GAP_MS = 400
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -121,8 +124,8 @@ class Dashboard(pn.viewable.Viewer):
 
     def start(self) -> Any:
         """Refresh on every new state of the poller (in a served tab) and every ``period`` seconds (anywhere);
-        returns the periodic callback. In a served tab the other tabs are filled one per event-loop turn once the
-        page has loaded, so a click on a tab meanwhile is served between two of them."""
+        returns the periodic callback. In a served tab the other tabs are filled one after another, ``FILL_GAP_MS``
+        apart, once the page has loaded."""
         document = pn.state.curdoc
         if document is not None and document.session_context is not None:
             # the poller's thread may not touch the document: it schedules the refresh on the document's loop
@@ -133,7 +136,7 @@ class Dashboard(pn.viewable.Viewer):
                 pending = [i for i, slot in enumerate(self.slots) if not slot.objects]
                 if pending:
                     self.fill(pending[0])
-                    document.add_timeout_callback(fill_next, 20)
+                    document.add_timeout_callback(fill_next, FILL_GAP_MS)
 
             pn.state.onload(fill_next)
         else:
