@@ -9,6 +9,7 @@ feedback banner at once and pokes the poller, so its effect shows within a perio
 from __future__ import annotations
 
 import html
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import panel as pn
 
 from workbench.risk.manager import RiskRules
 from workbench.ui.actions import Controls
-from workbench.ui.poller import Poller
+from workbench.ui.poller import Poller, PollState
 from workbench.ui.views.common import Feedback
 from workbench.ui.views.orders import OrdersView
 from workbench.ui.views.overview import OverviewView
@@ -27,6 +28,16 @@ from workbench.ui.views.runs import RunsView
 from workbench.ui.views.strategies import StrategiesView
 
 TITLE = "Quant Workbench"
+#: The tabs, and the attribute holding each one's view.
+_TABS = {
+    "Overview": "overview",
+    "Positions": "positions",
+    "Orders & fills": "orders",
+    "Strategies": "strategies",
+    "Risk": "risk",
+    "Runs & reports": "runs",
+    "Research": "research",
+}
 #: Milliseconds between filling two tabs in the background: about what the browser takes to draw one, so that a
 #: tab clicked meanwhile waits for one tab's drawing at most, not for a queue of them.
 FILL_GAP_MS = 400
@@ -69,30 +80,57 @@ class Dashboard(pn.viewable.Viewer):
         self.feedback = Feedback()
         self.problem = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.overview = OverviewView()
-        self.positions = PositionsView()
-        self.orders = OrdersView(controls, self.feedback)
-        self.strategies = StrategiesView(controls, self.feedback)
-        self.risk = RiskView(controls, self.feedback, rules)
-        self.runs = RunsView(reports_dir, reports_url)
-        self.research = ResearchView(poller.store, self.feedback, sweep)
-        self.views = {
-            "Overview": self.overview,
-            "Positions": self.positions,
-            "Orders & fills": self.orders,
-            "Strategies": self.strategies,
-            "Risk": self.risk,
-            "Runs & reports": self.runs,
-            "Research": self.research,
-        }
-        # each tab starts empty but the first, and is filled when shown or, in a served page, one after another
-        # once the page has loaded: first paint draws one tab, and a tab clicked later is there already
-        self.slots = [pn.Column(sizing_mode="stretch_width") for _ in self.views]
-        self.tabs = pn.Tabs(*zip(self.views, self.slots, strict=True), sizing_mode="stretch_width")
+        self._options = {"rules": rules, "reports_dir": reports_dir, "reports_url": reports_url, "sweep": sweep}
+        self._state: PollState | None = None
+        # each tab but the first starts empty, its view not even built: it is built and put in its slot when the
+        # tab is shown or, in a served page, one tab after another once the page has loaded. First paint builds
+        # and draws one tab; a tab clicked later is there already.
+        self.slots = [pn.Column(sizing_mode="stretch_width") for _ in _TABS]
+        self.tabs = pn.Tabs(*zip(_TABS, self.slots, strict=True), sizing_mode="stretch_width")
         self.tabs.param.watch(lambda event: self.fill(event.new), "active")
         self.fill(0)
         self.version = -1
-        self._snapshot: Any = None
         self.refresh()
+
+    @cached_property
+    def positions(self) -> PositionsView:
+        """The positions tab's view (built on first use)."""
+        return self._shown(PositionsView())
+
+    @cached_property
+    def orders(self) -> OrdersView:
+        """The orders and fills tab's view (built on first use)."""
+        return self._shown(OrdersView(self.controls, self.feedback))
+
+    @cached_property
+    def strategies(self) -> StrategiesView:
+        """The strategies tab's view (built on first use)."""
+        return self._shown(StrategiesView(self.controls, self.feedback))
+
+    @cached_property
+    def risk(self) -> RiskView:
+        """The risk tab's view (built on first use)."""
+        return self._shown(RiskView(self.controls, self.feedback, self._options["rules"]))
+
+    @cached_property
+    def runs(self) -> RunsView:
+        """The runs and reports tab's view (built on first use)."""
+        return self._shown(RunsView(self._options["reports_dir"], self._options["reports_url"]))
+
+    @cached_property
+    def research(self) -> ResearchView:
+        """The research tab's view (built on first use)."""
+        return self._shown(ResearchView(self.poller.store, self.feedback, self._options["sweep"]))
+
+    def _shown(self, view: Any) -> Any:
+        """``view``, built now, showing the state the others show."""
+        if self._state is not None:
+            view.update(self._state)
+        return view
+
+    def _built(self) -> list[Any]:
+        """The views of the snapshot built so far (each is built on first use)."""
+        return [self.__dict__[name] for name in _TABS.values() if name != "overview" and name in self.__dict__]
 
     def refresh(self) -> bool:
         """Show the poller's latest state if it is newer than the one shown; returns whether it was. The views of
@@ -101,11 +139,11 @@ class Dashboard(pn.viewable.Viewer):
         if state.version == self.version:
             return False
         self.version = state.version
-        if state.snapshot is not self._snapshot:
-            self._snapshot = state.snapshot
-            for view in (self.positions, self.orders, self.strategies, self.risk, self.runs, self.research):
+        shown, self._state = self._state, state
+        if shown is None or state.snapshot is not shown.snapshot:
+            for view in self._built():
                 view.update(state)
-        else:  # a new health report only (every few seconds): the tables stay as they are
+        elif "runs" in self.__dict__:  # a new health report only (every few seconds): the tables stay as they are
             self.runs.rescan()
         self.overview.update(state)
         self.problem.param.update(
@@ -119,13 +157,13 @@ class Dashboard(pn.viewable.Viewer):
         slot = self.slots[index]
         if slot.objects:
             return False
-        slot.objects = [list(self.views.values())[index]]
+        slot.objects = [getattr(self, list(_TABS.values())[index])]
         return True
 
     def start(self) -> Any:
         """Refresh on every new state of the poller (in a served tab) and every ``period`` seconds (anywhere);
         returns the periodic callback. In a served tab the other tabs are filled one after another, ``FILL_GAP_MS``
-        apart, once the page has loaded."""
+        apart, from ``FILL_GAP_MS`` after the page has loaded."""
         document = pn.state.curdoc
         if document is not None and document.session_context is not None:
             # the poller's thread may not touch the document: it schedules the refresh on the document's loop
@@ -138,7 +176,7 @@ class Dashboard(pn.viewable.Viewer):
                     self.fill(pending[0])
                     document.add_timeout_callback(fill_next, FILL_GAP_MS)
 
-            pn.state.onload(fill_next)
+            pn.state.onload(lambda: document.add_timeout_callback(fill_next, FILL_GAP_MS))
         else:
             for index in range(len(self.slots)):
                 self.fill(index)
