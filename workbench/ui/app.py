@@ -172,7 +172,7 @@ class Dashboard(pn.viewable.Viewer):
 
             def fill_next() -> None:
                 pending = [i for i, slot in enumerate(self.slots) if not slot.objects]
-                if pending:
+                if pending and _connected(document):
                     self.fill(pending[0])
                     document.add_timeout_callback(fill_next, FILL_GAP_MS)
 
@@ -199,3 +199,10 @@ class Dashboard(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.user_bar(), self.problem, self.feedback, self.tabs, sizing_mode="stretch_width")
+
+
+def _connected(document: Any) -> bool:
+    """Whether a browser is still connected to the served ``document`` (a closed page's tabs are not filled: nobody
+    would see them, and Bokeh logs each message it cannot send)."""
+    session = getattr(document.session_context, "_session", None)  # Bokeh's ServerSession, once connected
+    return session is None or (not session.destroyed and session.connection_count > 0)
