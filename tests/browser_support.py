@@ -36,28 +36,42 @@ def offline_browser() -> Iterator[object]:
             browser.close()
 
 
-def check_page(browser: object, url: str, plots: int, timeout: float = 30.0) -> PageCheck:
-    """Open ``url`` and wait until ``plots`` Bokeh plots each hold a canvas (or ``timeout`` s pass)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+#: A function of the page counting its Bokeh figures (through shadow roots) and those that drew a canvas.
+COUNT = (
+    "() => { const all = (root) => [...root.querySelectorAll('*')].flatMap("
+    " (el) => el.shadowRoot ? [el, ...all(el.shadowRoot)] : [el]);"
+    " const figures = all(document).filter((el) => el.classList.contains('bk-Figure'));"
+    " const drawn = figures.filter((f) => all(f.shadowRoot || f).some((el) => el.tagName === 'CANVAS'"
+    " && el.width > 0));"
+    " return [figures.length, drawn.length]; }"
+)
 
-    result = PageCheck()
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+def watch(page: object, result: PageCheck) -> None:
+    """Record in ``result`` every request of ``page`` that leaves the machine and every console error."""
     page.on("request", lambda r: None if r.url.startswith(LOCAL) else result.outside.append(r.url))
     page.on("console", lambda m: result.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: result.errors.append(str(e)))
+
+
+def wait_for_figures(page: object, plots: int, timeout: float = 30.0) -> tuple[int, int]:
+    """Wait until ``plots`` Bokeh figures of ``page`` each hold a canvas (or ``timeout`` s pass); returns how many
+    figures the page holds and how many drew."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with suppress(PlaywrightTimeout):  # the counts returned say what was missing
+        page.wait_for_function(f"() => ({COUNT})()[1] >= {plots}", timeout=timeout * 1000)
+    return tuple(page.evaluate(COUNT))
+
+
+def check_page(browser: object, url: str, plots: int, timeout: float = 30.0) -> PageCheck:
+    """Open ``url`` and wait until ``plots`` Bokeh plots each hold a canvas (or ``timeout`` s pass)."""
+    result = PageCheck()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watch(page, result)
     try:
         page.goto(url, wait_until="load")
-        count = (
-            "() => { const all = (root) => [...root.querySelectorAll('*')].flatMap("
-            " (el) => el.shadowRoot ? [el, ...all(el.shadowRoot)] : [el]);"
-            " const figures = all(document).filter((el) => el.classList.contains('bk-Figure'));"
-            " const drawn = figures.filter((f) => all(f.shadowRoot || f).some((el) => el.tagName === 'CANVAS'"
-            " && el.width > 0));"
-            " return [figures.length, drawn.length]; }"
-        )
-        with suppress(PlaywrightTimeout):  # the counts below say what was missing
-            page.wait_for_function(f"() => ({count})()[1] >= {plots}", timeout=timeout * 1000)
-        result.plots, result.canvases = page.evaluate(count)
+        result.plots, result.canvases = wait_for_figures(page, plots, timeout)
     finally:
         page.close()
     return result

@@ -1,7 +1,7 @@
 """The notebooks as a researcher sees them: a real JupyterLab server, driven in headless Chromium with the
-network blocked, runs the plotting notebooks cell by cell; every plot draws its canvas, nothing is fetched from
-outside, the console stays free of errors, and the sweep explorer (a cell added to the research notebook's copy)
-redraws its curve when a slider moves."""
+network blocked, runs the plotting notebooks (quickstart, universe research, research sweep) cell by cell; every
+plot draws its canvas, nothing is fetched from outside, the console stays free of errors, and the sweep explorer (a
+cell added to the research notebook's copy) redraws its curve when a slider moves."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from test_notebooks import SMALL
 
 pytest.importorskip("playwright.sync_api")
 ROOT = Path(__file__).resolve().parents[1]
-PLOTTING = {"01_quickstart.ipynb": 4, "research_sweep.ipynb": 5}  # bokeh figures each draws
+#: The bokeh figures each notebook draws; the research notebook last, as the sweep explorer is driven on its page.
+PLOTTING = {"01_quickstart.ipynb": 4, "universe_research.ipynb": 2, "research_sweep.ipynb": 5}
 ALL = "(root) => [...root.querySelectorAll('*')].flatMap((el) => el.shadowRoot ? [el, ...ALL(el.shadowRoot)] : [el])"
 FIGURES = f"const ALL = {ALL}; const figures = ALL(document).filter((el) => el.classList.contains('bk-Figure'));"
 DRAWN = "(f) => ALL(f.shadowRoot || f).some((el) => el.tagName === 'CANVAS' && el.width > 0)"

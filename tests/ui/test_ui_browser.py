@@ -1,7 +1,9 @@
-"""The dashboard served for real (``workbench dashboard`` in its own process) and driven in headless Chromium:
-a trader logs in, sees the seeded positions and orders, sees a new fill arrive without a reload, switches a
-strategy off and halts trading (with its confirmation), each change landing in the store and the audit log; a
-wrong password grants nothing; a viewer's controls are disabled and a forged change is refused by the server.
+"""The dashboard served for real (``workbench dashboard`` in its own process) and driven in headless Chromium
+with the network blocked (only loopback resolves): a trader logs in, sees the seeded positions and orders, sees a
+new fill arrive without a reload, switches a strategy off and halts trading (with its confirmation), each change
+landing in the store and the audit log; a wrong password grants nothing; a viewer's controls are disabled and a
+forged change is refused by the server; every tab draws what it shows (its plots with a canvas) offline, with no
+request leaving the machine and no console error.
 
 Screenshots of every step are saved under each test's ``tmp_path``. Needs Playwright's Python package and the
 Debian ``chromium`` (no browser download).
@@ -21,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import OFFLINE, PageCheck, wait_for_figures, watch
 from ui_support import PASSWORD, Seeded, add_users, seed
 
+import workbench as wb
+from workbench.provenance.saved import save_run
 from workbench.store import Store
 from workbench.store.models_admin import AuditRow
 
@@ -115,7 +120,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[OFFLINE])
         yield chromium
         chromium.close()
 
@@ -241,3 +246,41 @@ def test_a_viewer_cannot_switch_anything(site: Site, page: object, tmp_path: Pat
     _tab(page, "Risk")
     for button in ("Halt trading", "Resume trading"):
         expect(page.get_by_role("button", name=button)).to_be_disabled()
+
+
+#: What each tab shows once drawn (besides the research tab's plots).
+SHOWN = {
+    "Positions": ".wb-positions .tabulator-row",
+    "Orders & fills": ".wb-fills .tabulator-row",
+    "Strategies": ".wb-strategy",
+    "Risk": ".wb-risk-events .tabulator-row",
+    "Runs & reports": ".wb-runs .tabulator-row",
+}
+
+
+def test_every_tab_draws_offline_with_no_request_leaving_and_no_console_error(
+    site: Site, page: object, tmp_path: Path
+) -> None:
+    bars = wb.load("SPY", start="2018-01-01", end="2019-12-31")
+    res = wb.sweep("sma_cross", bars, fast=[5, 10], slow=[50, 100], fees=0.001, progress=False)
+    run_id = save_run(res, site.store)
+    seen = PageCheck()
+    watch(page, seen)
+    _log_in(page, site, "vic")
+    expect(page.locator("#wb-user")).to_have_text("Logged in as vic (viewer)", timeout=PAGE)
+    assert wait_for_figures(page, 1) == (1, 1)  # the overview's equity curves
+    for name, shown in SHOWN.items():
+        _tab(page, name)
+        expect(page.locator(shown).first).to_be_visible()
+        page.screenshot(path=tmp_path / f"offline-{name.split()[0].lower()}.png")
+    _tab(page, "Research")
+    choice = page.locator("select").filter(has=page.locator("option", has_text=f"#{run_id} sma_cross"))
+    expect(choice).to_have_count(1)  # the saved sweep is offered once the poller read it
+    choice.select_option(label=choice.locator("option", has_text=f"#{run_id} ").inner_text())
+    page.get_by_role("button", name="Load sweep").click()
+    expect(page.get_by_text(f"sweep #{run_id} loaded: 4 parameter sets")).to_be_visible(timeout=PAGE)
+    assert wait_for_figures(page, 3) == (3, 3)  # and the sweep's heatmap and its best set's equity
+    page.screenshot(path=tmp_path / "offline-research.png")
+    _tab(page, "Overview")
+    expect(page.locator("#wb-equity")).to_be_visible()
+    assert (seen.outside, seen.errors) == ([], [])

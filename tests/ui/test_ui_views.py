@@ -92,7 +92,9 @@ def test_overview_shows_the_account_state_health_and_curves(world: World) -> Non
     assert "SimBroker answered in" in health  # the attached account's broker is asked directly
     assert world.viewer.overview.health.object == health  # one health report for every tab
     curve = world.trader.overview.curve.object
-    assert sorted(curve.keys()) == ["rsi_reversion QQQ #2", "sma_cross SPY #1"]
+    lines = {item.label["value"]: item.renderers[0].data_source.data for item in curve.legend.items}
+    assert sorted(lines) == ["rsi_reversion QQQ #2", "sma_cross SPY #1"]
+    assert lines["sma_cross SPY #1"]["equity"].tolist() == [10_000.0, 10_100.0]  # bought 10 at 500, marked at 510
     assert world.trader.user_bar().object.startswith('<span id="wb-user">Logged in as tom (trader)</span>')
 
 

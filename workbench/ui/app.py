@@ -9,6 +9,7 @@ feedback banner at once and pokes the poller, so its effect shows within a perio
 from __future__ import annotations
 
 import html
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import panel as pn
 
 from workbench.risk.manager import RiskRules
 from workbench.ui.actions import Controls
-from workbench.ui.poller import Poller
+from workbench.ui.poller import Poller, PollState
 from workbench.ui.views.common import Feedback
 from workbench.ui.views.orders import OrdersView
 from workbench.ui.views.overview import OverviewView
@@ -27,6 +28,19 @@ from workbench.ui.views.runs import RunsView
 from workbench.ui.views.strategies import StrategiesView
 
 TITLE = "Quant Workbench"
+#: The tabs, and the attribute holding each one's view.
+_TABS = {
+    "Overview": "overview",
+    "Positions": "positions",
+    "Orders & fills": "orders",
+    "Strategies": "strategies",
+    "Risk": "risk",
+    "Runs & reports": "runs",
+    "Research": "research",
+}
+#: Milliseconds between filling two tabs in the background: about what the browser takes to draw one, so that a
+#: tab clicked meanwhile waits for one tab's drawing at most, not for a queue of them.
+FILL_GAP_MS = 400
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -66,48 +80,106 @@ class Dashboard(pn.viewable.Viewer):
         self.feedback = Feedback()
         self.problem = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.overview = OverviewView()
-        self.positions = PositionsView()
-        self.orders = OrdersView(controls, self.feedback)
-        self.strategies = StrategiesView(controls, self.feedback)
-        self.risk = RiskView(controls, self.feedback, rules)
-        self.runs = RunsView(reports_dir, reports_url)
-        self.research = ResearchView(poller.store, self.feedback, sweep)
-        self.tabs = pn.Tabs(
-            ("Overview", self.overview),
-            ("Positions", self.positions),
-            ("Orders & fills", self.orders),
-            ("Strategies", self.strategies),
-            ("Risk", self.risk),
-            ("Runs & reports", self.runs),
-            ("Research", self.research),
-            sizing_mode="stretch_width",
-            dynamic=True,  # only the shown tab is built and sent: first paint draws one tab, not seven
-        )
+        self._options = {"rules": rules, "reports_dir": reports_dir, "reports_url": reports_url, "sweep": sweep}
+        self._state: PollState | None = None
+        # each tab but the first starts empty, its view not even built: it is built and put in its slot when the
+        # tab is shown or, in a served page, one tab after another once the page has loaded. First paint builds
+        # and draws one tab; a tab clicked later is there already.
+        self.slots = [pn.Column(sizing_mode="stretch_width") for _ in _TABS]
+        self.tabs = pn.Tabs(*zip(_TABS, self.slots, strict=True), sizing_mode="stretch_width")
+        self.tabs.param.watch(lambda event: self.fill(event.new), "active")
+        self.fill(0)
         self.version = -1
         self.refresh()
 
+    @cached_property
+    def positions(self) -> PositionsView:
+        """The positions tab's view (built on first use)."""
+        return self._shown(PositionsView())
+
+    @cached_property
+    def orders(self) -> OrdersView:
+        """The orders and fills tab's view (built on first use)."""
+        return self._shown(OrdersView(self.controls, self.feedback))
+
+    @cached_property
+    def strategies(self) -> StrategiesView:
+        """The strategies tab's view (built on first use)."""
+        return self._shown(StrategiesView(self.controls, self.feedback))
+
+    @cached_property
+    def risk(self) -> RiskView:
+        """The risk tab's view (built on first use)."""
+        return self._shown(RiskView(self.controls, self.feedback, self._options["rules"]))
+
+    @cached_property
+    def runs(self) -> RunsView:
+        """The runs and reports tab's view (built on first use)."""
+        return self._shown(RunsView(self._options["reports_dir"], self._options["reports_url"]))
+
+    @cached_property
+    def research(self) -> ResearchView:
+        """The research tab's view (built on first use)."""
+        return self._shown(ResearchView(self.poller.store, self.feedback, self._options["sweep"]))
+
+    def _shown(self, view: Any) -> Any:
+        """``view``, built now, showing the state the others show."""
+        if self._state is not None:
+            view.update(self._state)
+        return view
+
+    def _built(self) -> list[Any]:
+        """The views of the snapshot built so far (each is built on first use)."""
+        return [self.__dict__[name] for name in _TABS.values() if name != "overview" and name in self.__dict__]
+
     def refresh(self) -> bool:
-        """Show the poller's latest state if it is newer than the one shown; returns whether it was."""
+        """Show the poller's latest state if it is newer than the one shown; returns whether it was. The views of
+        the snapshot are updated only when the snapshot changed, not when only the health report did."""
         state = self.poller.current
         if state.version == self.version:
             return False
         self.version = state.version
-        for view in (self.overview, self.positions, self.orders, self.strategies, self.risk, self.runs, self.research):
-            view.update(state)
+        shown, self._state = self._state, state
+        if shown is None or state.snapshot is not shown.snapshot:
+            for view in self._built():
+                view.update(state)
+        elif "runs" in self.__dict__:  # a new health report only (every few seconds): the tables stay as they are
+            self.runs.rescan()
+        self.overview.update(state)
         self.problem.param.update(
             object=f"The store cannot be read ({state.error}): showing what it held before." if state.error else "",
             visible=state.error is not None,
         )
         return True
 
+    def fill(self, index: int) -> bool:
+        """Put tab ``index``'s view in its slot if it is not there yet; returns whether it was put."""
+        slot = self.slots[index]
+        if slot.objects:
+            return False
+        slot.objects = [getattr(self, list(_TABS.values())[index])]
+        return True
+
     def start(self) -> Any:
         """Refresh on every new state of the poller (in a served tab) and every ``period`` seconds (anywhere);
-        returns the periodic callback."""
+        returns the periodic callback. In a served tab the other tabs are filled one after another, ``FILL_GAP_MS``
+        apart, from ``FILL_GAP_MS`` after the page has loaded."""
         document = pn.state.curdoc
         if document is not None and document.session_context is not None:
             # the poller's thread may not touch the document: it schedules the refresh on the document's loop
             unsubscribe = self.poller.subscribe(lambda: document.add_next_tick_callback(self.refresh))
             pn.state.on_session_destroyed(lambda _context: unsubscribe())
+
+            def fill_next() -> None:
+                pending = [i for i, slot in enumerate(self.slots) if not slot.objects]
+                if pending and _connected(document):
+                    self.fill(pending[0])
+                    document.add_timeout_callback(fill_next, FILL_GAP_MS)
+
+            pn.state.onload(lambda: document.add_timeout_callback(fill_next, FILL_GAP_MS))
+        else:
+            for index in range(len(self.slots)):
+                self.fill(index)
         return pn.state.add_periodic_callback(self.refresh, period=int(self.period * 1000))
 
     def user_bar(self) -> pn.pane.HTML:
@@ -127,3 +199,10 @@ class Dashboard(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.user_bar(), self.problem, self.feedback, self.tabs, sizing_mode="stretch_width")
+
+
+def _connected(document: Any) -> bool:
+    """Whether a browser is still connected to the served ``document`` (a closed page's tabs are not filled: nobody
+    would see them, and Bokeh logs each message it cannot send)."""
+    session = getattr(document.session_context, "_session", None)  # Bokeh's ServerSession, once connected
+    return session is None or (not session.destroyed and session.connection_count > 0)

@@ -7,6 +7,10 @@ on 127.0.0.1 by default, and refuses any other address until a user exists who c
 Two of Panel's handlers are replaced by stricter ones (`_harden`): its autoload script refuses an anonymous request
 with a 403 (Panel's awaited a session it never got, logging a traceback per request: a log flood anyone could
 cause), and the reports folder answers a path the OS cannot name (``/reports/%00``) with a 404, not a 500.
+
+First paint after login is kept short (`_lighten`, `_warm_up`): pages load no BokehJS bundle the dashboard does not
+use (MathJax and WebGL: 2 of the 5.3 MB of JavaScript a page parsed), and the server builds one dashboard before it
+listens, so the first login does not pay for the first imports and first uses of Panel, Bokeh and HoloViews.
 """
 
 from __future__ import annotations
@@ -152,6 +156,7 @@ def serve(
         "cookie_secret": secret,
         "static_dirs": {"reports": str(reports)} if reports is not None else {},
     }
+    _warm_up(poller, store, auth)
     if not threaded:
         server = pn.serve(page, **options, verbose=False)
         _harden(server)
@@ -208,10 +213,40 @@ class _Reports(AuthenticatedStaticFileHandler):
 
 
 def _harden(server: Any) -> None:
-    """Put `_AutoloadJs` and `_Reports` in place of Panel's handlers in ``server``'s routes."""
+    """Put `_AutoloadJs` and `_Reports` in place of Panel's handlers in ``server``'s routes, and `_lighten` its
+    pages."""
     replaced = {AutoloadJsHandler: _AutoloadJs, AuthenticatedStaticFileHandler: _Reports}
     for rule in server._tornado.wildcard_router.rules:
         rule.target = replaced.get(rule.target, rule.target)
+    _lighten(server._tornado)
+
+
+#: BokehJS bundles no view of the dashboard needs: no text is LaTeX, no plot asks for WebGL.
+_UNUSED_BUNDLES = ("bokeh-mathjax", "bokeh-gl")
+
+
+def _lighten(application: Any) -> None:
+    """Have the pages of Bokeh's Tornado ``application`` load BokehJS without `_UNUSED_BUNDLES` (Panel adds MathJax
+    to any page that shows HTML, in case it holds LaTeX)."""
+    full = application.resources
+
+    def resources(absolute_url: str | bool | None = None) -> Any:
+        bundle = full(absolute_url)
+        bundle.components = [c for c in bundle.components if c not in _UNUSED_BUNDLES]
+        return bundle
+
+    application.resources = resources
+
+
+def _warm_up(poller: Poller, store: Store, auth: AuthService) -> None:
+    """Build one read-only dashboard and its page's models before serving, so that the first login does not wait
+    for the first imports and first uses of Panel, Bokeh and HoloViews (a second or more on a loaded machine)."""
+    pn.extension("tabulator")
+    poller.tick()
+    board = Dashboard(poller, Controls(store, auth, None))
+    for index in range(len(board.slots)):
+        board.fill(index)
+    pn.Column(board.user_bar(), board.problem, board.feedback, board.tabs).get_root()
 
 
 def _check_bind(host: str, store: Store) -> None:

@@ -43,9 +43,12 @@ def table(columns: list[str], css_class: str, *, page_size: int = 15) -> pn.widg
 
 
 def show(widget: pn.widgets.Tabulator, frame: pd.DataFrame) -> None:
-    """Put ``frame`` in ``widget`` (its columns, in order), times as UTC text and mappings as ``k=v`` text."""
+    """Put ``frame`` in ``widget`` (its columns, in order), times as UTC text and mappings as ``k=v`` text; an
+    unchanged table is left alone."""
     columns = [c for c in widget.value.columns if c in frame.columns] or list(frame.columns)
-    widget.value = display(frame[columns])
+    shown = display(frame[columns])
+    if not shown.equals(widget.value):  # an unchanged table is not sent to the browser again
+        widget.value = shown
 
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:

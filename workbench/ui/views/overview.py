@@ -22,7 +22,7 @@ class OverviewView(pn.viewable.Viewer):
         super().__init__()
         self.stats = pn.pane.HTML("", sizing_mode="stretch_width")
         self.health = pn.pane.HTML("<i>health not checked yet</i>", sizing_mode="stretch_width")
-        self.curve = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=320)
+        self.curve = pn.pane.Bokeh(None, sizing_mode="stretch_width", height=320)
         self.summary: AccountSummary | None = None
         self._marks_key: tuple[object, ...] | None = None
 
@@ -45,7 +45,7 @@ class OverviewView(pn.viewable.Viewer):
         return pn.Column(
             self.stats,
             pn.Row(
-                pn.Column("### Equity", self.curve, sizing_mode="stretch_width"),
+                pn.Column(pn.pane.Markdown("### Equity"), self.curve, sizing_mode="stretch_width"),
                 pn.Column(self.health, width=480),
                 sizing_mode="stretch_width",
             ),
@@ -88,8 +88,11 @@ def _health_html(report: HealthReport) -> str:
 
 
 def _curve(state: PollState) -> object:
-    """Each live run's equity over its marks (hvplot lines), or None before the first mark."""
-    import hvplot.pandas  # noqa: F401 - registers .hvplot
+    """Each live run's equity over its marks, one line per run with its legend entry and hover, or None before the
+    first mark (a Bokeh figure: drawn in a fraction of the time a HoloViews plot takes to render)."""
+    from bokeh.models import HoverTool
+    from bokeh.palettes import Category10_10
+    from bokeh.plotting import figure
 
     marks, runs = state.snapshot.marks, state.snapshot.runs
     if not len(marks):
@@ -98,4 +101,14 @@ def _curve(state: PollState) -> object:
     frame = marks.assign(
         run=marks["run_id"].map(labels), timestamp=pd.to_datetime(marks["timestamp"], utc=True).dt.tz_convert(None)
     )
-    return frame.hvplot.line(x="timestamp", y="equity", by="run", responsive=True, height=300, legend="top_left")
+    plot = figure(
+        x_axis_type="datetime", height=300, sizing_mode="stretch_width", tools="pan,wheel_zoom,box_zoom,reset,save"
+    )
+    for i, (run, lines) in enumerate(frame.groupby("run", sort=True)):
+        source = lines[["timestamp", "equity", "run"]].sort_values("timestamp")
+        plot.line("timestamp", "equity", source=source, legend_label=run, color=Category10_10[i % 10], line_width=2)
+    tips = [("run", "@run"), ("time", "@timestamp{%F %T}"), ("equity", "@equity{0,0.00}")]
+    plot.add_tools(HoverTool(tooltips=tips, formatters={"@timestamp": "datetime"}))
+    plot.legend.location = "top_left"
+    plot.xaxis.axis_label, plot.yaxis.axis_label = "timestamp", "equity"
+    return plot

@@ -47,6 +47,10 @@ class RunsView(pn.viewable.Viewer):
         """Show the saved runs of ``state``; look at the reports folder again every ``RESCAN_SECONDS``."""
         saved = state.snapshot.saved_runs
         show(self.runs, saved.reset_index() if len(saved) else pd.DataFrame(columns=RUN_COLUMNS))
+        self.rescan()
+
+    def rescan(self) -> None:
+        """Look at the reports folder again if ``RESCAN_SECONDS`` passed since the last look."""
         if time.monotonic() - self._scanned >= RESCAN_SECONDS:
             self._scanned = time.monotonic()
             self.reports.object = self._reports_html()
