@@ -77,3 +77,34 @@ def test_paper_steps_never_resume_an_alpaca_run(store: Store) -> None:
     assert step.run_id != alpaca
     with pytest.raises(ValueError, match=rf"run {alpaca} traded SPY via alpaca-paper, not SPY via sim"):
         paper_step("sma_cross", "SPY", params=params, run_id=alpaca, store=store, notify=False)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_a_resumed_run_keeps_its_drawdown_peak_and_its_days_orders(store: Store, fill: str) -> None:
+    """Stopped every 50 bars and resumed: the same orders and risk decisions as the backtest under account rules -
+    the drawdown is measured from the run's recorded peak, not from the restart, and a halt stays a halt."""
+    from workbench.clock import SimClock
+    from workbench.data.feeds import ReplayFeed
+    from workbench.trading.build import paper_venue
+
+    bars = wb.load("SPY", start="2019-01-01", end="2020-12-31")
+    rules = {"max_drawdown": 0.05, "daily_loss": 0.03}
+    strategy = SMA(fast=5, slow=20)
+    placed, decisions = [], []
+    for start in range(0, len(bars), 50):
+        venue = paper_venue(10_000.0, fees=0.001, clock=SimClock(datetime(2018, 12, 31, tzinfo=UTC)))
+        history = bars.iloc[:start] if start else None
+        live = LiveSession.open(
+            store, strategy, "SPY", venue.broker, clock=venue.clock, history=history, fees=0.001, fill=fill,
+            risk=rules, notify=False,
+        )  # fmt: skip
+        live.run(ReplayFeed({"SPY": bars.iloc[start : start + 50]}))
+        placed += [(o.side.value, o.qty, o.avg_fill_price, o.created_at) for o in live.session.om.orders.values()]
+        decisions += [(e.timestamp, e.decision, e.rule) for e in live.session.risk_manager.events]
+    bt = wb.backtest(strategy, bars, fees=0.001, fill=fill, risk=rules)
+    assert sorted(placed, key=lambda o: o[3]) == [
+        (o.side.value, o.qty, o.avg_fill_price, o.created_at) for o in bt.order_records
+    ]
+    expected = [(e.timestamp, e.decision, e.rule) for e in bt.risk_events if e.decision != "approve"]
+    assert [d for d in decisions if d[1] != "approve"] == expected
+    assert ("halt", "max_drawdown") in {d[1:] for d in expected}  # after a restart: from the recorded peak

@@ -57,22 +57,32 @@ def test_a_universe_session_under_risk_rules_places_the_backtests_orders_and_dec
     assert {rule for *_, decision, rule in decisions if decision != "approve"} >= {"stop_loss", "max_gross_exposure"}
 
 
-def test_a_live_universe_run_is_recorded_and_resumes_as_if_it_had_not_stopped(store: Store) -> None:
-    """Stopped after every 50 bar times and resumed from the store: the same orders as one uninterrupted run."""
+@pytest.mark.parametrize(
+    "rules", [None, {"max_drawdown": 0.12, "daily_loss": 0.03, "max_orders_per_day": 3}], ids=["none", "account"]
+)
+def test_a_live_universe_run_is_recorded_and_resumes_as_if_it_had_not_stopped(store: Store, rules) -> None:
+    """Stopped after every 50 bar times and resumed from the store: the same orders (and risk decisions) as one
+    uninterrupted run; the account's rules go on from the recorded drawdown peak, day start and day's orders."""
     times = BARS["SPY"].index
-    placed = []
+    placed, decisions = [], []
     for start in range(0, len(times), 50):
         part = {s: f.loc[times[start] : times[min(start + 49, len(times) - 1)]] for s, f in BARS.items()}
         history = {s: f.loc[: times[start - 1]] for s, f in BARS.items()} if start else None
         venue = paper_venue(CASH, fees=0.001, clock=SimClock(datetime(2018, 12, 31, tzinfo=UTC)))
         live = LiveSession.open(
-            store, MOMENTUM, list(BARS), venue.broker, clock=venue.clock, history=history, fees=0.001, notify=False
-        )
+            store, MOMENTUM, list(BARS), venue.broker, clock=venue.clock, history=history, fees=0.001, notify=False,
+            risk=rules,
+        )  # fmt: skip
         assert live.run_id == 1
         live.run(ReplayFeed(part))
         placed.extend(live.session.om.orders.values())
-    bt = wb.backtest(MOMENTUM, BARS, fees=0.001)
+        decisions += [(e.timestamp, e.symbol, e.decision, e.rule) for e in live.session.risk_manager.events]
+    bt = wb.backtest(MOMENTUM, BARS, fees=0.001, risk=rules)
     assert orders(sorted(placed, key=lambda o: o.created_at)) == orders(bt.order_records)
+    expected = [(e.timestamp, e.symbol, e.decision, e.rule) for e in bt.risk_events]
+    assert [d for d in decisions if d[2] != "approve"] == [d for d in expected if d[2] != "approve"]
+    if rules:
+        assert any(d[2] == "halt" for d in expected)  # the drawdown halt comes after a cut
     with store.unit_of_work(readonly=True) as uow:
         assert len(uow.orders.find(run_id=1)) == len(bt.order_records)
         held = {s: p.qty for s, p in uow.positions.current(1).items()}

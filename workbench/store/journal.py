@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from workbench.data.feeds import Bar
@@ -19,6 +19,8 @@ from workbench.orders.manager import PositionState
 from workbench.orders.model import Order, OrderEvent
 from workbench.risk.manager import RiskEvent
 from workbench.store.database import Store
+
+_RECENT = timedelta(days=7)  # the marks a restart reads to continue the day's rules (a day, with room for gaps)
 
 
 @dataclass
@@ -32,6 +34,9 @@ class TradingState:
     halted: bool = False
     halted_reason: str | None = None
     last_bar: datetime | None = None  # the time of the last bar the run marked (``record_mark``)
+    peak_equity: float | None = None  # the highest equity the run marked: its drawdown rule's peak
+    recent_marks: list[tuple[datetime, float]] = field(default_factory=list)  # (time, equity) of its last days
+    fill_times: list[tuple[datetime, str]] = field(default_factory=list)  # (time, order id) of every fill
     enabled_strategies: list[str] = field(default_factory=list)  # every strategy switched on, halted or not
 
 
@@ -131,5 +136,10 @@ class OrderJournal:
                 halted=bool(strategy is not None and strategy.halted),
                 halted_reason=None if strategy is None else strategy.halted_reason,
                 last_bar=None if mark is None else mark.timestamp,
+                peak_equity=uow.equity.peak(self.run_id),
+                recent_marks=[]
+                if mark is None
+                else [(row.timestamp, row.equity) for row in uow.equity.since(self.run_id, mark.timestamp - _RECENT)],
+                fill_times=[(fill.timestamp, fill.order_id) for fill in fills],
                 enabled_strategies=[row.name for row in uow.strategies.enabled(include_halted=True)],
             )

@@ -308,6 +308,19 @@ class EquityRepository(Repository):
         query = sa.select(EquitySnapshotRow).where(EquitySnapshotRow.run_id == run_id)
         return self._session.scalars(query.order_by(EquitySnapshotRow.timestamp.desc()).limit(1)).one_or_none()
 
+    def peak(self, run_id: int) -> float | None:
+        """The run's highest recorded equity (None before its first snapshot): where its drawdown is measured from."""
+        query = sa.select(sa.func.max(EquitySnapshotRow.equity)).where(EquitySnapshotRow.run_id == run_id)
+        peak = self._session.scalar(query)
+        return None if peak is None else float(peak)
+
+    def since(self, run_id: int, start: datetime) -> list[EquitySnapshotRow]:
+        """The run's snapshots from ``start`` on, in time order."""
+        query = sa.select(EquitySnapshotRow).where(
+            EquitySnapshotRow.run_id == run_id, EquitySnapshotRow.timestamp >= start
+        )
+        return list(self._session.scalars(query.order_by(EquitySnapshotRow.timestamp)))
+
     def series(self, run_id: int) -> list[EquitySnapshotRow]:
         """The run's snapshots in time order."""
         query = sa.select(EquitySnapshotRow).where(EquitySnapshotRow.run_id == run_id)

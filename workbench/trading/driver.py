@@ -14,17 +14,24 @@ import numpy as np
 
 from workbench.engine.inputs import Costs
 from workbench.engine.schedule import (
+    DAY,
+    DAY_START,
     EXTREME,
+    LAST_EQUITY,
     MARK,
+    ORDERS_TODAY,
+    PEAK,
     RISK,
     SIGNAL,
     book_order_nb,
     new_schedule_state,
     next_order_nb,
 )
+from workbench.engine.sessions import CLOSED
 from workbench.engine.simulate import N_TRADE_FIELDS, book_fill_nb, new_trade_state, trade_stats
 from workbench.orders.manager import OrderManager
 from workbench.risk.manager import RiskManager
+from workbench.trading.rule_resume import AccountRules
 from workbench.trading.venue import Venue
 
 
@@ -100,6 +107,13 @@ class TargetDriver:
                 self.t, self.phase = bar, (RISK if phase == SIGNAL else MARK)
             else:
                 self.t, self.phase = bar + 1, SIGNAL
+
+    def resume_rules(self, rules: AccountRules) -> None:
+        """Go on from a recorded run's account rule state: its drawdown peak, last equity and day (`rule_resume`)."""
+        self.schedule[PEAK], self.schedule[LAST_EQUITY] = rules.peak, rules.last_equity
+        if rules.day != CLOSED:
+            self.schedule[DAY], self.schedule[DAY_START] = rules.day, rules.day_start
+            self.schedule[ORDERS_TODAY] = rules.orders_today
 
     def adopt(self, bar: int, position: float, entry_price: float) -> None:
         """Take over a position opened before this driver (a resumed session): its trade, entered at

@@ -24,6 +24,7 @@ from workbench.strategies.base import Strategy
 from workbench.trading.build import journal_run
 from workbench.trading.exposure_weights import ExposureWeights
 from workbench.trading.panel_session import PanelSession
+from workbench.trading.rule_resume import resumed_rules
 
 if TYPE_CHECKING:
     from workbench.store.journal import OrderJournal, TradingState
@@ -115,7 +116,11 @@ class PortfolioSession(PanelSession):
             self.targets.resync(np.array([positions.get(s, (0.0,))[0] != 0.0 for s in self.symbols]))
         if state.halted:
             self.risk_manager.halted = True
+            self.driver.halt()
             self.paused = True
+        rules = resumed_rules(state, self.costs, list(self.symbols), journal.cash)
+        if rules is not None:
+            self.driver.resume_rules(rules)
         journal_run(journal, self.risk_manager, self.costs, self.rules, weights=self.weights)
 
     def _unpaused(self) -> None:

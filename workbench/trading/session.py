@@ -25,6 +25,7 @@ from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
 from workbench.trading.build import journal_run, paper_venue, resume, trading_core, venue_of
 from workbench.trading.driver import TargetDriver
+from workbench.trading.rule_resume import resumed_rules
 
 if TYPE_CHECKING:
     from workbench.store.journal import OrderJournal
@@ -102,6 +103,9 @@ class TradingSession:
         if state.halted:
             self.risk_manager.halted = True
             self.driver.schedule[HALTED] = 1.0
+        rules = resumed_rules(state, self.costs, [self.symbol], journal.cash)
+        if rules is not None:
+            self.driver.resume_rules(rules)
         journal_run(journal, self.risk_manager, self.costs, self.rules)  # for `workbench drift`
 
     def _sent_target(self, bar: int) -> None:

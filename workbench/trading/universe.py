@@ -32,7 +32,10 @@ from workbench.engine.portfolio import (
     write_trip_nb,
 )
 from workbench.engine.portfolio_rules import (
+    DAY,
+    DAY_START,
     HALTED,
+    LAST_EQUITY,
     ORDERS_TODAY,
     PEAK,
     days_on_nb,
@@ -66,6 +69,7 @@ from workbench.trading.build import backtest_account
 from workbench.trading.exposure_weights import ExposureWeights
 from workbench.trading.gc_pause import gc_paused
 from workbench.trading.moments import Moments
+from workbench.trading.rule_resume import AccountRules
 from workbench.trading.venue import Venue
 
 
@@ -124,11 +128,23 @@ class UniverseDriver:
                 open_trip_nb(self.trips, j, bar, qty, avg_price, 0.0)
                 opened_nb(self.rule_state, j, 0.0, qty, avg_price)
 
+    def resume_rules(self, rules: AccountRules) -> None:
+        """Go on from a recorded run's account rule state: its drawdown peak, last equity and day (`rule_resume`)."""
+        self.account[PEAK], self.account[LAST_EQUITY] = rules.peak, rules.last_equity
+        if rules.day != CLOSED:
+            self.account[DAY], self.account[DAY_START] = rules.day, rules.day_start
+            self.account[ORDERS_TODAY] = rules.orders_today
+
+    def halt(self) -> None:
+        """A recorded run resumed halted: no rule trades until a person lifts the halt (`lift_halt`)."""
+        self.account[HALTED] = 1.0
+
     def lift_halt(self) -> None:
         """A person restarted trading after a halt: the drawdown rule's halt is lifted, its peak measured again from
-        the next close."""
-        self.account[HALTED] = 0.0
-        self.account[PEAK] = np.nan
+        the next close (a pause that was not a halt keeps its peak)."""
+        if self.account[HALTED] != 0.0:
+            self.account[HALTED] = 0.0
+            self.account[PEAK] = np.nan
 
     def prime(self, t: int, moment: datetime, closes: np.ndarray, weights: np.ndarray) -> None:
         """Take the last warm-up row as traded: its closes are the last prices, and with next-open fills its weights

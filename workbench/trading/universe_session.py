@@ -18,6 +18,7 @@ from workbench.risk.manager import RiskRules
 from workbench.strategies.universe import UniverseStrategy, call_weights
 from workbench.trading.build import journal_run
 from workbench.trading.panel_session import PanelSession
+from workbench.trading.rule_resume import resumed_rules
 
 if TYPE_CHECKING:
     from workbench.store.journal import OrderJournal
@@ -84,7 +85,11 @@ class UniverseSession(PanelSession):
         self.driver.adopt({s: (p.qty, p.avg_price) for s, p in state.positions.items()}, len(self._times))
         if state.halted:
             self.risk_manager.halted = True
+            self.driver.halt()
             self.paused = True
+        rules = resumed_rules(state, self.costs, list(self.symbols), journal.cash)
+        if rules is not None:
+            self.driver.resume_rules(rules)
         journal_run(journal, self.risk_manager, self.costs, self.rules)
 
     def _row(self) -> np.ndarray:
