@@ -15,16 +15,19 @@ from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.weights_kernel import simulate_weights_nb
 
 _f8 = types.float64[:]
-# The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params).
-SIGNAL_SIG = _f8(_f8, _f8, _f8, _f8, _f8, _f8)
+_bars = types.float64[::1]
+# The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params). The bar
+# arrays are C-contiguous, as a call from Python passes them, so that the strategy's function is compiled (and
+# loaded from numba's cache) once for both.
+SIGNAL_SIG = _f8(_bars, _bars, _bars, _bars, _bars, _f8)
 
 _SWEEP_SIG = types.void(
     types.FunctionType(SIGNAL_SIG),
-    _f8,
-    _f8,
-    _f8,
-    _f8,
-    _f8,  # open, high, low, close, volume (all symbols concatenated)
+    _bars,
+    _bars,
+    _bars,
+    _bars,
+    _bars,  # open, high, low, close, volume (all symbols concatenated)
     types.int64[:],  # session id of every bar (sessions.session_ids), concatenated like the bars
     types.int64[:],  # offsets, length n_symbols + 1
     types.float64[:, :],  # params, one row per parameter set
@@ -45,7 +48,7 @@ _SWEEP_SIG = types.void(
 BAD_LENGTH, BAD_VALUE = 1, 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _exposure_error_nb(exposure, n):
     """0 when ``exposure`` has ``n`` values, each in [-1, 1] or NaN; else BAD_LENGTH or BAD_VALUE."""
     if exposure.shape[0] != n:
@@ -57,7 +60,7 @@ def _exposure_error_nb(exposure, n):
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _window_metrics_nb(
     open_,
     close,
