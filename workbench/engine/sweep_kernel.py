@@ -1,5 +1,6 @@
 """Parallel sweep kernels, signals (or weights) -> simulation -> metrics, fused. A work item is (symbol, parameter
-set) of a one-symbol strategy, or a parameter set of a universe strategy over the whole panel.
+set) of a one-symbol strategy, or a parameter set of a universe strategy over the whole panel. The kernels run
+their items in numba threads (``prange``), but for ``sweep_signals_nb``, whose caller runs slices of them in threads.
 
 Memory is O(bars x threads): each item computes its exposure (or weights) into a fresh array, reduces it to
 metrics in every requested window and drops it. Bars of all symbols of a one-symbol sweep are concatenated;
@@ -105,7 +106,7 @@ def _window_metrics_nb(
         )
 
 
-@njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
+@njit(_SWEEP_SIG, cache=True, nogil=True)
 def sweep_signals_nb(
     signal_fn,
     open_,
@@ -133,9 +134,11 @@ def sweep_signals_nb(
     """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``.
 
     An exposure array of the wrong length or with a value outside [-1, 1] (NaN allowed) flags the item in
-    ``errors_out`` instead of being simulated, so the caller can name the parameter set.
+    ``errors_out`` instead of being simulated, so the caller can name the parameter set. One thread: callers
+    run slices of the items in threads (``parallel_items``), as it holds no GIL; a numba ``prange`` here would
+    double the kernel's compile time on a cold cache.
     """
-    for k in prange(item_symbol.shape[0]):
+    for k in range(item_symbol.shape[0]):
         s = item_symbol[k]
         a = offsets[s]
         b = offsets[s + 1]
