@@ -166,15 +166,18 @@ def _run_numpy_chunk(cls, job, items, metrics, blocks, kernel) -> None:
 
 
 def parallel_items(run: Callable[[int, int], None], n: int) -> None:
-    """``run(a, b)`` over equal slices of ``range(n)``, one per numba thread (``numba.get_num_threads``, which
-    ``numba.set_num_threads`` and ``NUMBA_NUM_THREADS`` set), each in its own thread; ``run`` releases the GIL."""
+    """``run(a, b)`` over slices of ``range(n)`` in as many threads as numba's (``numba.get_num_threads``, which
+    ``numba.set_num_threads`` and ``NUMBA_NUM_THREADS`` set); ``run`` releases the GIL. Eight slices per thread,
+    taken in turn, so that a thread slowed by other work on the machine does not hold up the others."""
     threads = max(1, min(get_num_threads(), n))
-    bounds = [n * i // threads for i in range(threads + 1)]
     if threads == 1:
         run(0, n)
         return
-    with ThreadPoolExecutor(threads - 1) as pool:
-        others = [pool.submit(run, a, b) for a, b in pairwise(bounds[1:])]
-        run(bounds[0], bounds[1])
-        for done in others:
+    slices = min(n, _SLICES_PER_THREAD * threads)
+    bounds = [n * i // slices for i in range(slices + 1)]
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(run, a, b) for a, b in pairwise(bounds)]:
             done.result()
+
+
+_SLICES_PER_THREAD = 8
