@@ -19,6 +19,9 @@ from workbench.engine.metrics import N_METRICS
 from workbench.strategies.base import Strategy, call_signals
 from workbench.strategies.kernel import is_compiled, signal_kernel
 
+# Slices of a chunk's items per thread of a sweep, taken in turn (``parallel_items``).
+_SLICES_PER_THREAD = 8
+
 
 @dataclass
 class GridRun:
@@ -178,6 +181,3 @@ def parallel_items(run: Callable[[int, int], None], n: int) -> None:
     with ThreadPoolExecutor(threads) as pool:
         for done in [pool.submit(run, a, b) for a, b in pairwise(bounds)]:
             done.result()
-
-
-_SLICES_PER_THREAD = 8
