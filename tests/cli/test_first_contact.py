@@ -25,7 +25,7 @@ def test_a_cold_cache_is_announced_and_a_warm_one_is_not(monkeypatch, tmp_path, 
     assert compiling.cache_is_cold("sweep") and compiling.cache_is_cold("backtest")
     compiling.say_if_compiling("sweep")
     assert capsys.readouterr().err == (
-        "compiling numba kernels, once per install (~20 s on two cores; `workbench warmup` does it ahead)...\n"
+        "compiling numba kernels, once per install (~10 s on two cores; `workbench warmup` does it ahead)...\n"
     )
     source = compiling.Path(workbench.engine.__file__).parent / "sweep_kernel.py"
     folder = tmp_path / compiling_subpath(source)

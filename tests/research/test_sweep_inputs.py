@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -449,8 +450,13 @@ def test_keyboard_interrupt_returns_rows_done_so_far(monkeypatch, spy):
     # run_grid imports the kernel from engine.sweep_kernel when it runs, so patch it there
     monkeypatch.setattr(sweep_kernel, "sweep_signals_nb", interrupted)
     monkeypatch.setattr(runner, "_CELLS_PER_CHUNK", 2 * len(spy))  # two parameter sets per chunk
-    with pytest.warns(RuntimeWarning, match=r"sweep interrupted: 2 of 9 runs done"):
-        res = wb.sweep("sma_cross", spy, progress=False, **grid)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)  # one kernel call per chunk (more threads split a chunk between them)
+    try:
+        with pytest.warns(RuntimeWarning, match=r"sweep interrupted: 2 of 9 runs done"):
+            res = wb.sweep("sma_cross", spy, progress=False, **grid)
+    finally:
+        numba.set_num_threads(threads)
     assert calls == [2, 2]
     assert res.complete is False
     assert len(res.metrics) == 2
@@ -458,6 +464,20 @@ def test_keyboard_interrupt_returns_rows_done_so_far(monkeypatch, spy):
     assert res.blocks.shape[0] == 2
     assert "interrupted" in repr(res)
     assert full.complete is True
+
+
+def test_the_rows_are_the_same_on_any_number_of_threads(spy):
+    grid = {"fast": [5, 10, 20], "slow": [30, 60, 90], "fees": 0.001}
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one = wb.sweep("sma_cross", spy, progress=False, **grid)
+    finally:
+        numba.set_num_threads(threads)
+    pd.testing.assert_frame_equal(
+        wb.sweep("sma_cross", spy, progress=False, **grid).metrics, one.metrics, check_exact=True
+    )
+    np.testing.assert_array_equal(wb.sweep("sma_cross", spy, progress=False, **grid).blocks, one.blocks)
 
 
 class NumpyMomentum(wb.Strategy):

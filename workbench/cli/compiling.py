@@ -1,8 +1,9 @@
 """Say so when a command is about to compile numba kernels (the first run after an install or an engine change),
 and ``workbench warmup``, which compiles them ahead of time.
 
-Kernels are cached on disk per engine fingerprint (``workbench.engine``); a cold cache costs about 20 s on two cores
-once, a warm one loads in well under a second. Whether the cache is cold is read from the cache folder itself: the
+Kernels are cached on disk per engine fingerprint (``workbench.engine``); a cold cache costs a command about 10 s on
+two cores once (``workbench warmup``, every bundled strategy's kernels, about 20 s), a warm one loads in well under a
+second. Whether the cache is cold is read from the cache folder itself: the
 index file numba writes beside each compiled kernel.
 """
 
@@ -15,8 +16,9 @@ import typer
 
 #: The kernel each command compiles first and longest, as (engine module, function).
 KERNELS = {"sweep": ("sweep_kernel", "sweep_signals_nb"), "backtest": ("metrics", "equity_metrics_nb")}
-#: What a cold first run costs, measured on the two-core development machine (benchmarks/bench_first_contact.py).
-COLD_SECONDS = 20
+#: What a cold first run of a command, and ``workbench warmup``, cost on the two-core development machine under load
+#: (benchmarks/bench_first_contact.py).
+COLD_SECONDS, WARMUP_SECONDS = 10, 20
 
 
 def cache_is_cold(command: str = "sweep") -> bool:
@@ -52,7 +54,7 @@ def warmup_cmd() -> None:
 
     began = time.perf_counter()
     if cache_is_cold("sweep") or cache_is_cold("backtest"):
-        typer.echo(f"compiling numba kernels, once per install (~{COLD_SECONDS} s on two cores)...", err=True)
+        typer.echo(f"compiling numba kernels, once per install (~{WARMUP_SECONDS} s on two cores)...", err=True)
     # numba compiles one function at a time per process: the sweep's kernels and the backtest's in two processes
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(warm, ("sweep", "backtest")))

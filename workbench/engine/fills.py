@@ -14,7 +14,7 @@ _REL_TOL = 1e-9
 _ABS_TOL = 1e-12
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def is_close_nb(a, b):
     """``math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)`` for float64."""
     if a == b:
@@ -22,13 +22,13 @@ def is_close_nb(a, b):
     return abs(a - b) <= max(_REL_TOL * max(abs(a), abs(b)), _ABS_TOL)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def is_less_nb(a, b):
     """``a < b`` and not close to it."""
     return a < b and not is_close_nb(a, b)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fill_price_nb(price, size, slippage):
     """Execution price of an order of ``size`` units (> 0 buy, < 0 sell): buys pay up, sells receive less."""
     if size > 0:
@@ -40,7 +40,7 @@ def fill_price_nb(price, size, slippage):
 CASH_TOLERANCE = 1e-9
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def target_size_nb(cash, position, price, target, fees, fixed_fee, slippage):
     """Units to trade so that the position is ``target`` x equity after fees, at ``price`` before slippage.
 
@@ -89,13 +89,13 @@ def affordable_size_nb(cash, position, price, size, fees, fixed_fee, slippage):
     return max((cash - fixed_fee) / (fill * (1.0 + fees)), 0.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def fee_nb(size, fill_price, fees, fixed_fee):
     """Fee of an order's fill of ``size`` units at ``fill_price``: ``fees`` x traded value plus ``fixed_fee``."""
     return abs(size) * fill_price * fees + fixed_fee
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def cash_after_fill_nb(cash, size, fill_price, fee):
     """Cash after a fill of ``size`` units (> 0 bought, < 0 sold) at ``fill_price`` paying ``fee``."""
     traded = abs(size) * fill_price
@@ -103,7 +103,7 @@ def cash_after_fill_nb(cash, size, fill_price, fee):
     return snap_zero_nb(cash + delta, cash)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def snap_zero_nb(value, scale):
     """0.0 when ``value`` is rounding noise relative to ``scale``; keeps all-in buys from leaving dust cash."""
     if abs(value) <= max(_REL_TOL * abs(scale), _ABS_TOL):

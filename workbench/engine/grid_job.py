@@ -5,15 +5,22 @@ assembled output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
+from numba import get_num_threads
 
 from workbench.engine.inputs import Costs, Packed
 from workbench.engine.metrics import N_METRICS
 from workbench.strategies.base import Strategy, call_signals
 from workbench.strategies.kernel import is_compiled, signal_kernel
+
+# Slices of a chunk's items per thread of a sweep, taken in turn (``parallel_items``).
+_SLICES_PER_THREAD = 8
 
 
 @dataclass
@@ -81,26 +88,31 @@ class GridJob:
             _run_numpy_chunk(strategy, self, k, metrics, blocks, sweep_exposures_nb)
             return
         errors = np.zeros(len(k), dtype=np.int64)
-        sweep_signals_nb(
-            signal_kernel(strategy),
-            *packed.arrays,
-            packed.sessions,
-            packed.offsets,
-            self.params,
-            k % n_sym,
-            k // n_sym,
-            self.windows,
-            costs.cash,
-            costs.fees,
-            costs.fixed_fee,
-            costs.slippage,
-            costs.fill_close,
-            self.ppy,
-            costs.risk,
-            metrics,
-            blocks,
-            errors,
-        )
+        fn, symbols, combos = signal_kernel(strategy), k % n_sym, k // n_sym
+
+        def items(a: int, b: int) -> None:
+            sweep_signals_nb(
+                fn,
+                *packed.arrays,
+                packed.sessions,
+                packed.offsets,
+                self.params,
+                symbols[a:b],
+                combos[a:b],
+                self.windows,
+                costs.cash,
+                costs.fees,
+                costs.fixed_fee,
+                costs.slippage,
+                costs.fill_close,
+                self.ppy,
+                costs.risk,
+                metrics[a:b],
+                blocks[a:b],
+                errors[a:b],
+            )
+
+        parallel_items(items, len(k))
         _raise_on_bad_exposure(strategy, self.grid, packed, k, errors)
 
 
@@ -154,3 +166,18 @@ def _run_numpy_chunk(cls, job, items, metrics, blocks, kernel) -> None:
         )
         metrics[rows] = out
         blocks[rows] = blk
+
+
+def parallel_items(run: Callable[[int, int], None], n: int) -> None:
+    """``run(a, b)`` over slices of ``range(n)`` in as many threads as numba's (``numba.get_num_threads``, which
+    ``numba.set_num_threads`` and ``NUMBA_NUM_THREADS`` set); ``run`` releases the GIL. Eight slices per thread,
+    taken in turn, so that a thread slowed by other work on the machine does not hold up the others."""
+    threads = max(1, min(get_num_threads(), n))
+    if threads == 1:
+        run(0, n)
+        return
+    slices = min(n, _SLICES_PER_THREAD * threads)
+    bounds = [n * i // slices for i in range(slices + 1)]
+    with ThreadPoolExecutor(threads) as pool:
+        for done in [pool.submit(run, a, b) for a, b in pairwise(bounds)]:
+            done.result()

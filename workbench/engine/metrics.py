@@ -31,7 +31,7 @@ TRADES, WIN_RATE, PROFIT_FACTOR, EXPOSURE, END_VALUE = 7, 8, 9, 10, 11
 LOWER_IS_BETTER = frozenset({"volatility"})
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def mark_bar_nb(prev_equity, equity, ret_sum, ret_sq, down_sq, peak, max_dd):
     """Fold one bar's equity into the running return sums and drawdown; returns the updated values.
 
@@ -85,7 +85,7 @@ def equity_metrics_nb(equity, position, cash0, trades, wins, gross_win, gross_lo
     )
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def finalize_metrics_nb(
     out,
     n,

@@ -94,13 +94,13 @@ def risk_array(
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def order_allowed_nb(orders_today, target, risk):
     """False when ``max_orders_per_day`` is used up; an order to go flat (``target`` 0) is always allowed."""
     return target == 0.0 or not orders_today >= risk[MAX_ORDERS_PER_DAY]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def cap_order_size_nb(size, position, price, risk):
     """``size`` cut so the position stays within ``max_shares`` and the order within ``max_order_value``.
 
@@ -120,7 +120,7 @@ def cap_order_size_nb(size, position, price, risk):
     return size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def exposure_limit_nb(risk):
     """The tightest of ``max_exposure``, ``max_gross_exposure`` and ``max_net_exposure`` (NaN: no limit);
     for one symbol the three coincide."""
@@ -131,7 +131,7 @@ def exposure_limit_nb(risk):
     return limit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def clamp_exposure_nb(target, max_exposure):
     """``target`` limited to [-max_exposure, max_exposure] (the position-size rule's resize)."""
     if np.isnan(max_exposure):
@@ -139,7 +139,7 @@ def clamp_exposure_nb(target, max_exposure):
     return min(max(target, -max_exposure), max_exposure)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, day_start_equity, risk):
     """Which rule (``EXIT_*``) closes ``position`` at ``price``: the account's rules first (``max_drawdown``,
     then ``daily_loss``: they also stop trading, so they win a tie), then the position's (stop-loss,
@@ -166,7 +166,7 @@ def exit_reason_nb(position, entry_price, extreme, price, equity, peak_equity, d
     return NO_EXIT
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def exit_rules_active_nb(risk):
     """True when any rule that can close a position (``exit_reason_nb``) is switched on."""
     for slot in (STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, MAX_DRAWDOWN, DAILY_LOSS):  # noqa: SIM110 - numba loop
@@ -194,7 +194,7 @@ def day_id(moment: datetime) -> int:
     return moment.toordinal() - _EPOCH_ORDINAL
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def update_extreme_nb(position, extreme, price):
     """The best price since entry after ``price``: the highest for a long, the lowest for a short."""
     if position > 0:

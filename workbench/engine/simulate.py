@@ -78,7 +78,7 @@ N_TRADE_FIELDS = len(TRADE_FIELDS)
 _N_STATE = 9
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _close_trade_nb(state, bar, exit_price, pnl, record, trades_out):
     """Book the open trade as closed (or marked, when ``bar`` < 0) with ``pnl`` into the stats and records."""
     k = int(state[_T_COUNT])
@@ -101,7 +101,7 @@ def _close_trade_nb(state, bar, exit_price, pnl, record, trades_out):
     state[_T_COUNT] = k + 1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _open_trade_nb(state, bar, size, price, start_equity, fee):
     state[_T_START_EQUITY] = start_equity
     state[_T_ENTRY_BAR] = bar
@@ -110,7 +110,7 @@ def _open_trade_nb(state, bar, size, price, start_equity, fee):
     state[_T_FEES] = fee
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def book_fill_nb(state, bar, position, size, fill, fee, cash_before, record, trades_out):
     """Book a fill of ``size`` units at ``fill`` into the trade state: open, scale, close or reverse a trade.
 
@@ -134,7 +134,7 @@ def book_fill_nb(state, bar, position, size, fill, fee, cash_before, record, tra
         state[_T_SIZE] = new_position
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def close_open_trade_nb(state, position, last_close, equity, record, trades_out):
     """Mark a trade still open at the end to the last close (no exit fee), like vectorbt's open trades."""
     if position != 0.0:
@@ -162,7 +162,7 @@ def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
     return int(state[_T_COUNT]), state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _execute_nb(state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out):
     """Move ``position`` toward ``target`` exposure at ``price`` within the size caps; book the fill.
 
@@ -208,7 +208,7 @@ def _order_nb(
     return new_cash, new_position, entry_extreme_nb(position, new_position, extreme, state), orders_today + traded
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def entry_extreme_nb(before, after, extreme, state):
     """The trailing-stop reference after a fill: the entry price when a new trade opened, else unchanged."""
     if after != 0.0 and (before == 0.0 or (before > 0) != (after > 0)):
@@ -261,7 +261,7 @@ def run_nb(
     ret_sum = 0.0
     ret_sq = 0.0
     down_sq = 0.0
-    exposed = 0
+    exposed = np.int64(0)
     equity = cash0
     n_blocks = block_out.shape[0]
     block = 0
@@ -272,7 +272,7 @@ def run_nb(
     extreme = np.nan
     current_day = -1
     day_start = cash0
-    orders_today = 0
+    orders_today = np.int64(0)
     day_halted = False
     limit = exposure_limit_nb(risk)
     exits_on = exit_rules_active_nb(risk)  # without exit rules the per-bar risk step is skipped (hot loop)
@@ -281,7 +281,7 @@ def run_nb(
         if days_on and session[t] != CLOSED and session[t] != current_day:
             current_day = session[t]
             day_start = prev_equity
-            orders_today = 0
+            orders_today = np.int64(0)
             day_halted = False
         # An order of bar t fills at its close or the next open: the strategy and the rules act only when
         # that bar is in session.

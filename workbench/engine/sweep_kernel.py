@@ -1,5 +1,6 @@
 """Parallel sweep kernels, signals (or weights) -> simulation -> metrics, fused. A work item is (symbol, parameter
-set) of a one-symbol strategy, or a parameter set of a universe strategy over the whole panel.
+set) of a one-symbol strategy, or a parameter set of a universe strategy over the whole panel. The kernels run
+their items in numba threads (``prange``), but for ``sweep_signals_nb``, whose caller runs slices of them in threads.
 
 Memory is O(bars x threads): each item computes its exposure (or weights) into a fresh array, reduces it to
 metrics in every requested window and drops it. Bars of all symbols of a one-symbol sweep are concatenated;
@@ -16,16 +17,19 @@ from workbench.engine.simulate import N_TRADE_FIELDS, run_nb
 from workbench.engine.weights_kernel import simulate_weights_nb
 
 _f8 = types.float64[:]
-# The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params).
-SIGNAL_SIG = _f8(_f8, _f8, _f8, _f8, _f8, _f8)
+_bars = types.float64[::1]
+# The one signature a compiled signal function is adapted to: (open, high, low, close, volume, params). The bar
+# arrays are C-contiguous, as a call from Python passes them, so that the strategy's function is compiled (and
+# loaded from numba's cache) once for both.
+SIGNAL_SIG = _f8(_bars, _bars, _bars, _bars, _bars, _f8)
 
 _SWEEP_SIG = types.void(
     types.FunctionType(SIGNAL_SIG),
-    _f8,
-    _f8,
-    _f8,
-    _f8,
-    _f8,  # open, high, low, close, volume (all symbols concatenated)
+    _bars,
+    _bars,
+    _bars,
+    _bars,
+    _bars,  # open, high, low, close, volume (all symbols concatenated)
     types.int64[:],  # session id of every bar (sessions.session_ids), concatenated like the bars
     types.int64[:],  # offsets, length n_symbols + 1
     types.float64[:, :],  # params, one row per parameter set
@@ -46,7 +50,7 @@ _SWEEP_SIG = types.void(
 BAD_LENGTH, BAD_VALUE = 1, 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _exposure_error_nb(exposure, n):
     """0 when ``exposure`` has ``n`` values, each in [-1, 1] or NaN; else BAD_LENGTH or BAD_VALUE."""
     if exposure.shape[0] != n:
@@ -58,7 +62,7 @@ def _exposure_error_nb(exposure, n):
     return 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _window_metrics_nb(
     open_,
     close,
@@ -103,7 +107,7 @@ def _window_metrics_nb(
         )
 
 
-@njit(_SWEEP_SIG, cache=True, parallel=True, nogil=True)
+@njit(_SWEEP_SIG, cache=True, nogil=True)
 def sweep_signals_nb(
     signal_fn,
     open_,
@@ -131,9 +135,11 @@ def sweep_signals_nb(
     """Metrics of every (symbol, parameter set) item in every window, signals computed by ``signal_fn``.
 
     An exposure array of the wrong length or with a value outside [-1, 1] (NaN allowed) flags the item in
-    ``errors_out`` instead of being simulated, so the caller can name the parameter set.
+    ``errors_out`` instead of being simulated, so the caller can name the parameter set. One thread: callers
+    run slices of the items in threads (``parallel_items``), as it holds no GIL; a numba ``prange`` here would
+    double the kernel's compile time on a cold cache.
     """
-    for k in prange(item_symbol.shape[0]):
+    for k in range(item_symbol.shape[0]):
         s = item_symbol[k]
         a = offsets[s]
         b = offsets[s + 1]
