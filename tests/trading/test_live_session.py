@@ -49,6 +49,8 @@ def feed(trading: TradingApi, bars: pd.DataFrame | dict[str, pd.DataFrame], symb
 
 
 def alpaca(server: LoopbackServer) -> AlpacaBroker:
+    """The real client against the fake; its request budget is the fake's (no limit worth waiting for: the budget
+    is tested in tests/cli/test_live_cli.py), so a half year of three symbols replays in seconds."""
     return AlpacaBroker(
         server.api_key,
         server.secret_key,
@@ -56,6 +58,7 @@ def alpaca(server: LoopbackServer) -> AlpacaBroker:
         stream_url_override=server.ws_url("/stream"),
         settle_timeout=2.0,
         reconnect=(0.05, 0.2),
+        requests_per_minute=1_000_000,
     ).start()
 
 
