@@ -56,6 +56,8 @@ _LONGEST = (
     "tests/strategies/test_registry_cache.py",
     "tests/research/test_parity_vectorbt.py",
     "tests/engine/test_portfolio.py",
+    "tests/reports/test_reports.py",
+    "tests/trading/test_universe_session.py",
 )
 
 

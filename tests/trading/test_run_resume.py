@@ -87,7 +87,7 @@ def test_a_resumed_run_keeps_its_drawdown_peak_and_its_days_orders(store: Store,
     from workbench.data.feeds import ReplayFeed
     from workbench.trading.build import paper_venue
 
-    bars = wb.load("SPY", start="2019-01-01", end="2020-12-31")
+    bars = wb.load("SPY", start="2019-10-01", end="2020-09-30")
     rules = {"max_drawdown": 0.05, "daily_loss": 0.03}
     strategy = SMA(fast=5, slow=20)
     placed, decisions = [], []

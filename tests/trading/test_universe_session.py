@@ -61,12 +61,12 @@ def test_a_universe_session_under_risk_rules_places_the_backtests_orders_and_dec
     "rules", [None, {"max_drawdown": 0.12, "daily_loss": 0.03, "max_orders_per_day": 3}], ids=["none", "account"]
 )
 def test_a_live_universe_run_is_recorded_and_resumes_as_if_it_had_not_stopped(store: Store, rules) -> None:
-    """Stopped after every 50 bar times and resumed from the store: the same orders (and risk decisions) as one
+    """Stopped after every 75 bar times and resumed from the store: the same orders (and risk decisions) as one
     uninterrupted run; the account's rules go on from the recorded drawdown peak, day start and day's orders."""
     times = BARS["SPY"].index
     placed, decisions = [], []
-    for start in range(0, len(times), 50):
-        part = {s: f.loc[times[start] : times[min(start + 49, len(times) - 1)]] for s, f in BARS.items()}
+    for start in range(0, len(times), 75):
+        part = {s: f.loc[times[start] : times[min(start + 74, len(times) - 1)]] for s, f in BARS.items()}
         history = {s: f.loc[: times[start - 1]] for s, f in BARS.items()} if start else None
         venue = paper_venue(CASH, fees=0.001, clock=SimClock(datetime(2018, 12, 31, tzinfo=UTC)))
         live = LiveSession.open(
