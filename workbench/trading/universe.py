@@ -276,11 +276,12 @@ class UniverseDriver:
             if pending[j] != 0.0:  # the working order makes way for the one that replaces it
                 if not self.om.replace_working(symbol):
                     continue
-                size = float(positions[j] + pending[j]) + size - self.holdings()[1][j]
+                before = float(positions[j] + pending[j])
                 pending[j] = 0.0
+                cash, positions = self.holdings()
+                size = before + size - positions[j]
                 if is_close_nb(size, 0.0):
                     continue
-                cash, positions = self.holdings()
             if self.rules_on and weight != 0.0:
                 size = self.risk_manager.cap_size(moment, symbol, size, float(positions[j]), float(prices[j]))
                 if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
