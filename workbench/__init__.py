@@ -35,8 +35,7 @@ _EXPORTS = {
     "strategy": "workbench.strategies.registry",
     "sweep": "workbench.research.sweep",
     "backtest": "workbench.trading.backtest",
-    "BacktestResult": "workbench.trading.backtest",
-    "PortfolioResult": "workbench.trading.portfolio",
+    "BacktestResult": "workbench.trading.result",
     "SweepResult": "workbench.research.result",
     "walk_forward": "workbench.research.walk_forward",
     "WalkForwardResult": "workbench.research.walk_forward",
@@ -64,7 +63,6 @@ __all__ = [
     "DataValidationError",
     "LookaheadError",
     "Param",
-    "PortfolioResult",
     "Settings",
     "Strategy",
     "SweepResult",
@@ -102,8 +100,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from workbench.strategies.params import Param
     from workbench.strategies.registry import strategy
     from workbench.strategies.universe import UniverseStrategy
-    from workbench.trading.backtest import BacktestResult, backtest
-    from workbench.trading.portfolio import PortfolioResult
+    from workbench.trading.backtest import backtest
+    from workbench.trading.result import BacktestResult
     from workbench.trading.session import TradingSession
 
 

@@ -34,7 +34,7 @@ def test_a_backtest_and_an_account_show_what_ran_their_costs_and_key_metrics(bar
     assert table["sharpe"] == f"{bt.metrics['sharpe']:.3f}" and table["trades"] == f"{bt.metrics['trades']:.0f}"
     account = wb.backtest("sma_cross", wb.load(["SPY", "QQQ"], **BARS), fees=0.0)
     page = account._repr_html_()
-    assert "<i>PortfolioResult</i>" in page and "on SPY, QQQ" in page and "fees 0.00% of traded value" in page
+    assert "<i>BacktestResult</i>" in page and "on SPY, QQQ" in page and "fees 0.00% of traded value" in page
 
 
 def test_a_sweep_shows_its_best_rows_in_percent_and_a_walk_forward_its_windows(bars) -> None:

@@ -1,4 +1,5 @@
-"""Multi-symbol backtests: one account, target weights, the single-symbol arithmetic; without costs, vectorbt's
+"""Backtests on the N-symbol core: on one symbol it is the one-symbol kernel (``engine.simulate.run_nb``, its own
+loop) under every rule and cost; on several, one account at target weights; without costs, vectorbt's
 ``from_orders`` of the weights the exposures make (``trading.exposure_weights``)."""
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ import pytest
 
 import workbench as wb
 from workbench.engine.inputs import check_costs
+from workbench.engine.single import simulate
 from workbench.risk.manager import RiskRules
 from workbench.strategies.universe import Panel
 from workbench.trading.exposure_weights import ExposureWeights
-from workbench.trading.portfolio import PortfolioResult, run_portfolio
+from workbench.trading.result import BacktestResult
+from workbench.trading.universe import run_exposures
 
 
 @pytest.fixture(scope="module")
@@ -19,24 +22,53 @@ def bars():
     return wb.load(["SPY", "QQQ", "META"], start="2010-01-01")
 
 
+def _core(strategy, bars, fill: str, rules: dict | None = None, fees=0.001, slippage=0.0, fixed_fee=0.0, ppy=252.0):
+    """The N-symbol core's event-driven backtest of a one-symbol strategy on one symbol at weight 1 (``wb.backtest``
+    of one symbol runs the one-symbol driver)."""
+    costs = check_costs(10_000.0, fees, slippage, fill, rules, fixed_fee)
+    frames = {"SPY": bars}
+    pieces = run_exposures(strategy, frames, {"SPY": 1.0}, costs, ppy, RiskRules.from_mapping(rules))
+    return BacktestResult(strategy=strategy, frames=frames, settings={"costs": {"cash": 10_000.0}}, **pieces)
+
+
+def _assert_is_the_kernel(bt: BacktestResult, run) -> None:
+    """A one-symbol backtest on the core equals the one-symbol kernel's run: equity, position, trades, metrics."""
+    np.testing.assert_allclose(bt.equity.to_numpy(), run.equity.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(bt.position.to_numpy(), run.position.to_numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bt.metrics.to_numpy(), run.metrics.to_numpy(), rtol=1e-9, atol=1e-12, equal_nan=True)
+    columns = ["entry_bar", "exit_bar", "direction", "size", "entry_price", "exit_price", "fees", "pnl", "return"]
+    np.testing.assert_allclose(bt.trades[columns].to_numpy(float), run.trades[columns].to_numpy(float), rtol=1e-9)
+
+
 @pytest.mark.parametrize("fill", ["close", "next_open"])
-def test_one_symbol_at_full_weight_equals_the_single_backtest(fill: str) -> None:
+@pytest.mark.parametrize("fixed_fee", [0.0, 1.0])
+def test_one_symbol_on_the_core_equals_the_one_symbol_kernel(fill: str, fixed_fee: float) -> None:
+    """Long and short (zscore_reversion), costs, and the backtest of one symbol (its own driver) alike."""
     spy = wb.load("SPY", start="2010-01-01")
     strategy = wb.strategy("zscore_reversion")()
-    single = wb.backtest(strategy, spy, fees=0.001, slippage=0.0005, fill=fill)
-    costs = check_costs(10_000.0, 0.001, 0.0005, fill)
-    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0)
-    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
-    np.testing.assert_allclose(portfolio.metrics["total_return"], single.metrics["total_return"], rtol=1e-12)
-    assert int(portfolio.metrics["trades"]) == int(single.metrics["trades"])
+    costs = check_costs(10_000.0, 0.001, 0.0005, fill, None, fixed_fee)
+    run = simulate(strategy, spy, costs, 252)
+    _assert_is_the_kernel(_core(strategy, spy, fill, None, 0.001, 0.0005, fixed_fee), run)
+    bt = wb.backtest(strategy, spy, fees=0.001, slippage=0.0005, fill=fill, fixed_fee=fixed_fee)
+    assert isinstance(bt, BacktestResult) and bt.symbols == ["SPY"] and bt.weights is None
+    _assert_is_the_kernel(bt, run)
+    assert bt["spy"].trades.equals(bt.trades) and (bt["SPY"].position == bt.position).all()
+
+
+def test_a_short_the_cash_cannot_cover_is_covered_whole_as_the_one_symbol_kernel_covers_it() -> None:
+    """A short that lost more than the account (equity below zero, AAPL 2005): the core covers it in full, as the
+    one-symbol kernel (and a broker) does, instead of cutting the buy to the cash."""
+    aapl = wb.load("AAPL", end="2006-12-31")
+    strategy = wb.strategy("zscore_reversion")(window=70, entry_z=2.5, exit_z=0.25)
+    run = simulate(strategy, aapl, check_costs(10_000.0, 0.001, 0.0002, "close"), 252)
+    assert run.equity.min() < 0.0
+    _assert_is_the_kernel(_core(strategy, aapl, "close", None, 0.001, 0.0002), run)
 
 
 @pytest.mark.parametrize("fill", ["close", "next_open"])
 def test_portfolio_accounting(bars, fill: str) -> None:
     res = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.001, fill=fill)
-    assert isinstance(res, PortfolioResult) and res.weights == pytest.approx(
-        {"SPY": 1 / 3, "QQQ": 1 / 3, "META": 1 / 3}
-    )
+    assert isinstance(res, BacktestResult) and res.weights == pytest.approx({"SPY": 1 / 3, "QQQ": 1 / 3, "META": 1 / 3})
     closes = bars.close.reindex(res.equity.index).ffill().fillna(0.0)
     cash = res.equity - (res.positions * closes).sum(axis=1)
     assert (cash > -1e-6).all(), "long-only weights summing to 1 never borrow"
@@ -116,19 +148,16 @@ RULE_SETS = [
 
 @pytest.mark.parametrize("fill", ["close", "next_open"])
 @pytest.mark.parametrize("rules", RULE_SETS, ids=lambda r: "+".join(r))
-def test_portfolio_rules_equal_the_single_backtest_on_one_symbol(fill: str, rules: dict) -> None:
-    """The portfolio loop applies every rule as the single-symbol path (itself equal to the sweep) does."""
+def test_every_rule_on_one_symbol_equals_the_one_symbol_kernel(fill: str, rules: dict) -> None:
+    """The core applies every rule on one symbol as the one-symbol kernel (its own loop) does, and says so in risk
+    events: each order approved or cut, each exit, halt, resize or denial."""
     spy = wb.load("SPY", start="2008-01-01")
     strategy = wb.strategy("sma_cross")(fast=5, slow=20)
-    single = wb.backtest(strategy, spy, fees=0.001, fill=fill, risk=rules)
-    costs = check_costs(10_000.0, 0.001, 0.0, fill, rules)
-    portfolio = run_portfolio(strategy, {"SPY": spy}, costs, {"SPY": 1.0}, 252.0, RiskRules(**rules))
-    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
-    np.testing.assert_allclose(portfolio.fills[["qty", "price"]], single.fills[["qty", "price"]], rtol=1e-12)
-    assert [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"] == [
-        (e.decision, e.rule) for e in single.risk_events if e.decision != "approve"
-    ]
-    assert any(e.decision in {"exit", "halt", "resize", "deny"} for e in single.risk_events)
+    bt = _core(strategy, spy, fill, rules)
+    _assert_is_the_kernel(bt, simulate(strategy, spy, check_costs(10_000.0, 0.001, 0.0, fill, rules), 252))
+    assert any(e.decision in {"exit", "halt", "resize", "deny"} for e in bt.risk_events)
+    sized = [e for e in bt.risk_events if e.rule in {"", "max_shares", "max_order_value"}]  # approved or cut
+    assert len(sized) == int((bt.orders["side"] == "buy").sum()), "each buy (long only: every order not an exit)"
 
 
 @pytest.mark.parametrize("fill", ["close", "next_open"])
@@ -161,18 +190,15 @@ def test_single_symbol_gross_limit_is_the_exposure_limit() -> None:
 
 
 @pytest.mark.parametrize("fill", ["close", "next_open"])
-def test_portfolio_session_and_daily_rules_equal_the_single_backtest_on_minute_bars(fill: str) -> None:
+def test_session_and_daily_rules_on_minute_bars_equal_the_one_symbol_kernel(fill: str) -> None:
     bars = wb.load("SPY_1min", end="2011-02-01")
     rules = {"trading_hours": "09:30-16:00", "daily_loss": 0.003, "stop_loss": 0.001, "max_orders_per_day": 8}
     strategy = wb.strategy("sma_cross")(fast=5, slow=30)
-    single = wb.backtest(strategy, {"SPY": bars}["SPY"], fees=0.0002, fill=fill, risk=rules)
-    costs = check_costs(10_000.0, 0.0002, 0.0, fill, rules)
-    portfolio = run_portfolio(strategy, {"SPY": bars}, costs, {"SPY": 1.0}, 98_000.0, RiskRules(**rules))
-    np.testing.assert_allclose(portfolio.equity.to_numpy(), single.equity.to_numpy(), rtol=1e-12)
-    assert len(portfolio.fills) == len(single.fills) > 20
-    decisions = [(e.decision, e.rule) for e in portfolio.risk_events if e.decision != "approve"]
-    assert decisions == [(e.decision, e.rule) for e in single.risk_events if e.decision != "approve"]
-    assert {rule for _, rule in decisions} >= {"daily_loss", "stop_loss", "max_orders_per_day"}
+    bt = _core(strategy, bars, fill, rules, fees=0.0002, ppy=98_000.0)
+    _assert_is_the_kernel(bt, simulate(strategy, bars, check_costs(10_000.0, 0.0002, 0.0, fill, rules), 98_000.0))
+    assert len(bt.fills) > 20
+    decisions = {e.rule for e in bt.risk_events if e.decision != "approve"}
+    assert decisions >= {"daily_loss", "stop_loss", "max_orders_per_day"}
 
 
 @pytest.mark.parametrize("costs", [{}, {"fees": 0.001, "slippage": 0.0005, "fixed_fee": 1.0}])
@@ -230,7 +256,8 @@ def test_the_event_driven_portfolio_equals_the_weights_kernel_on_gappy_minute_ba
     frames = {"SPY": spy, "ALT": other.iloc[::2]}
     strategy = wb.strategy("sma_cross")(fast=5, slow=30)
     costs = check_costs(10_000.0, 0.0002, 0.0, fill, rules)
-    res = run_portfolio(strategy, frames, costs, {"SPY": 0.5, "ALT": 0.5}, 98_000.0, RiskRules(**rules))
+    weights = {"SPY": 0.5, "ALT": 0.5}
+    res = wb.backtest(strategy, frames, weights=weights, fees=0.0002, fill=fill, risk=rules, periods_per_year=98_000.0)
 
     panel = Panel.of(frames)
     days = costs.account_sessions(panel.index, panel.symbols)[0]

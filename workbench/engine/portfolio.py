@@ -88,15 +88,17 @@ def order_sequence_nb(weights, positions, val_prices, value, seq, keys):
 
 
 @njit(cache=True, nogil=True)
-def fill_order_nb(cash, position, size, price, fees, fixed_fee, slippage):
+def fill_order_nb(cash, position, size, price, fees, fixed_fee, slippage, covers_pass):
     """Fill an order of ``size`` units (> 0 buy, < 0 sell) at ``price`` before slippage against ``cash``: a buy is
-    cut to what the cash covers, fees included. Returns (units filled, fill price, fee, cash after, position
-    after); nothing filled (0 units) when the order is below ``MIN_ORDER_SIZE`` or cash cannot pay its fees."""
+    cut to what the cash covers, fees included, except with ``covers_pass`` a buy from a short position (the
+    one-symbol kernel's rule: a broker lets a short be covered, `engine.fills.affordable_size_nb`). Returns (units
+    filled, fill price, fee, cash after, position after); nothing filled (0 units) when the order is below
+    ``MIN_ORDER_SIZE`` or cash cannot pay its fees."""
     if size > 0.0:
         fill = price * (1.0 + slippage)
         cost = size * fill
         fee = cost * fees + fixed_fee
-        if not (is_close_nb(cost + fee, cash) or cost + fee < cash):
+        if not (is_close_nb(cost + fee, cash) or cost + fee < cash or (covers_pass and position < 0.0)):
             budget = (cash - fixed_fee) / (1.0 + fees)
             if budget <= 0.0:
                 return 0.0, fill, 0.0, cash, position
@@ -176,6 +178,17 @@ def write_trip_nb(trip, j, exit_bar, pnl, row):
     row[6] = trip[_EXIT_VALUE] / exited if exited > 0.0 else np.nan
     row[7] = trip[_FEES]
     row[8] = pnl
+
+
+@njit(cache=True, nogil=True)
+def write_open_trip_nb(trip, j, open_size, mark, row):
+    """Record symbol ``j``'s round trip still open at the end (``exit_bar`` -1): ``open_size`` units marked at
+    ``mark`` (no exit fee), so its exit price blends the exits made with the mark, as vectorbt marks open trades.
+    Returns its P&L."""
+    pnl = trip_pnl_nb(trip, open_size, mark)
+    write_trip_nb(trip, j, -1, pnl, row)
+    row[6] = (trip[_EXIT_VALUE] + open_size * mark) / (trip[_EXITED] + open_size)
+    return pnl
 
 
 @njit(cache=True, nogil=True)
@@ -259,7 +272,7 @@ def rebalance_nb(
             ):
                 continue
         filled, fill, fee, cash, positions[j] = fill_order_nb(
-            cash, position, size, prices[j], fees, fixed_fee, slippage
+            cash, position, size, prices[j], fees, fixed_fee, slippage, sizing == AFTER_FEES
         )
         if filled == 0.0:
             continue

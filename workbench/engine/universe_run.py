@@ -80,7 +80,7 @@ def simulate_weights(
         cash=pd.Series(cash, index=index, name="cash"),
         positions=pd.DataFrame(positions, index=index, columns=panel.symbols),
         fills=_fills(fills[:n_fills], panel, start),
-        trades=_trades(trips[:n_trips], panel, start),
+        trades=trip_table(trips[:n_trips], panel, start),
         metrics=pd.Series(metrics, index=list(METRIC_NAMES), name=name),
     )
 
@@ -95,9 +95,11 @@ def _fills(records: np.ndarray, panel: Panel, start: int) -> pd.DataFrame:
     return table
 
 
-def _trades(records: np.ndarray, panel: Panel, start: int) -> pd.DataFrame:
-    """Recorded round trips (``TRIP_FIELDS``) as a table with times and symbol names (exit NaT while open)."""
-    table = pd.DataFrame(records, columns=list(TRIP_FIELDS))
+def trip_table(records: np.ndarray, panel: Panel, start: int = 0) -> pd.DataFrame:
+    """Recorded round trips (``TRIP_FIELDS``, bars from ``start``) as a table with times and symbol names (exit NaT
+    while open) and each one's ``return`` on what its entries cost."""
+    table = pd.DataFrame(records.reshape(-1, len(TRIP_FIELDS)), columns=list(TRIP_FIELDS))
+    table["return"] = table["pnl"] / (table["size"] * table["entry_price"])
     for column in ("entry_bar", "exit_bar"):
         table[column] = table[column].astype(np.int64)
     table["symbol"] = [panel.symbols[int(j)] for j in table["symbol"]]

@@ -22,7 +22,7 @@ from workbench.engine.portfolio import (
     OVER_LEVERAGE,
     rebalance_nb,
     trip_pnl_nb,
-    write_trip_nb,
+    write_open_trip_nb,
 )
 from workbench.engine.portfolio_rules import (
     days_on_nb,
@@ -265,9 +265,11 @@ def simulate_weights_nb(
         block_out[block, 1] += block_sq
     for j in range(m):  # round trips still open: marked at the last close, no exit fee
         if positions[j] != 0.0:
-            pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_closes[end - 1, j])
             if record:
-                write_trip_nb(trips[j], j, -1, pnl, trips_out[int(stats[0])])
+                row = trips_out[int(stats[0])]
+                pnl = write_open_trip_nb(trips[j], j, abs(positions[j]), last_closes[end - 1, j], row)
+            else:
+                pnl = trip_pnl_nb(trips[j], abs(positions[j]), last_closes[end - 1, j])
             stats[0] += 1.0
             if pnl > 0.0:
                 stats[1] += 1.0

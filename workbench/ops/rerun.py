@@ -11,7 +11,7 @@ from workbench.provenance.spec import NotReproducible, RunSpec, bars_hash, strat
 
 
 def rerun(spec: RunSpec | Mapping[str, Any], *, check_code: bool = True, progress: bool = False) -> Any:
-    """The result of running ``spec`` again: a ``BacktestResult``/``PortfolioResult`` or a ``SweepResult``.
+    """The result of running ``spec`` again: a ``BacktestResult`` or a ``SweepResult``.
 
     The bars are reloaded as ``wb.load`` made them and must hash as recorded; the strategy's source must hash
     as recorded unless ``check_code=False``. Raises ``NotReproducible`` saying which of them changed.

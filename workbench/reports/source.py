@@ -21,7 +21,7 @@ HOLD_COSTS = ("cash", "fees", "slippage", "fill", "fixed_fee", "periods_per_year
 
 @dataclass
 class ReportRun:
-    """The results one report shows: ``bt`` (a BacktestResult or PortfolioResult), ``hold`` (buy-and-hold),
+    """The results one report shows: ``bt`` (a BacktestResult), ``hold`` (buy-and-hold),
     ``sweep`` and ``walk_forward`` (or None), and ``costs``, the cost model both runs used."""
 
     bt: Any
@@ -35,13 +35,12 @@ class ReportRun:
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
         """The bars the backtest ran on, by symbol."""
-        bt = self.bt
-        return {bt.symbol: bt.bars} if hasattr(bt, "symbol") else dict(bt.frames)
+        return dict(self.bt.frames)
 
 
 def bars_of(result: Any) -> pd.DataFrame | Bars:
     """A result's bars as ``wb.backtest`` takes them: one DataFrame, or ``Bars`` of several symbols."""
-    if hasattr(result, "symbol"):
+    if len(result.frames) == 1:
         return result.bars
     return Bars(dict(result.frames))
 
@@ -51,7 +50,7 @@ def hold_of(result: Any) -> Any:
     from workbench.reports.benchmark import buy_and_hold
 
     costs = result.settings.get("costs", {})
-    weights = result.settings.get("weights") if not hasattr(result, "symbol") else None
+    weights = result.settings.get("weights")
     return buy_and_hold(bars_of(result), weights=weights, **{k: costs[k] for k in HOLD_COSTS if k in costs})
 
 

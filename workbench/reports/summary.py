@@ -16,7 +16,7 @@ _STYLE = "<style>.wb-summary td, .wb-summary th {text-align: right; padding: 1px
 
 def backtest_html(result: Any) -> str:
     """A backtest (one symbol or an account of several): strategy, bars, costs, key metrics, trades."""
-    symbols = [result.symbol] if hasattr(result, "symbol") else list(result.frames)
+    symbols = list(result.frames)
     index = result.equity.index
     daily = display.is_daily(index)
     trades = result.trades

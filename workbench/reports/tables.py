@@ -12,15 +12,12 @@ import pandas as pd
 from workbench.provenance.spec import RunSpec
 from workbench.reports import display
 from workbench.reports.tearsheet import bar_returns, worst_drawdowns
-from workbench.trading.backtest import BacktestResult
-from workbench.trading.portfolio import PortfolioResult
-
-Result = BacktestResult | PortfolioResult
+from workbench.trading.result import BacktestResult
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def metrics_table(result: Result, benchmark: Result) -> pd.DataFrame:
+def metrics_table(result: BacktestResult, benchmark: BacktestResult) -> pd.DataFrame:
     """The strategy's metrics beside buy-and-hold's, one row per metric (``engine.metrics.METRIC_NAMES``).
 
     Examples
@@ -44,9 +41,9 @@ def format_metrics(table: pd.DataFrame) -> pd.DataFrame:
     return table.apply(lambda row: row.map(lambda v: format_metric(str(row.name), v)), axis=1)
 
 
-def frames(result: Result) -> dict[str, pd.DataFrame]:
+def frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
     """The bars a result ran on, by symbol."""
-    return {result.symbol: result.bars} if isinstance(result, BacktestResult) else dict(result.frames)
+    return dict(result.frames)
 
 
 def drawdown(equity: pd.Series) -> pd.Series:
@@ -70,25 +67,20 @@ def monthly_returns(equity: pd.Series, cash: float) -> pd.DataFrame:
     return grid
 
 
-def exposure(result: Result) -> pd.DataFrame:
+def exposure(result: BacktestResult) -> pd.DataFrame:
     """Each symbol's position value as a fraction of equity per bar, plus ``gross`` for several symbols."""
-    if isinstance(result, BacktestResult):
-        value = (result.position * result.bars["close"]).to_frame(result.symbol)
-    else:
-        closes = pd.DataFrame({s: f["close"] for s, f in result.frames.items()}).reindex(result.equity.index)
-        value = result.positions * closes.ffill()
-    table = value.fillna(0.0).div(result.equity, axis=0)
+    table = (result.positions * result.closes).fillna(0.0).div(result.equity, axis=0)
     if table.shape[1] > 1:
         table["gross"] = table.abs().sum(axis=1)
     return table
 
 
-def trade_list(result: Result) -> pd.DataFrame:
+def trade_list(result: BacktestResult) -> pd.DataFrame:
     """Round trips with their P&L, without the bar numbers (times say when)."""
     return result.trades.drop(columns=["entry_bar", "exit_bar"], errors="ignore")
 
 
-def risk_events(result: Result, daily: bool = False) -> pd.DataFrame:
+def risk_events(result: BacktestResult, daily: bool = False) -> pd.DataFrame:
     """The risk decisions other than ``approve`` (resizes, denials, exits, halts) with their numbers."""
     rows = [
         {
@@ -104,14 +96,14 @@ def risk_events(result: Result, daily: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["timestamp", "symbol", "decision", "rule", "details"])
 
 
-def risk_counts(result: Result) -> pd.DataFrame:
+def risk_counts(result: BacktestResult) -> pd.DataFrame:
     """How many risk decisions of each kind (approvals included) the run made, by rule."""
     rows = [(e.decision, e.rule or "-") for e in result.risk_events]
     table = pd.DataFrame(rows, columns=["decision", "rule"])
     return table.groupby(["decision", "rule"]).size().rename("count").reset_index()
 
 
-def alerts(result: Result, daily: bool = False) -> pd.DataFrame:
+def alerts(result: BacktestResult, daily: bool = False) -> pd.DataFrame:
     """The RiskMonitor's alerts: measure, level, value and limit when a measure changed level."""
     rows = [
         {
@@ -162,7 +154,7 @@ def provenance(
     return pd.DataFrame({"field": list(rows), "value": list(rows.values())})
 
 
-def cost_model(result: Result, costs: dict[str, Any], risk: dict[str, Any]) -> str:
+def cost_model(result: BacktestResult, costs: dict[str, Any], risk: dict[str, Any]) -> str:
     """The report's header sentence: dates, bars, cash, the cost model and the risk rules."""
     index = result.equity.index
     daily = display.is_daily(index)
@@ -173,7 +165,7 @@ def cost_model(result: Result, costs: dict[str, Any], risk: dict[str, Any]) -> s
     )
 
 
-def periods_per_year(result: Result, costs: dict[str, Any]) -> float:
+def periods_per_year(result: BacktestResult, costs: dict[str, Any]) -> float:
     """Bars per year that annualize the report's rolling numbers: the run's setting, else inferred as the
     metrics do."""
     from workbench.engine.inputs import periods_per_year as inferred

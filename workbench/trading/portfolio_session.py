@@ -1,5 +1,5 @@
 """``PortfolioSession``: a one-symbol strategy trading several symbols in one account as bars arrive, allocating as
-the multi-symbol backtest does (``wb.backtest`` on several symbols, `trading.portfolio`).
+the multi-symbol backtest does (``wb.backtest`` on several symbols, `trading.universe.run_exposures`).
 
 Each symbol is traded to ``weight x its exposure`` (from its own bars) of the whole account, rebalanced when a target
 moves, sells before buys: the exposures become a universe's weights (`trading.exposure_weights`) traded by the

@@ -21,15 +21,13 @@ from workbench.engine.portfolio import (
     N_TRIP_FIELDS,
     N_TRIP_STATE,
     TARGET_PERCENT,
-    TRIP_FIELDS,
     account_value_nb,
     book_trip_nb,
     fill_order_nb,
     open_trip_nb,
     order_units_nb,
     plan_nb,
-    trip_pnl_nb,
-    write_trip_nb,
+    write_open_trip_nb,
 )
 from workbench.engine.portfolio_rules import (
     DAY,
@@ -58,6 +56,7 @@ from workbench.engine.risk_rules import (
     order_allowed_nb,
 )
 from workbench.engine.sessions import CLOSED
+from workbench.engine.universe_run import trip_table
 from workbench.engine.weights_kernel import rules_active_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, Side
@@ -282,14 +281,17 @@ class UniverseDriver:
                 size = before + size - positions[j]
                 if is_close_nb(size, 0.0):
                     continue
-            if self.rules_on and weight != 0.0:
+            if weight != 0.0:  # exits are never capped nor refused; every other order is approved, cut or denied
+                if self.rules_on and not order_allowed_nb(self.account[ORDERS_TODAY], weight, costs.risk):
+                    self.risk_manager.denied(moment, symbol, "max_orders_per_day", {"target": weight})
+                    continue
                 size = self.risk_manager.cap_size(moment, symbol, size, float(positions[j]), float(prices[j]))
                 if size == 0.0 or is_less_nb(abs(size), MIN_ORDER_SIZE):
                     continue
-                if not order_allowed_nb(self.account[ORDERS_TODAY], weight, costs.risk):
-                    self.risk_manager.denied(moment, symbol, "max_orders_per_day", {"target": weight})
-                    continue
-            units = fill_order_nb(cash, positions[j], size, prices[j], costs.fees, costs.fixed_fee, costs.slippage)[0]
+            units = fill_order_nb(
+                cash, positions[j], size, prices[j], costs.fees, costs.fixed_fee, costs.slippage,
+                self.sizing == AFTER_FEES,
+            )[0]  # fmt: skip
             if units == 0.0:
                 continue
             self.venue.simulation.quote(symbol, float(prices[j]))
@@ -464,18 +466,11 @@ def run_weights(
 
 def _trades(driver: UniverseDriver, held: np.ndarray, last_close: np.ndarray, panel: Panel, n: int) -> pd.DataFrame:
     """Every round trip, closed ones as they closed and the open ones marked at the last close (no exit fee), as
-    a table: symbol, entry and exit time, bars, direction, size, prices, fees and P&L."""
+    a table: symbol, entry and exit time, bars, direction, size, prices, fees, P&L and return."""
     rows = list(driver.closed)
     for j in np.flatnonzero(held != 0.0):
         row = np.empty(N_TRIP_FIELDS)
-        pnl = trip_pnl_nb(driver.trips[j], abs(held[j]), last_close[j])
-        write_trip_nb(driver.trips[j], j, -1, pnl, row)
+        pnl = write_open_trip_nb(driver.trips[j], j, abs(held[j]), last_close[j], row)
         driver._close(row, pnl)
         rows.append(row)
-    table = pd.DataFrame(np.array(rows).reshape(-1, N_TRIP_FIELDS), columns=list(TRIP_FIELDS))
-    for column in ("entry_bar", "exit_bar"):
-        table[column] = table[column].astype(np.int64)
-    table["symbol"] = [panel.symbols[int(j)] for j in table["symbol"]]
-    table.insert(1, "entry_time", panel.index[table["entry_bar"]])
-    table.insert(2, "exit_time", panel.index[table["exit_bar"]].where(table["exit_bar"] >= 0))
-    return table
+    return trip_table(np.array(rows), panel)
