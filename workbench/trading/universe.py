@@ -250,7 +250,8 @@ class UniverseDriver:
         weights = self.due
         cash, held = self.holdings()
         pending = np.array([self.om.working(symbol) for symbol in self.symbols])
-        if pending.any():  # working orders (a closed market, a slow fill) count as held: no order stacked on them
+        working = bool(pending.any())  # working orders (a closed market, a slow fill) count as held: none stacked on
+        if working:
             held = held + pending
             cash -= float(np.nansum(pending * prices))
         n, missing = plan_nb(weights, prices, self.val_prices, cash, held, self._seq, self._sizes)
@@ -264,10 +265,11 @@ class UniverseDriver:
         for k in range(n):
             j, size = int(self._seq[k]), float(self._sizes[k])
             symbol, weight = self.symbols[j], float(weights[j])
-            cash, positions = self.holdings()
+            cash, positions = self.holdings() if k or working else (cash, held)  # read once before the first
             if self.sizing != TARGET_PERCENT:  # sized now, from the cash the orders before it left
+                spendable = cash - float(np.nansum(pending * prices)) if working else cash
                 size = order_units_nb(
-                    self.sizing, size, weight, j, cash - float(np.nansum(pending * prices)), positions + pending,
+                    self.sizing, size, weight, j, spendable, positions + pending if working else positions,
                     prices, self.val_prices, costs.fees, costs.fixed_fee, costs.slippage,
                 )  # fmt: skip
             if size == 0.0 or is_close_nb(size, 0.0):
@@ -422,7 +424,7 @@ def run_weights(
     with gc_paused():
         while t < n:
             if t > 0:
-                money, held = driver.holdings()
+                money, held = cash[t - 1], positions[t - 1].copy()  # the holdings after the last bar traded
                 s = quiet_bars_nb(
                     t, n, opens, closes, rows, days, risk, fill_close, driver.rules_on, driver.exits_on,
                     driver.days_on, money, held, driver.val_prices, driver.last_close, driver.account,
