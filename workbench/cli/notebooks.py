@@ -24,7 +24,7 @@ def run_cmd(
     """
     from workbench.schedule.notebook_run import run_notebook
 
-    run = run_notebook(notebook, notebook_parameters(ctx.args), out_dir=out_dir, store=open_store(ctx))
+    run = run_notebook(notebook, notebook_parameters(ctx.args), out_dir=out_dir, store=open_store(ctx), kernel_log=True)
     typer.echo(f"{run.status} in {run.duration:.1f} s: {run.output} (run {run.run_id})")
     if run.error:
         typer.echo(f"error: {run.error}", err=True)

@@ -3,7 +3,12 @@ and recorded in the store (status, duration, parameters, error)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,11 +61,13 @@ def run_notebook(
     out_dir: str | Path = "reports/runs",
     store: Any = None,
     html: bool = True,
+    kernel_log: bool = False,
 ) -> NotebookRun:
     """Execute ``notebook`` with ``parameters`` into ``out_dir/<name>/<UTC time>.ipynb`` (+ ``.html``).
 
     A failing cell does not raise: the run comes back ``failed`` with the cell's error, its partial output
-    saved, and is recorded as such in ``store`` (a ``Store``; None records nothing).
+    saved, and is recorded as such in ``store`` (a ``Store``; None records nothing). ``kernel_log`` (a command's
+    run) sends what the kernel process writes to stderr to ``<output>.kernel.log`` unless logging DEBUG.
 
     Examples
     --------
@@ -79,16 +86,17 @@ def run_notebook(
     run_id = _record_start(store, path, output, parameters, started)
     clock, error = time.perf_counter(), None
     try:
-        papermill.execute_notebook(
-            str(path),
-            str(output),
-            parameters=parameters,
-            kernel_name=KERNEL,
-            cwd=str(path.parent),
-            progress_bar=False,
-            log_output=False,
-            extra_arguments=_kernel_arguments(),
-        )
+        with _kernel_stderr(output.with_suffix(".kernel.log") if kernel_log else None):
+            papermill.execute_notebook(
+                str(path),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(path.parent),
+                progress_bar=False,
+                log_output=False,
+                extra_arguments=_kernel_arguments(),
+            )
     except PapermillExecutionError as exc:
         error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # the kernel died, a dependency is missing, ...: recorded, not raised
@@ -121,6 +129,30 @@ def _record_end(store: Any, run_id: int | None, duration: float, error: str | No
         return
     with store.unit_of_work() as uow:
         uow.runs.finish(run_id, metrics={"duration_s": round(duration, 3)}, error=error)
+
+
+@contextmanager
+def _kernel_stderr(log: Path | None) -> Iterator[None]:
+    """Unless we log DEBUG (``workbench --verbose``), what the kernel process writes to the stderr it inherits (its
+    shutdown noise on a loaded machine: an interrupt, a zmq assertion) goes to ``log`` instead of a command's quiet
+    stderr; the file is kept only when something was written. Process-wide (file descriptor 2): for the CLI only."""
+    if log is None or logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(log, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    if log.stat().st_size == 0:
+        log.unlink()
 
 
 def _kernel_arguments() -> list[str]:
