@@ -25,14 +25,17 @@ from workbench.engine.sessions import CLOSED
 from workbench.engine.simulate import book_fill_nb, entry_extreme_nb, trade_entry_price_nb
 
 SIGNAL, RISK, MARK = 0, 1, 2  # phases of a bar: the strategy's signal, the risk rules, marking at the close
-# Slots of the scheduler state shared with the Python driver.
-LAST_TARGET, EXTREME, PEAK, HALTED, DAY, DAY_START, ORDERS_TODAY, DAY_HALTED, LAST_EQUITY = range(9)
+# Slots of the scheduler state shared with the Python driver: the last target given (SENT), one waiting for a bar
+# that can trade (WAITING), the latest given while a daily-loss halt lasts (HELD), the last traded toward and whether
+# a rule stopped the position out of it (LAST_WEIGHT, STOPPED), as `simulate.run_nb` keeps them.
+(SENT, EXTREME, PEAK, HALTED, DAY, DAY_START, ORDERS_TODAY, DAY_HALTED, LAST_EQUITY, WAITING, HELD, LAST_WEIGHT,
+ STOPPED) = range(13)  # fmt: skip
 
 
 def new_schedule_state(cash: float) -> np.ndarray:
     """The state before the first bar: flat, target 0, no day yet."""
-    state = np.zeros(9)
-    state[EXTREME] = state[PEAK] = np.nan
+    state = np.zeros(13)
+    state[EXTREME] = state[PEAK] = state[WAITING] = state[HELD] = state[LAST_WEIGHT] = np.nan
     state[DAY] = -1.0
     state[DAY_START] = state[LAST_EQUITY] = cash
     return state
@@ -41,12 +44,15 @@ def new_schedule_state(cash: float) -> np.ndarray:
 @njit(cache=True, nogil=True)
 def roll_day_nb(state, day):
     """Start a new day at a bar of ``day`` (a session id; ``CLOSED`` bars never start one): its loss is
-    measured from the last close, its orders from 0."""
+    measured from the last close, its orders from 0; the latest target of a halted day waits for its fill."""
     if day != CLOSED and day != state[DAY]:
         state[DAY] = day
         state[DAY_START] = state[LAST_EQUITY]
         state[ORDERS_TODAY] = 0.0
         state[DAY_HALTED] = 0.0
+        if not np.isnan(state[HELD]):
+            state[WAITING] = state[HELD]
+            state[HELD] = np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -68,12 +74,19 @@ def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, pos
         can_trade = session[t] != CLOSED if fill_close else (t + 1 < session.shape[0] and session[t + 1] != CLOSED)
         pending = np.nan
         pending_reason = 0
-        if phase == SIGNAL and can_trade:
+        if phase == SIGNAL and can_trade and state[HALTED] == 0.0:
             target = exposure[t]
-            if not halted and not np.isnan(target):
+            if not np.isnan(target):
                 target = clamp_exposure_nb(min(max(target, -1.0), 1.0), exposure_limit_nb(risk))
-                if target != state[LAST_TARGET]:
-                    state[LAST_TARGET] = target
+                if target != state[SENT]:
+                    state[SENT] = target
+                    state[HELD if state[DAY_HALTED] != 0.0 else WAITING] = target
+            if state[DAY_HALTED] == 0.0 and not np.isnan(state[WAITING]):
+                target = state[WAITING]
+                state[WAITING] = np.nan
+                if not (state[STOPPED] != 0.0 and target == state[LAST_WEIGHT]):  # no re-entry at once after a rule
+                    state[STOPPED] = 0.0
+                    state[LAST_WEIGHT] = target
                     if fill_close:
                         return t, SIGNAL, target, 0
                     pending = target
@@ -94,6 +107,12 @@ def next_event_nb(t, phase, end, exposure, close, session, fill_close, cash, pos
             if reason != NO_EXIT:
                 state[HALTED] = 1.0 if reason == EXIT_MAX_DRAWDOWN or state[HALTED] != 0.0 else 0.0
                 state[DAY_HALTED] = 1.0 if reason == EXIT_DAILY_LOSS else state[DAY_HALTED]
+                if state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0:  # the account's rule: nothing waits
+                    state[WAITING] = np.nan
+                    if position != 0.0:
+                        state[STOPPED] = 1.0
+                elif fill_close or np.isnan(pending):  # a position's rule, unless an order is due at the next open
+                    state[STOPPED] = 1.0
                 if fill_close:
                     return t, RISK, 0.0, reason
                 if state[HALTED] != 0.0 or state[DAY_HALTED] != 0.0 or np.isnan(pending):

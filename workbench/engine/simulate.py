@@ -10,13 +10,15 @@ Semantics (pinned by tests and identical in every path):
 - Session rules: at a bar outside the trading hours, or of a symbol not allowed, no order fills; the signal
   and the exit rules wait for the first bar whose order can fill (equity is still marked).
 - Daily rules: ``daily_loss`` flattens once equity falls that far below the previous day's last close and
-  ignores signals for the rest of the day; ``max_orders_per_day`` denies further orders that day (orders to
-  go flat always pass). Days are UTC calendar days of the bar timestamps.
+  trades no signal for the rest of the day: the latest target given meanwhile waits for the next day's first bar
+  that can trade, as the N-symbol core holds it (`engine.portfolio_rules`); ``max_orders_per_day`` denies
+  further orders that day (orders to go flat always pass). Days are UTC calendar days of the bar timestamps.
 - Risk rules (``engine.risk_rules``; NaN = off): the target is clamped to ``max_exposure`` and each order
   (but an exit) cut to ``max_shares`` held and ``max_order_value``; after each close,
   stop-loss / take-profit / trailing-stop (against the entry fill and the best close since) exit the
-  position like a signal would (at that close, or the next open), and the strategy re-enters only when its
-  target changes; breaching ``max_drawdown`` flattens and halts trading for the rest of the run. With
+  position like a signal would (at that close, or the next open), and the strategy re-enters only at a target
+  other than the one it was closed out of (so does a position the account's rules closed); breaching
+  ``max_drawdown`` flattens and halts trading for the rest of the run. With
   next-open fills a risk exit yields to an order already pending for that open.
 """
 
@@ -253,7 +255,11 @@ def run_nb(
     state = np.zeros(_N_STATE)
     cash = cash0
     position = 0.0
-    last_target = 0.0
+    sent = 0.0  # the last target the strategy gave (a new one differs from it)
+    waiting = np.nan  # a target to trade at the next bar that can (one held back by a daily-loss halt)
+    held = np.nan  # the latest target given while the day is halted
+    last_weight = np.nan  # the last target traded toward, and whether a rule stopped the position out of it
+    stopped = False
     pending = np.nan
     prev_equity = cash0
     peak = np.nan
@@ -283,6 +289,9 @@ def run_nb(
             day_start = prev_equity
             orders_today = np.int64(0)
             day_halted = False
+            if not np.isnan(held):  # the latest target of the halted day waits for its fill like a new one
+                waiting = held
+                held = np.nan
         # An order of bar t fills at its close or the next open: the strategy and the rules act only when
         # that bar is in session.
         can_trade = session[t] != CLOSED if fill_close else (t + 1 < end and session[t + 1] != CLOSED)
@@ -305,10 +314,20 @@ def run_nb(
             )
             pending = np.nan
         target = exposure[t]
-        if can_trade and not halted and not day_halted and not np.isnan(target):
+        if can_trade and not halted and not np.isnan(target):
             target = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
-            if target != last_target:
-                last_target = target
+            if target != sent:
+                sent = target
+                if day_halted:
+                    held = target
+                else:
+                    waiting = target
+        if can_trade and not halted and not day_halted and not np.isnan(waiting):
+            target = waiting
+            waiting = np.nan
+            if not (stopped and target == last_weight):  # a position a rule closed is not re-entered at once
+                stopped = False
+                last_weight = target
                 if fill_close:
                     cash, position, extreme, orders_today = _order_nb(
                         state,
@@ -338,6 +357,11 @@ def run_nb(
             if reason != NO_EXIT:
                 halted = reason == EXIT_MAX_DRAWDOWN
                 day_halted = reason == EXIT_DAILY_LOSS
+                if halted or day_halted:  # the account's rule: everything waiting is dropped
+                    waiting = np.nan
+                    stopped = stopped or position != 0.0
+                elif fill_close or np.isnan(pending):  # a position's rule, unless an order is due at the next open
+                    stopped = True
                 if fill_close:
                     cash, position, extreme, orders_today = _order_nb(
                         state,

@@ -6,7 +6,7 @@ sweep's), orders are sized, risk-checked and filled at the bars where a target c
 marked in compiled loops. A universe strategy, and a one-symbol strategy over several symbols (a universe whose
 weights are ``weight x exposure``), run on the N-symbol core (`trading.universe`); a one-symbol strategy on one
 symbol runs on the one-symbol driver (`trading.driver.run_target`), which the core equals on one symbol (tests pin
-it) except for a target set while a daily-loss halt lasts on intraday bars. So a backtest equals the sweep's row for
+it). So a backtest equals the sweep's row for
 the same parameters, fill model and costs: trades, fill prices and equity.
 """
 

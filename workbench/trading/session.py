@@ -18,7 +18,7 @@ from workbench.clock import Clock
 from workbench.data.feeds import Bar, DataFeed
 from workbench.engine.inputs import resolve_strategy
 from workbench.engine.risk_rules import clamp_exposure_nb, exposure_limit_nb
-from workbench.engine.schedule import HALTED, LAST_TARGET
+from workbench.engine.schedule import HALTED, LAST_WEIGHT, SENT
 from workbench.orders.model import Order
 from workbench.ports import Broker
 from workbench.risk.manager import RiskRules
@@ -114,7 +114,8 @@ class TradingSession:
         target = float(self.strategy.exposure(self.frame()).iloc[bar])
         if not np.isnan(target):
             limit = exposure_limit_nb(self.costs.risk)
-            self.driver.schedule[LAST_TARGET] = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
+            traded = clamp_exposure_nb(min(max(target, -1.0), 1.0), limit)
+            self.driver.schedule[SENT] = self.driver.schedule[LAST_WEIGHT] = traded
 
     @classmethod
     def paper(
