@@ -1,6 +1,6 @@
 """A target given while a daily-loss halt lasts, hand-computed: the three loops that trade one symbol (the sweep's
-``run_nb``, the one-symbol driver of ``wb.backtest``, the N-symbol core) hold the latest one for the next day and
-trade it there unless a rule stopped a position out of that very target."""
+``run_nb``, the N-symbol core of ``wb.backtest``, the one-symbol driver of a live ``TradingSession``) hold the latest
+one for the next day and trade it there unless a rule stopped a position out of that very target."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from numba import njit
 
 import workbench as wb
+from workbench.clock import SimClock
+from workbench.data.feeds import ReplayFeed
 from workbench.engine.inputs import check_costs
 from workbench.engine.single import simulate
-from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy
-from workbench.trading.result import BacktestResult
-from workbench.trading.universe import run_exposures
+from workbench.trading.session import TradingSession
 
 
 @njit(cache=True, nogil=True)
@@ -42,14 +42,17 @@ def _bars(prices: list[float], exposure: list[float]) -> pd.DataFrame:
 
 
 def _three(bars: pd.DataFrame, fill: str) -> list[pd.Series]:
-    """Each loop's position per bar."""
+    """Each loop's position per bar: the sweep's kernel, the backtest (the core), a paper session fed the bars."""
     rules = {"daily_loss": 0.05}
-    costs = check_costs(10_000.0, 0.0, 0.0, fill, rules)
-    kernel = simulate(Scripted(), bars, costs, 98_000.0).position
-    driver = wb.backtest(Scripted(), bars, fees=0.0, slippage=0.0, fill=fill, risk=rules, periods_per_year=98_000.0)
-    pieces = run_exposures(Scripted(), {"X": bars}, {"X": 1.0}, costs, 98_000.0, RiskRules(**rules))
-    core = BacktestResult(strategy=Scripted(), frames={"X": bars}, **pieces)
-    return [kernel, driver.position, core.position]
+    kernel = simulate(Scripted(), bars, check_costs(10_000.0, 0.0, 0.0, fill, rules), 98_000.0).position
+    core = wb.backtest(Scripted(), bars, fees=0.0, slippage=0.0, fill=fill, risk=rules, periods_per_year=98_000.0)
+    clock = SimClock(bars.index[0].to_pydatetime())
+    session = TradingSession.paper(Scripted(), "X", cash=10_000.0, fill=fill, risk=rules, clock=clock)
+    session.run(ReplayFeed({"X": bars}))
+    fills = session.om.fills
+    signed = pd.Series([f.qty * f.side.sign for f in fills], index=pd.DatetimeIndex([f.timestamp for f in fills]))
+    driver = signed.groupby(level=0).sum().reindex(bars.index, fill_value=0.0).cumsum()
+    return [kernel, core.position, driver]
 
 
 def test_a_target_dropped_by_the_halt_while_flat_is_traded_the_next_day() -> None:

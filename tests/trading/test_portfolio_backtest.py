@@ -23,8 +23,8 @@ def bars():
 
 
 def _core(strategy, bars, fill: str, rules: dict | None = None, fees=0.001, slippage=0.0, fixed_fee=0.0, ppy=252.0):
-    """The N-symbol core's event-driven backtest of a one-symbol strategy on one symbol at weight 1 (``wb.backtest``
-    of one symbol runs the one-symbol driver)."""
+    """The N-symbol core's event-driven backtest of a one-symbol strategy on one symbol at weight 1, called directly
+    (``wb.backtest`` of one symbol runs it so)."""
     costs = check_costs(10_000.0, fees, slippage, fill, rules, fixed_fee)
     frames = {"SPY": bars}
     pieces = run_exposures(strategy, frames, {"SPY": 1.0}, costs, ppy, RiskRules.from_mapping(rules))
@@ -43,7 +43,7 @@ def _assert_is_the_kernel(bt: BacktestResult, run) -> None:
 @pytest.mark.parametrize("fill", ["close", "next_open"])
 @pytest.mark.parametrize("fixed_fee", [0.0, 1.0])
 def test_one_symbol_on_the_core_equals_the_one_symbol_kernel(fill: str, fixed_fee: float) -> None:
-    """Long and short (zscore_reversion), costs, and the backtest of one symbol (its own driver) alike."""
+    """Long and short (zscore_reversion), costs: the core called directly and ``wb.backtest`` of one symbol alike."""
     spy = wb.load("SPY", start="2010-01-01")
     strategy = wb.strategy("zscore_reversion")()
     costs = check_costs(10_000.0, 0.001, 0.0005, fill, None, fixed_fee)

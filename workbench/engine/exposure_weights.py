@@ -12,12 +12,13 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def exposure_row_nb(exposures, weights, tradable, exposure, sent, out):
-    """One bar time's weights into ``out`` from its ``exposures`` (NaN: none given); ``exposure`` (each symbol's last)
-    and ``sent`` (the targets last sent, NaN: unknown) are updated. Returns whether the row gives any weight."""
+    """One bar time's weights into ``out`` from its ``exposures`` (NaN: none given; each held within [-1, 1] as the
+    one-symbol kernel holds it); ``exposure`` (each symbol's last) and ``sent`` (the targets last sent, NaN: unknown)
+    are updated. Returns whether the row gives any weight."""
     moved = False
     for j in range(weights.shape[0]):
         if exposures[j] == exposures[j]:
-            exposure[j] = exposures[j]
+            exposure[j] = min(max(exposures[j], -1.0), 1.0)
         target = weights[j] * exposure[j]
         moved = moved or (tradable[j] and target != sent[j])
     for j in range(weights.shape[0]):

@@ -114,7 +114,7 @@ class Costs:
     def account_sessions(self, index: pd.Index, symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The sessions of an N-symbol account: each bar time's day id (``CLOSED`` outside the trading hours) and
         whether each symbol may trade (``allowed_symbols``)."""
-        days = session_ids(index, hours=self.hours, timezone=self.timezone)
+        days = session_ids(index, ", ".join(symbols), hours=self.hours, timezone=self.timezone)
         allowed = np.array([self.allowed is None or s.upper() in self.allowed for s in symbols], dtype=np.bool_)
         return days, allowed
 

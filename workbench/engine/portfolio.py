@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb, target_size_nb
+from workbench.engine.fills import MIN_ORDER_SIZE, is_close_nb, is_less_nb, snap_zero_nb, target_size_nb
 from workbench.engine.portfolio_rules import ORDERS_TODAY, opened_nb
 from workbench.engine.risk_rules import cap_order_size_nb, order_allowed_nb
 
@@ -162,7 +162,7 @@ def trip_pnl_nb(trip, open_size, mark):
     """P&L of a round trip: what its exits returned (plus ``open_size`` units still held, marked at ``mark``)
     against what its entries cost, times its direction, less its fees."""
     exits = trip[_EXIT_VALUE] + open_size * mark
-    return trip[_DIRECTION] * (exits - trip[_ENTRY_VALUE]) - trip[_FEES]
+    return snap_zero_nb(trip[_DIRECTION] * (exits - trip[_ENTRY_VALUE]) - trip[_FEES], trip[_ENTRY_VALUE])
 
 
 @njit(cache=True, nogil=True)

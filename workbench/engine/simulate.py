@@ -33,6 +33,7 @@ from workbench.engine.fills import (
     fee_nb,
     fill_price_nb,
     is_less_nb,
+    snap_zero_nb,
     target_size_nb,
 )
 from workbench.engine.metrics import finalize_metrics_nb, mark_bar_nb
@@ -82,7 +83,9 @@ _N_STATE = 9
 
 @njit(cache=True, nogil=True, inline="always")
 def _close_trade_nb(state, bar, exit_price, pnl, record, trades_out):
-    """Book the open trade as closed (or marked, when ``bar`` < 0) with ``pnl`` into the stats and records."""
+    """Book the open trade as closed (or marked, when ``bar`` < 0) with ``pnl`` into the stats and records; a P&L
+    that is rounding noise against the trade's value is 0 (neither a win nor a loss), as the N-symbol core counts it."""
+    pnl = snap_zero_nb(pnl, state[_T_SIZE] * state[_T_ENTRY_PRICE])
     k = int(state[_T_COUNT])
     if pnl > 0:
         state[_T_WINS] += 1

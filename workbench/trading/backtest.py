@@ -3,11 +3,10 @@ trade live, into one result type (`trading.result.BacktestResult`) whatever the 
 
 Python runs only where something happens: signals or weights come from the strategy's vectorized function (the
 sweep's), orders are sized, risk-checked and filled at the bars where a target changes, and the bars between are
-marked in compiled loops. A universe strategy, and a one-symbol strategy over several symbols (a universe whose
-weights are ``weight x exposure``), run on the N-symbol core (`trading.universe`); a one-symbol strategy on one
-symbol runs on the one-symbol driver (`trading.driver.run_target`), which the core equals on one symbol (tests pin
-it). So a backtest equals the sweep's row for
-the same parameters, fill model and costs: trades, fill prices and equity.
+marked in compiled loops. Every backtest runs on the N-symbol core (`trading.universe`): a universe strategy's
+weights directly; a one-symbol strategy as a universe whose weights are ``weight x exposure``, one symbol being the
+core's N = 1 case (weight 1), sized as the one-symbol kernel sizes. So a backtest equals the sweep's row for the
+same parameters, fill model and costs: trades, fill prices and equity.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from workbench.engine.inputs import periods_per_year as infer_periods_per_year
 from workbench.risk.manager import RiskRules
 from workbench.strategies.base import Strategy, StrategyBase
 from workbench.strategies.universe import UniverseStrategy
-from workbench.trading.driver import run_target
 from workbench.trading.result import BacktestResult
 from workbench.trading.universe import run_exposures, run_universe
 
@@ -102,16 +100,11 @@ def backtest(
     frames = {s.upper(): f for s, f in frames.items()}  # brokers and orders know symbols in upper case
     check_windows(cls, pd.DataFrame([instance.values]), frames)  # too few bars: refused as wb.sweep refuses them
     ppy = float(periods_per_year or infer_periods_per_year(next(iter(frames.values())).index))
-    if multi and len(frames) > 1:
-        fixed = check_weights(weights, list(frames))
-        pieces = run_exposures(instance, frames, fixed, costs, ppy, rules)
-        settings["weights"] = fixed
-        return BacktestResult(strategy=instance, frames=frames, settings=settings, weights=fixed, **pieces)
-    symbol, frame = next(iter(frames.items()))
-    frames = {symbol: frame}
-    settings["weights"] = None
-    pieces = run_target(instance, symbol, frame, costs, ppy, rules)
-    return BacktestResult(strategy=instance, frames=frames, settings=settings, **pieces)
+    several = multi and len(frames) > 1
+    fixed = check_weights(weights, list(frames)) if several else {next(iter(frames)): 1.0}
+    pieces = run_exposures(instance, frames, fixed, costs, ppy, rules)
+    settings["weights"] = fixed if several else None
+    return BacktestResult(strategy=instance, frames=frames, settings=settings, weights=settings["weights"], **pieces)
 
 
 def _backtest_universe(

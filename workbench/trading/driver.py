@@ -1,9 +1,9 @@
 """``TargetDriver``: one symbol's target exposure turned into orders through RiskManager -> OrderManager -> broker.
 
 The scheduler (``engine.schedule.next_order_nb``, the sweep's arithmetic) finds the bars where an order is
-due and why; the driver hands each one to the objects that trade live. ``wb.backtest`` of one symbol advances it
-over all bars at once (`run_target`); a live ``TradingSession`` advances it as each bar arrives. Same loop, same
-decisions.
+due and why; the driver hands each one to the objects that trade live, as a live ``TradingSession`` gets each bar.
+``wb.backtest`` of one symbol runs the N-symbol core instead (`trading.universe`), which tests pin to this loop and to
+the sweep's (same orders, fills and equity on one symbol).
 """
 
 from __future__ import annotations
@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
-from workbench.data.schema import bar_arrays
 from workbench.engine.inputs import Costs
-from workbench.engine.metrics import METRIC_NAMES, N_METRICS, equity_metrics_nb
 from workbench.engine.schedule import (
     DAY,
     DAY_START,
@@ -32,21 +29,9 @@ from workbench.engine.schedule import (
     next_order_nb,
 )
 from workbench.engine.sessions import CLOSED
-from workbench.engine.simulate import (
-    N_TRADE_FIELDS,
-    book_fill_nb,
-    close_open_trade_nb,
-    new_trade_state,
-    trade_stats,
-)
-from workbench.engine.single import trade_table
+from workbench.engine.simulate import N_TRADE_FIELDS, book_fill_nb, new_trade_state, trade_stats
 from workbench.orders.manager import OrderManager
-from workbench.risk.manager import RiskManager, RiskRules
-from workbench.risk.monitor import path_alerts
-from workbench.strategies.base import Strategy, call_signals
-from workbench.trading.build import backtest_account
-from workbench.trading.gc_pause import gc_paused
-from workbench.trading.moments import Moments
+from workbench.risk.manager import RiskManager
 from workbench.trading.rule_resume import AccountRules
 from workbench.trading.venue import Venue
 
@@ -176,58 +161,3 @@ class TargetDriver:
         self.cash_after.append(cash_after)
         self.position_after.append(new_position)
         return cash_after, new_position
-
-
-def run_target(
-    instance: Strategy, symbol: str, frame: pd.DataFrame, costs: Costs, ppy: float, rules: RiskRules
-) -> dict[str, object]:
-    """The event-driven backtest of one-symbol strategy ``instance`` on ``frame``: its exposure (the sweep's signal
-    function) traded by a `TargetDriver` through RiskManager -> OrderManager -> SimBroker on a simulated clock.
-    Returns the pieces of a `trading.result.BacktestResult`, as `trading.universe.run_weights` does."""
-    arrays = bar_arrays(frame)
-    exposure = call_signals(type(instance), arrays, tuple(instance.values.values()))  # as the sweep calls it
-    opens, closes = arrays[0], arrays[3]
-    n = len(frame)
-    stamps = Moments(frame.index)  # datetimes made only at the bars where something happens
-    venue, risk_manager, om = backtest_account(costs, stamps[0], type(instance).name, rules)
-    if costs.allowed is not None and symbol not in costs.allowed:
-        risk_manager.denied(stamps[0], symbol, "allowed_symbols", {})
-    driver = TargetDriver(symbol, costs, venue, om, risk_manager, capacity=n + 1)
-    with gc_paused():
-        driver.advance(n, exposure, opens, closes, costs.sessions(frame.index, symbol), stamps)
-    state, trades_out = driver.trade_state, driver.trade_records
-    cash_path, position_path = _step_paths(n, costs.cash, driver.fill_bars, driver.cash_after, driver.position_after)
-    equity = cash_path + position_path * closes
-    close_open_trade_nb(state, position_path[-1], closes[-1], equity[-1], True, trades_out)
-    metrics = np.empty(N_METRICS)
-    equity_metrics_nb(equity, position_path, costs.cash, *trade_stats(state), ppy, metrics)
-    trades = trade_table(trades_out[: trade_stats(state)[0]], frame.index)
-    trades.insert(0, "symbol", symbol)
-    held = position_path * closes
-    return {
-        "equity": pd.Series(equity, index=frame.index, name="equity"),
-        "positions": pd.DataFrame({symbol: position_path}, index=frame.index),
-        "trades": trades,
-        "metrics": pd.Series(metrics, index=_METRIC_INDEX, name=repr(instance)),
-        "order_records": list(om.orders.values()),
-        "fill_records": om.fills,
-        "events": om.events,
-        "risk_events": risk_manager.events,
-        "alerts": path_alerts(frame.index, equity, np.abs(held), held, costs.cash, rules),
-    }
-
-
-_METRIC_INDEX = pd.Index(METRIC_NAMES)  # made once: a string index costs more than a daily backtest's fills
-
-
-def _step_paths(
-    n: int, cash0: float, fill_bars: list[int], cash_after: list[float], position_after: list[float]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cash and position after each bar's close, constant between fills."""
-    cash = np.full(n, cash0)
-    position = np.zeros(n)
-    edges = [*fill_bars, n]
-    for k, bar in enumerate(fill_bars):
-        cash[bar : edges[k + 1]] = cash_after[k]
-        position[bar : edges[k + 1]] = position_after[k]
-    return cash, position
