@@ -146,27 +146,6 @@ def close_open_trade_nb(state, position, last_close, equity, record, trades_out)
         _close_trade_nb(state, -1, last_close, equity - state[_T_START_EQUITY], record, trades_out)
 
 
-def new_trade_state() -> np.ndarray:
-    """A zeroed trade state for ``book_fill_nb`` (entry, counts and win/loss sums of the current run)."""
-    return np.zeros(_N_STATE)
-
-
-def trade_entry_price(state: np.ndarray) -> float:
-    """Entry fill price of the trade a trade state is in (the risk rules' reference)."""
-    return float(state[_T_ENTRY_PRICE])
-
-
-@njit(cache=True, nogil=True)
-def trade_entry_price_nb(state):
-    """`trade_entry_price` inside a kernel."""
-    return state[_T_ENTRY_PRICE]
-
-
-def trade_stats(state: np.ndarray) -> tuple[int, float, float, float]:
-    """(trades, wins, gross win, gross loss) of a trade state, as ``equity_metrics_nb`` takes them."""
-    return int(state[_T_COUNT]), state[_T_WINS], state[_T_GROSS_WIN], state[_T_GROSS_LOSS]
-
-
 @njit(cache=True, nogil=True, inline="always")
 def _execute_nb(state, bar, price, target, cash, position, fees, fixed_fee, slippage, risk, record, trades_out):
     """Move ``position`` toward ``target`` exposure at ``price`` within the size caps; book the fill.

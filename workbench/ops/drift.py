@@ -2,7 +2,7 @@
 
 The run's strategy, parameters, starting cash, costs and risk rules (all recorded with the run) are re-simulated on
 the bars it actually received (recorded with each mark) by the objects a backtest uses: the strategy's signals,
-the TargetDriver, RiskManager, OrderManager and SimBroker on a simulated clock — a `TradingSession` fed those bars,
+the core's UniverseDriver, RiskManager, OrderManager and SimBroker on a simulated clock — a `TradingSession` fed them,
 which places the orders ``wb.backtest`` would (bars before the first received one, from the reference data, only
 warm the indicators up, as the run's history did). The two paths are then compared order by order
 (`workbench.ops.drift_attribution`): slippage, latency, missed, partial and re-sized fills, and fees.

@@ -298,7 +298,9 @@ class UniverseDriver:
                 continue
             self.venue.simulation.quote(symbol, float(prices[j]))
             side = Side.BUY if units > 0 else Side.SELL
-            order = Order.market(symbol=symbol, side=side, qty=abs(units), created_at=moment, strategy=self.om.strategy)
+            order = Order.market(
+                symbol=symbol, side=side, qty=abs(units), created_at=self.om.clock.now(), strategy=self.om.strategy
+            )  # stamped by the clock: the bar's time in a backtest, the wall clock live
             sent = self.om.submit_target(order)
             if sent.filled_qty > 0.0:
                 if self.rules_on:
