@@ -1,6 +1,7 @@
-"""A target given while a daily-loss halt lasts, hand-computed: the three loops that trade one symbol (the sweep's
-``run_nb``, the N-symbol core of ``wb.backtest``, the one-symbol driver of a live ``TradingSession``) hold the latest
-one for the next day and trade it there unless a rule stopped a position out of that very target."""
+"""A target given while a daily-loss halt lasts, hand-computed: the sweep's ``run_nb``, the N-symbol core in
+``wb.backtest`` (precomputed rows, quiet bars compiled) and a paper ``TradingSession`` fed the bars one by one (rows
+made as bars arrive) hold the latest one for the next day and trade it there unless a rule stopped a position out of
+that very target."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _bars(prices: list[float], exposure: list[float]) -> pd.DataFrame:
 
 
 def _three(bars: pd.DataFrame, fill: str) -> list[pd.Series]:
-    """Each loop's position per bar: the sweep's kernel, the backtest (the core), a paper session fed the bars."""
+    """Each path's position per bar: the sweep's kernel, the backtest, a paper session fed the bars."""
     rules = {"daily_loss": 0.05}
     kernel = simulate(Scripted(), bars, check_costs(10_000.0, 0.0, 0.0, fill, rules), 98_000.0).position
     core = wb.backtest(Scripted(), bars, fees=0.0, slippage=0.0, fill=fill, risk=rules, periods_per_year=98_000.0)

@@ -5,13 +5,16 @@ a restart would measure the drawdown from the restart and give the day a fresh o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from workbench.engine.inputs import Costs
 from workbench.engine.sessions import CLOSED
-from workbench.store.journal import TradingState
+
+if TYPE_CHECKING:  # a backtest imports this module and needs no database
+    from workbench.store.journal import TradingState
 
 
 @dataclass(frozen=True)
