@@ -55,7 +55,7 @@ def rules_active_nb(risk, days, allowed):
 
 
 @njit(cache=True, nogil=True)
-def _gross_nb(row):
+def gross_nb(row):
     """Sum of the absolute weights a row gives, and how many it gives."""
     gross = 0.0
     n = 0
@@ -194,7 +194,7 @@ def simulate_weights_nb(
                 return int(stats[0]), int(stats[4])
         # bar t's weights: checked, limited by the rules, traded once their fill bar is in session
         fill_bar = t if fill_close else t + 1
-        gross, given = _gross_nb(weights[t])
+        gross, given = gross_nb(weights[t])
         if given > 0 and fill_bar < end and gross > leverage and not is_close_nb(gross, leverage):
             error_out[0], error_out[1], error_out[2] = OVER_LEVERAGE, t, -1
             return int(stats[0]), int(stats[4])

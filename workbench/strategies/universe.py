@@ -73,10 +73,10 @@ class Panel:
         index = frames[0].index
         for frame in frames[1:]:
             index = index.union(frame.index)
-        arrays = tuple(
-            np.ascontiguousarray(np.column_stack([f[column].reindex(index).to_numpy(dtype=np.float64) for f in frames]))
-            for column in BAR_COLUMNS
-        )
+        aligned = [f if f.index.equals(index) else f.reindex(index) for f in frames]  # reindexed only where needed
+        values = [f[list(BAR_COLUMNS)].to_numpy(dtype=np.float64) for f in aligned]
+        columns = range(len(BAR_COLUMNS))
+        arrays = tuple(np.ascontiguousarray(np.column_stack([v[:, k] for v in values])) for k in columns)
         return cls(index, symbols, arrays)
 
     @property

@@ -57,7 +57,7 @@ from workbench.engine.risk_rules import (
 )
 from workbench.engine.sessions import CLOSED
 from workbench.engine.universe_run import trip_table
-from workbench.engine.weights_kernel import rules_active_nb
+from workbench.engine.weights_kernel import gross_nb, rules_active_nb
 from workbench.orders.manager import OrderManager
 from workbench.orders.model import Order, Side
 from workbench.risk.manager import ACCOUNT, RiskManager, RiskRules
@@ -232,7 +232,7 @@ class UniverseDriver:
             self.risk_manager.denied(moment, self.symbols[j], "allowed_symbols", {"weight": float(weights[j])})
 
     def _check_leverage(self, moment: datetime, weights: np.ndarray) -> None:
-        gross = float(np.nansum(np.abs(weights)))
+        gross = float(gross_nb(weights)[0])
         if gross > self.leverage and not is_close_nb(gross, self.leverage):
             held = {s: round(float(w), 6) for s, w in zip(self.symbols, weights, strict=True) if w == w and w != 0.0}
             raise ValueError(
