@@ -148,7 +148,7 @@ class UniverseDriver:
     def prime(self, t: int, moment: datetime, closes: np.ndarray, weights: np.ndarray) -> None:
         """Take the last warm-up row as traded: its closes are the last prices, and with next-open fills its weights
         are decided (and traded) at the first row given to `bar`."""
-        self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+        np.copyto(self.last_close, closes, where=closes == closes)
         if not self.costs.fill_close:
             self._previous = (t, moment, closes, weights)
 
@@ -169,13 +169,13 @@ class UniverseDriver:
         if not fill_close and self._previous is not None:  # the previous row's decisions: its fill bar is here
             self._decide(*self._previous, day, opens, paused)
         fill_prices = closes if fill_close else opens
-        self.val_prices = np.where(np.isnan(fill_prices), self.val_prices, fill_prices)
+        np.copyto(self.val_prices, fill_prices, where=fill_prices == fill_prices)
         if self.days_on:
             roll_day_nb(self.account, day)
             lift_held_nb(self.account, self.held, self.waiting)
         if not fill_close:
             self._trade(t, moment, opens, paused)
-            self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+            np.copyto(self.last_close, closes, where=closes == closes)
             self._previous = (t, moment, closes, weights)
             return
         self._decide(t, moment, closes, weights, day, closes, paused)
@@ -203,7 +203,7 @@ class UniverseDriver:
         self._report_limits(moment, weights)
         if fill_close:
             self._trade(t, moment, closes, paused)
-            self.last_close = np.where(np.isnan(closes), self.last_close, closes)
+            np.copyto(self.last_close, closes, where=closes == closes)
         cash, positions = self.holdings()
         equity = float(account_value_nb(cash, positions, self.last_close))
         if self.exits_on and not halted_nb(self.account):
@@ -436,14 +436,16 @@ def run_weights(
                     cash[t:s], positions[t:s] = money, held
                     if not fill_close:  # the last quiet row is decided at the next bar, as the driver does
                         driver.prime(s - 1, stamps[s - 1], closes[s - 1], rows[s - 1])
-                    for j in np.flatnonzero(~np.isnan(driver.last_close)):
-                        venue.simulation.quote(panel.symbols[j], float(driver.last_close[j]))
+                    for symbol, price in zip(panel.symbols, driver.last_close.tolist(), strict=True):
+                        if price == price:
+                            venue.simulation.quote(symbol, price)
                     t = s
                     if t == n:
                         break
             driver.bar(t, stamps[t], int(days[t]), opens[t], closes[t], rows[t])
-            for j in np.flatnonzero(~np.isnan(closes[t])):
-                venue.simulation.quote(panel.symbols[j], float(closes[t, j]))  # marks the account at the close
+            for symbol, price in zip(panel.symbols, closes[t].tolist(), strict=True):
+                if price == price:
+                    venue.simulation.quote(symbol, price)  # marks the account at the close
             cash[t], positions[t] = driver.holdings()
             equity[t] = account_value_nb(cash[t], positions[t], driver.last_close)
             t += 1
