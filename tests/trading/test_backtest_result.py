@@ -31,6 +31,25 @@ def test_plot_has_price_with_trades_equity_and_drawdown() -> None:
     assert len(overlay) == 3  # price, entries, exits
 
 
+def test_an_account_of_several_symbols_has_per_symbol_views_plots_and_clear_errors() -> None:
+    bars = wb.load(["SPY", "QQQ"], start="2018-01-01")
+    bt = wb.backtest(wb.strategy("sma_cross")(fast=10, slow=50), bars, fees=0.001)
+    assert bt.symbols == ["SPY", "QQQ"] and bt.weights == pytest.approx({"SPY": 0.5, "QQQ": 0.5})
+    view = bt["qqq"]
+    assert view.symbol == "QQQ" and len(view.trades) == int((bt.trades["symbol"] == "QQQ").sum()) > 0
+    assert set(view.fills["symbol"]) == {"QQQ"} and len(view.fills) + len(bt["SPY"].fills) == len(bt.fills)
+    closes = bars["QQQ"]["close"].reindex(bt.equity.index).ffill()
+    np.testing.assert_allclose(view.value.to_numpy(), (bt.positions["QQQ"] * closes).fillna(0.0).to_numpy())
+    assert ((bt.equity - bt.holdings_value) > -1e-6).all()  # the cash: long-only weights summing to 1 never borrow
+    with pytest.raises(ValueError, match=r"this backtest trades 2 symbols \(SPY, QQQ\), not one: use bt.symbols"):
+        _ = bt.position
+    with pytest.raises(KeyError, match="'IWM' is not traded in this backtest; its symbols: SPY, QQQ"):
+        bt["IWM"]
+    assert len(bt.plot()) == 3  # equity, drawdown, each symbol's position value
+    assert len(view.plot()) == 2  # its price with entries and exits, its position value
+    assert "BacktestResult(SmaCross" in repr(bt) and "on SPY, QQQ" in repr(bt)
+
+
 def test_cli_risk_file(tmp_path, monkeypatch, capsys) -> None:
     for key in [k for k in os.environ if k.startswith("WORKBENCH_")]:
         monkeypatch.delenv(key)
