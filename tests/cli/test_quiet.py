@@ -75,33 +75,37 @@ def test_verbose_brings_the_noise_back(console) -> None:
         assert line in text
 
 
+def _run_quiet_and_verbose(tmp_path: Path, name: str, cells: list) -> tuple[subprocess.CompletedProcess, ...]:
+    """``workbench run`` of a notebook of ``cells`` in a subprocess, without and with ``--verbose``; each run's
+    output under ``tmp_path/quiet`` or ``tmp_path/verbose``."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = cells
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / f"{name}.ipynb"
+    nbformat.write(notebook, path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")} | {"WORKBENCH_HOME": str(tmp_path)}
+    runs = []
+    for flags in ([], ["--verbose"]):
+        out = tmp_path / ("verbose" if flags else "quiet")
+        args = [sys.executable, "-c", "import sys; from workbench.cli import main; sys.exit(main())", *flags, "run",
+                str(path), "--out-dir", str(out)]  # fmt: skip
+        runs.append(subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300))
+    quiet, verbose = runs
+    assert quiet.returncode == 0 and verbose.returncode == 0, quiet.stderr + verbose.stderr
+    return quiet, verbose
+
+
 @pytest.mark.slow
 def test_workbench_run_is_quiet_and_verbose_shows_what_it_hid(tmp_path) -> None:
     """A real papermill run: a kernel over TCP, papermill's bookkeeping and nbconvert's warning on an empty output."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell("from IPython.display import display\ndisplay({}, raw=True)"),
-    ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "tiny.ipynb"
-    nbformat.write(notebook, path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")} | {"WORKBENCH_HOME": str(tmp_path)}
-    runs = {}
-    for flags in ([], ["--verbose"]):
-        args = [
-            sys.executable,
-            "-c",
-            "import sys; from workbench.cli import main; sys.exit(main())",
-            *flags,
-            "run",
-            str(path),
-            "--out-dir",
-            str(tmp_path / "runs"),
-        ]
-        runs[bool(flags)] = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    quiet, verbose = runs[False], runs[True]
-    assert quiet.returncode == 0 and verbose.returncode == 0, quiet.stderr + verbose.stderr
+    quiet, verbose = _run_quiet_and_verbose(
+        tmp_path,
+        "tiny",
+        [
+            nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell("from IPython.display import display\ndisplay({}, raw=True)"),
+        ],
+    )
     assert quiet.stdout.startswith("finished in ")
     assert quiet.stderr == ""
     for line in ("Kernel is running over TCP", "Input Notebook"):  # the export itself makes no nbconvert warning now
@@ -112,20 +116,8 @@ def test_workbench_run_is_quiet_and_verbose_shows_what_it_hid(tmp_path) -> None:
 def test_what_the_kernel_writes_to_stderr_goes_to_the_runs_kernel_log_unless_verbose(tmp_path) -> None:
     """The kernel inherits the command's stderr: its own writes there (shutdown noise on a loaded machine) are kept
     in ``<run>.kernel.log``, not printed; ``--verbose`` prints them."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell("import os\nos.write(2, b'noise from the kernel\\n')")]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "noisy.ipynb"
-    nbformat.write(notebook, path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")} | {"WORKBENCH_HOME": str(tmp_path)}
-    runs = {}
-    for flags in ([], ["--verbose"]):
-        out = tmp_path / ("verbose" if flags else "quiet")
-        args = [sys.executable, "-c", "import sys; from workbench.cli import main; sys.exit(main())", *flags, "run",
-                str(path), "--out-dir", str(out)]  # fmt: skip
-        runs[bool(flags)] = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    quiet, verbose = runs[False], runs[True]
-    assert quiet.returncode == 0 and verbose.returncode == 0, quiet.stderr + verbose.stderr
+    cell = nbformat.v4.new_code_cell("import os\nos.write(2, b'noise from the kernel\\n')")
+    quiet, verbose = _run_quiet_and_verbose(tmp_path, "noisy", [cell])
     assert "noise from the kernel" not in quiet.stderr and "noise from the kernel" in verbose.stderr
     logs = list((tmp_path / "quiet" / "noisy").glob("*.kernel.log"))
     assert len(logs) == 1 and "noise from the kernel" in logs[0].read_text()

@@ -436,20 +436,16 @@ def run_weights(
                     cash[t:s], positions[t:s] = money, held
                     if not fill_close:  # the last quiet row is decided at the next bar, as the driver does
                         driver.prime(s - 1, stamps[s - 1], closes[s - 1], rows[s - 1])
-                    for symbol, price in zip(panel.symbols, driver.last_close.tolist(), strict=True):
-                        if price == price:
-                            venue.simulation.quote(symbol, price)
+                    _quote(venue, panel.symbols, driver.last_close)
                     t = s
                     if t == n:
                         break
             driver.bar(t, stamps[t], int(days[t]), opens[t], closes[t], rows[t])
-            for symbol, price in zip(panel.symbols, closes[t].tolist(), strict=True):
-                if price == price:
-                    venue.simulation.quote(symbol, price)  # marks the account at the close
+            _quote(venue, panel.symbols, closes[t])  # marks the account at the close
             cash[t], positions[t] = driver.holdings()
             equity[t] = account_value_nb(cash[t], positions[t], driver.last_close)
             t += 1
-    trades = _trades(driver, positions[-1], driver.last_close, panel, n)
+    trades = _trades(driver, positions[-1], driver.last_close, panel)
     metrics = np.empty(N_METRICS)
     stats = driver.stats
     gross = np.abs(positions).sum(axis=1)
@@ -470,7 +466,14 @@ def run_weights(
     }
 
 
-def _trades(driver: UniverseDriver, held: np.ndarray, last_close: np.ndarray, panel: Panel, n: int) -> pd.DataFrame:
+def _quote(venue: Venue, symbols: list[str], prices: np.ndarray) -> None:
+    """Tell the simulated venue each symbol's price, where it has one (NaN: no bar)."""
+    for symbol, price in zip(symbols, prices.tolist(), strict=True):
+        if price == price:
+            venue.simulation.quote(symbol, price)
+
+
+def _trades(driver: UniverseDriver, held: np.ndarray, last_close: np.ndarray, panel: Panel) -> pd.DataFrame:
     """Every round trip, closed ones as they closed and the open ones marked at the last close (no exit fee), as
     a table: symbol, entry and exit time, bars, direction, size, prices, fees, P&L and return."""
     rows = list(driver.closed)
